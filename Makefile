@@ -1,0 +1,33 @@
+# dlbench: the two commands a user needs.
+#   make bench   install what is missing, build (Release), run the default suite
+#   make test    install what is missing, build, run the test suite (ctest)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+SUITE ?= quick
+# ccache and precompiled headers work together only with these sloppiness settings.
+export CCACHE_SLOPPINESS = pch_defines,time_macros,include_file_mtime,include_file_ctime
+
+.PHONY: all deps configure build bench test clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+bench: build
+	$(BUILD)/dlbench run --suite $(SUITE)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD)

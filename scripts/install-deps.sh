@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dlbench needs to build, test and run.
+# Idempotent: asks apt-get only for packages that are not installed yet, and
+# uses sudo when not run as root. Safe to call from every make target.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev libgloo-dev          # LibTorch (and its distributed headers)
+  libopenblas0-pthread              # the BLAS LibTorch must use (not the reference one)
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev
+  libgtest-dev libgmock-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,552 @@
+#include "cli/commands.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <set>
+
+#include "core/ceilings.h"
+#include "core/error.h"
+#include "core/isolation.h"
+#include "core/registry.h"
+#include "core/result.h"
+#include "core/runner.h"
+#include "core/strings.h"
+#include "core/suite.h"
+#include "core/system_info.h"
+#include "report/report.h"
+
+namespace dlbench {
+
+using nlohmann::json;
+
+TargetList parse_targets(const std::vector<std::string>& tokens) {
+  TargetList list;
+  for (const auto& token : tokens) {
+    std::string key, value;
+    if (token.find_first_of(" \t") != std::string::npos) {
+      list.problems.push_back(Problem::parse(token));
+    } else if (split_assignment(token, &key, &value)) {
+      auto& target = list.problems.empty() ? list.overrides : list.problems.back().params;
+      if (target.count(key)) throw Error("parameter '" + key + "' given twice");
+      target[key] = value;
+    } else if (token.find('=') != std::string::npos) {
+      throw Error("malformed parameter '" + token + "': expected key=value");
+    } else {
+      list.problems.push_back(Problem{token, {}});
+    }
+  }
+  return list;
+}
+
+std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
+                                 const std::map<std::string, std::string>& overrides) {
+  const Registry& registry = Registry::instance();
+  std::set<std::string> used;
+  std::vector<Problem> resolved;
+  for (Problem problem : problems) {
+    const WorkloadInfo& info = registry.info(problem.workload);
+    for (const auto& spec : registry.params_of(info)) {
+      auto it = overrides.find(spec.name);
+      if (it != overrides.end()) {
+        problem.params[spec.name] = it->second;
+        used.insert(spec.name);
+      }
+    }
+    resolved.push_back(registry.resolve(problem));
+  }
+  for (const auto& [key, value] : overrides) {
+    if (!used.count(key)) {
+      throw Error("parameter '" + key + "' is not accepted by any selected workload");
+    }
+  }
+  return resolved;
+}
+
+namespace {
+
+void print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void print_error_line(const std::string& text) {
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+bool make_directory(const std::string& path) {
+  if (path.empty()) return true;
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode);
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) make_directory(path.substr(0, slash));
+  return mkdir(path.c_str(), 0755) == 0;
+}
+
+std::string default_results_path(const std::string& label) {
+  std::string stamp = utc_timestamp();  // 2026-11-21T19:40:00Z
+  for (char& c : stamp) {
+    if (c == ':') c = '-';
+  }
+  if (!stamp.empty() && stamp.back() == 'Z') stamp.pop_back();
+  std::string base = "results/" + (label.empty() ? std::string("run") : label) + "-" + stamp;
+  std::string path = base + ".json";
+  for (int i = 1; access(path.c_str(), F_OK) == 0; ++i) {
+    path = base + "-" + std::to_string(i) + ".json";
+  }
+  return path;
+}
+
+// ---- list ----
+int command_list(const std::string& filter, const std::string& format, bool all) {
+  const Registry& registry = Registry::instance();
+  std::vector<const WorkloadInfo*> selected;
+  for (const WorkloadInfo* info : registry.list(all)) {
+    if (filter.empty() || info->name.find(filter) != std::string::npos ||
+        info->category == filter) {
+      selected.push_back(info);
+    }
+  }
+  auto param_json = [](const ParamSpec& p) {
+    json j = {
+        {"name", p.name}, {"type", p.type_name()}, {"default", p.default_value}, {"help", p.help}};
+    if (!p.choices.empty()) j["choices"] = p.choices;
+    return j;
+  };
+  if (format == "json") {
+    json out = json::array();
+    for (const WorkloadInfo* info : selected) {
+      json params = json::array();
+      for (const auto& p : info->params) params.push_back(param_json(p));
+      out.push_back({{"name", info->name},
+                     {"category", info->category},
+                     {"description", info->description},
+                     {"modes", info->modes},
+                     {"params", params},
+                     {"hidden", info->hidden}});
+    }
+    json common = json::array();
+    for (const auto& p : common_params()) common.push_back(param_json(p));
+    print(json{{"workloads", out}, {"common_params", common}}.dump(1) + "\n");
+    return kExitOk;
+  }
+  if (format != "table") throw Error("unknown format '" + format + "' for list (table, json)");
+  if (selected.empty()) {
+    throw Error("no workload matches '" + filter + "'; 'dlbench list' shows them all");
+  }
+  std::string out;
+  for (const WorkloadInfo* info : selected) {
+    out += info->name + "  [" + info->category + "]  " + info->description + "\n";
+    if (!info->modes.empty()) out += "    modes: " + join(info->modes, ", ") + "\n";
+    for (const auto& p : info->params) {
+      out += strprintf("    %-10s %-30s default %-10s %s\n", p.name.c_str(), p.type_name().c_str(),
+                       p.default_value.c_str(), p.help.c_str());
+    }
+    out += "\n";
+  }
+  out += "every workload also takes:\n";
+  for (const auto& p : common_params()) {
+    out += strprintf("    %-10s %-30s default %-10s %s\n", p.name.c_str(), p.type_name().c_str(),
+                     p.default_value.c_str(), p.help.c_str());
+  }
+  print(out);
+  return kExitOk;
+}
+
+// ---- describe ----
+int command_describe(const std::vector<std::string>& tokens, const std::string& format) {
+  TargetList targets = parse_targets(tokens);
+  if (targets.problems.empty()) throw Error("describe needs a problem, e.g. micro/gemm m=4096");
+  std::vector<Problem> problems = resolve_all(targets.problems, targets.overrides);
+  json all = json::array();
+  std::string text;
+  for (const auto& problem : problems) {
+    auto workload = Registry::instance().create(problem);
+    WorkCounts work = workload->work();
+    Description description = workload->describe();
+    json facts = json::object();
+    for (const auto& [key, value] : description.facts) facts[key] = value;
+    json entry = {{"problem", problem.str()},
+                  {"workload", problem.workload},
+                  {"params", problem.params},
+                  {"summary", description.summary},
+                  {"work",
+                   {{"flops_per_step", work.flops},
+                    {"bytes_per_step", work.bytes},
+                    {"samples_per_step", work.samples},
+                    {"sample_unit", work.sample_unit},
+                    {"dtype", work.dtype}}},
+                  {"facts", facts}};
+    const std::string& device = problem.get("device");
+    int threads = static_cast<int>(problem.get_int("threads"));
+    auto compute = work.flops > 0 ? compute_ceiling(device, work.dtype, threads) : std::nullopt;
+    auto bandwidth = work.bytes > 0 ? bandwidth_ceiling(device) : std::nullopt;
+    double floor_s = 0;
+    if (compute) floor_s = std::max(floor_s, work.flops / compute->value);
+    if (bandwidth) floor_s = std::max(floor_s, work.bytes / bandwidth->value);
+    if (compute) entry["compute_ceiling"] = {{"flops", compute->value}, {"basis", compute->basis}};
+    if (bandwidth) {
+      entry["bandwidth_ceiling"] = {{"bytes_per_s", bandwidth->value}, {"basis", bandwidth->basis}};
+    }
+    if (floor_s > 0) entry["time_floor_s"] = floor_s;
+    all.push_back(entry);
+
+    text += problem.str() + "\n";
+    if (!description.summary.empty()) text += "  " + description.summary + "\n";
+    text += strprintf("  FLOPs per step:    %s (%s)\n", format_number(work.flops).c_str(),
+                      format_si(work.flops, "FLOP").c_str());
+    text += strprintf("  bytes per step:    %s (%s)\n", format_number(work.bytes).c_str(),
+                      format_bytes(work.bytes).c_str());
+    text += strprintf("  samples per step:  %s %s\n", format_number(work.samples).c_str(),
+                      work.sample_unit.c_str());
+    if (work.flops > 0 && work.bytes > 0) {
+      text += strprintf("  arithmetic intensity: %.3g FLOP/B\n", work.flops / work.bytes);
+    }
+    for (const auto& [key, value] : description.facts) {
+      text += strprintf("  %-18s %s\n", (key + ":").c_str(), value.c_str());
+    }
+    if (compute) {
+      text += "  compute ceiling:   " + format_si(compute->value, "FLOP/s") + " = " +
+              compute->basis + "\n";
+    }
+    if (bandwidth) {
+      text += "  bandwidth ceiling: " + format_si(bandwidth->value, "B/s") + " = " +
+              bandwidth->basis + "\n";
+    }
+    if (floor_s > 0) {
+      text += "  time floor:        " + format_seconds(floor_s) +
+              " per step (no run can beat the larger of FLOPs/compute and bytes/bandwidth)\n";
+    }
+    text += "\n";
+  }
+  if (format == "json") {
+    print((problems.size() == 1 ? all[0] : all).dump(1) + "\n");
+  } else if (format == "table") {
+    print(text);
+  } else {
+    throw Error("unknown format '" + format + "' for describe (table, json)");
+  }
+  return kExitOk;
+}
+
+// ---- info ----
+int command_info(const std::string& format) {
+  json context = collect_context();
+  if (format == "json") {
+    print(context.dump(1) + "\n");
+    return kExitOk;
+  }
+  if (format != "table") throw Error("unknown format '" + format + "' for info (table, json)");
+  auto s = [](const json& j, const char* key) {
+    return j.contains(key) ? (j[key].is_string() ? j[key].get<std::string>() : j[key].dump())
+                           : std::string("?");
+  };
+  const json& cpu = context["cpu"];
+  const json& libs = context["libraries"];
+  std::string out;
+  out += "host:      " + s(context["host"], "hostname") + " (" + s(context["host"], "os") +
+         ", kernel " + s(context["host"], "kernel") + ", " + s(context["host"], "arch") + ")\n";
+  out += "cpu:       " + s(cpu, "model") + ", " + s(cpu, "sockets") + " socket(s), " +
+         s(cpu, "physical_cores") + " cores, " + s(cpu, "logical_cpus") + " logical CPUs (" +
+         s(cpu, "affinity_cpus") + " usable), " +
+         strprintf("%.3f GHz", cpu.value("clock_hz", 0.0) / 1e9) + " from " +
+         s(cpu, "clock_source") + "\n";
+  std::vector<std::string> simd;
+  for (const auto& flag : cpu["flags"]) {
+    std::string f = flag.get<std::string>();
+    if (starts_with(f, "avx") || starts_with(f, "amx") || f == "fma" || f == "sse4_2" ||
+        f == "asimd" || starts_with(f, "sve")) {
+      simd.push_back(f);
+    }
+  }
+  out += "simd:      " + join(simd, " ") + "\n";
+  out += "memory:    " + format_bytes(context["memory"].value("total_bytes", 0.0)) + " total, " +
+         format_bytes(context["memory"].value("available_bytes", 0.0)) + " available\n";
+  out += "libtorch:  " + s(libs["libtorch"], "version") + "\n";
+  out += "blas:      " + s(libs["blas"], "name") +
+         (s(libs["blas"], "detail").empty() ? "" : " (" + s(libs["blas"], "detail") + ")") +
+         "\n           " + s(libs["blas"], "library") + "\n";
+  out += "onednn:    " +
+         (libs["onednn"].value("available", false) ? s(libs["onednn"], "version")
+                                                   : std::string("not built")) +
+         "\n";
+  out += "openmp:    " +
+         (libs["openmp"].value("available", false) ? s(libs["openmp"], "version")
+                                                   : std::string("not built")) +
+         "\n";
+  out += "threads:   intra-op " + s(context["threads"], "intra_op") + ", inter-op " +
+         s(context["threads"], "inter_op") + ", default for runs " +
+         s(context["threads"], "default") + "\n";
+  out += "build:     dlbench " + s(context["build"], "dlbench_version") + " (" +
+         s(context["build"], "git_commit") + ", " + s(context["build"], "build_type") + ", " +
+         s(context["build"], "compiler") + ", CUDA support " + s(context["build"], "cuda_support") +
+         ")\n";
+  const json& cuda = context["cuda"];
+  if (cuda.value("available", false)) {
+    out += "cuda:      driver API " + s(cuda, "driver_api") + ", runtime " + s(cuda, "runtime") +
+           ", cuDNN " + s(cuda, "cudnn") + ", NCCL " + s(cuda, "nccl") + "\n";
+    for (const auto& gpu : cuda["devices"]) {
+      out += "gpu " + s(gpu, "index") + ":     " + s(gpu, "name") + ", sm_" +
+             s(gpu, "compute_capability") + ", " + s(gpu, "multiprocessors") + " SMs, " +
+             format_bytes(gpu.value("memory_bytes", 0.0)) + "\n";
+    }
+  } else {
+    out += "cuda:      not available (" + s(cuda, "reason") + ")\n";
+  }
+  out += "ceilings (theoretical):\n";
+  for (const auto& [device, entry] : context["ceilings"].items()) {
+    for (const auto& [dtype, c] : entry["compute"].items()) {
+      out += strprintf("  %-7s %-5s %14s  %s\n", device.c_str(), dtype.c_str(),
+                       format_si(c.value("flops", 0.0), "FLOP/s").c_str(),
+                       c.value("basis", "").c_str());
+    }
+    if (entry["bandwidth"].is_null()) {
+      out += strprintf("  %-7s %-5s %14s  %s\n", device.c_str(), "mem", "n/a",
+                       "no theoretical memory bandwidth (DIMM layout unknown); measure it with "
+                       "micro/stream");
+    } else {
+      out += strprintf("  %-7s %-5s %14s  %s\n", device.c_str(), "mem",
+                       format_si(entry["bandwidth"].value("bytes_per_s", 0.0), "B/s").c_str(),
+                       entry["bandwidth"].value("basis", "").c_str());
+    }
+  }
+  print(out);
+  return kExitOk;
+}
+
+// ---- show ----
+int command_show(const std::string& path, const std::string& format) {
+  ResultsDocument document = ResultsDocument::load(path);
+  print(render(document, format));
+  return kExitOk;
+}
+
+// ---- run ----
+struct RunFlags {
+  std::vector<std::string> targets;
+  std::vector<std::string> suites;
+  std::string device, out, format = "table";
+  int threads = 0;
+  bool quiet = false;
+};
+
+int command_run(const RunFlags& flags, RunOptions options, const CLI::App& run_app) {
+  // Gather problems: suites first, then targets; all validated before anything runs.
+  std::vector<Problem> raw;
+  std::vector<std::optional<double>> timeouts;
+  std::string label;
+  json suites_json = json::array();
+  for (const auto& name : flags.suites) {
+    Suite suite = load_suite(name);
+    RunOptions with_rules = options;
+    apply_suite_run_rules(suite, with_rules);
+    // Explicit command-line flags win over the suite's run rules.
+    json merged = with_rules.to_json();
+    json explicit_flags = options.to_json();
+    for (const char* flag : {"warmup_steps", "warmup_time", "min_steps", "min_time", "max_time",
+                             "repeats", "cv_bound", "timeout"}) {
+      std::string option_name = std::string("--") + flag;
+      for (char& c : option_name) {
+        if (c == '_') c = '-';
+      }
+      if (run_app.count(option_name) > 0) merged[flag] = explicit_flags[flag];
+    }
+    options = RunOptions::from_json(merged);
+    for (const auto& entry : suite.entries) {
+      raw.push_back(entry.problem);
+      timeouts.push_back(entry.timeout);
+    }
+    label += (label.empty() ? "" : "+") + suite.name;
+    suites_json.push_back({{"name", suite.name}, {"path", suite.path}});
+  }
+  TargetList targets = parse_targets(flags.targets);
+  for (const auto& p : targets.problems) {
+    raw.push_back(p);
+    timeouts.push_back(std::nullopt);
+  }
+  if (raw.empty()) {
+    throw Error("nothing to run: give a workload (micro/gemm), a repro string or --suite NAME");
+  }
+  if (label.empty()) label = "run";
+  std::map<std::string, std::string> overrides = targets.overrides;
+  if (!flags.device.empty()) overrides["device"] = flags.device;
+  if (flags.threads > 0) overrides["threads"] = std::to_string(flags.threads);
+  std::vector<Problem> problems = resolve_all(raw, overrides);
+
+  std::string path = flags.out.empty() ? default_results_path(label) : flags.out;
+  size_t slash = path.rfind('/');
+  if (slash != std::string::npos && !make_directory(path.substr(0, slash))) {
+    throw Error("cannot create the directory for results file '" + path + "'");
+  }
+  ResultsDocument document;
+  document.context = collect_context();
+  // Children inherit the measured CPU clock, so every result of a run uses one ceiling.
+  setenv("DLBENCH_CPU_CLOCK_HZ", format_number(cpu_info().clock_hz).c_str(), 0);
+  setenv("DLBENCH_CPU_CLOCK_SOURCE", cpu_info().clock_source.c_str(), 0);
+  document.invocation = {
+      {"suites", suites_json}, {"run_options", options.to_json()}, {"problems", problems.size()}};
+  document.save(path);  // fails early (exit 2) if the file cannot be written
+
+  install_interrupt_handlers();
+  bool any_failed = false;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    RunOptions problem_options = options;
+    if (timeouts[i]) problem_options.timeout = *timeouts[i];
+    if (!flags.quiet) {
+      print_error_line(
+          strprintf("[%zu/%zu] running  %s", i + 1, problems.size(), problems[i].str().c_str()));
+    }
+    Result result = options.isolate ? run_isolated(problems[i], problem_options)
+                                    : run_in_process(problems[i], problem_options);
+    any_failed |= result.status == Status::kFailed;
+    document.results.push_back(result);
+    document.save(path);
+    if (!flags.quiet) print_error_line(progress_line(result, i + 1, problems.size()));
+    if (interrupted()) {
+      print_error_line("dlbench: interrupted; " + std::to_string(document.results.size()) +
+                       " result(s) saved in " + path);
+      return kExitFailures;
+    }
+  }
+  print(render(document, flags.format));
+  print_error_line("results: " + path);
+  return any_failed ? kExitFailures : kExitOk;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"dlbench: a deep-learning benchmark suite (micro to whole models, CPU and CUDA)",
+               "dlbench"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version",
+                       std::string("dlbench ") + DLBENCH_VERSION + " (" + DLBENCH_GIT_COMMIT + ")");
+  const std::vector<std::string>& formats = report_formats();
+
+  std::string list_filter, list_format = "table";
+  bool list_all = false;
+  CLI::App* list = app.add_subcommand("list", "list workloads with their parameters");
+  list->add_option("filter", list_filter, "only names containing this text, or a category");
+  list->add_option("--format", list_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  list->add_flag("--all", list_all, "include hidden test-only workloads");
+
+  RunFlags run_flags;
+  RunOptions options;
+  bool no_isolate = false, no_check = false;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "run problems and save the results\n"
+      "  TARGET is a workload (micro/gemm), a quoted repro string, or key=value; a key=value\n"
+      "  after a workload sets its parameter, one before any workload (or with --suite) sets\n"
+      "  it for every problem that has it. Exit status 1 if any problem FAILED.");
+  run->add_option("targets", run_flags.targets, "workloads, repro strings, key=value overrides");
+  run->add_option("--suite", run_flags.suites, "a suite name (suites/NAME.yaml) or a YAML path");
+  run->add_option("--device", run_flags.device, "cpu, cuda or cuda:N (overrides device=)");
+  run->add_option("--threads", run_flags.threads, "intra-op CPU threads (overrides threads=)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--out,-o", run_flags.out, "results file (default results/<suite>-<time>.json)");
+  run->add_option("--format", run_flags.format, "stdout format: table, json, csv, md")
+      ->check(CLI::IsMember(formats));
+  run->add_flag("--dry-run", options.dry_run, "one step per problem, no warm-up (CI)");
+  run->add_option("--min-time", options.min_time, "seconds to measure per repetition")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--min-steps", options.min_steps, "steps to measure per repetition")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--max-time", options.max_time, "cap in seconds per repetition")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--repeats", options.repeats, "repetitions")->check(CLI::PositiveNumber);
+  run->add_option("--warmup-steps", options.warmup_steps, "warm-up steps")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--warmup-time", options.warmup_time, "warm-up seconds")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--cv-bound", options.cv_bound, "mark results noisy above this step-time CV")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--timeout", options.timeout, "seconds per problem before it is killed")
+      ->check(CLI::PositiveNumber);
+  run->add_flag("--no-isolate", no_isolate, "run problems in this process (no time limit)");
+  run->add_flag("--no-check", no_check, "skip correctness checks");
+  run->add_flag("--quiet,-q", run_flags.quiet, "no progress lines on stderr");
+
+  std::vector<std::string> describe_tokens;
+  std::string describe_format = "table";
+  CLI::App* describe = app.add_subcommand(
+      "describe", "what a problem is and its work counts (FLOPs, bytes, samples), without running");
+  describe->add_option("problem", describe_tokens, "workload and key=value parameters")->required();
+  describe->add_option("--format", describe_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+
+  std::string info_format = "table";
+  CLI::App* info = app.add_subcommand("info", "the system context: CPU, memory, libraries, GPUs");
+  info->add_option("--format", info_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+
+  std::string show_path, show_format = "table";
+  CLI::App* show = app.add_subcommand("show", "re-render a saved results file");
+  show->add_option("file", show_path, "results JSON")->required();
+  show->add_option("--format", show_format, "table, json, csv or md")
+      ->check(CLI::IsMember(formats));
+
+  std::vector<std::string> child_args;
+  CLI::App* child = app.add_subcommand("_child", "");  // internal: isolated problem runner
+  child->group("");
+  child->add_option("files", child_args)->expected(2)->required();
+
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub :
+         app.get_subcommands([](CLI::App* a) { return !a->get_group().empty(); })) {
+      names.push_back(sub->get_name());
+    }
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end() &&
+        std::string(argv[1]) != "_child") {
+      std::string suggestion = nearest(argv[1], names);
+      print_error_line(std::string("dlbench: error: unknown command '") + argv[1] + "'" +
+                       (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)") +
+                       "; commands: " + join(names, ", "));
+      return kExitUsage;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    print(app.help());
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    print(app.help("", CLI::AppFormatMode::All));
+    return kExitOk;
+  } catch (const CLI::CallForVersion&) {
+    print(std::string("dlbench ") + DLBENCH_VERSION + " (" + DLBENCH_GIT_COMMIT + ")\n");
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::string message = e.what();
+    if (message.empty()) message = "bad command line";
+    print_error_line("dlbench: error: " + message + " (see 'dlbench --help')");
+    return kExitUsage;
+  }
+  // Help on a subcommand prints only that subcommand.
+  try {
+    if (list->parsed()) return command_list(list_filter, list_format, list_all);
+    if (run->parsed()) {
+      options.isolate = !no_isolate;
+      options.check = !no_check;
+      return command_run(run_flags, options, *run);
+    }
+    if (describe->parsed()) return command_describe(describe_tokens, describe_format);
+    if (info->parsed()) return command_info(info_format);
+    if (show->parsed()) return command_show(show_path, show_format);
+    if (child->parsed()) return run_child(child_args[0], child_args[1]);
+  } catch (const Error& e) {
+    print_error_line(std::string("dlbench: error: ") + e.what());
+    return kExitUsage;
+  }
+  return kExitUsage;
+}
+
+}  // namespace dlbench

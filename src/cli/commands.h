@@ -1,0 +1,30 @@
+// The dlbench command line: parsing and the subcommands.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/problem.h"
+
+namespace dlbench {
+
+/// Problems named on a command line, and the key=value overrides that apply to all of them.
+struct TargetList {
+  std::vector<Problem> problems;
+  std::map<std::string, std::string> overrides;
+};
+
+/// Groups command-line tokens: a workload name or a quoted repro string starts a problem; a
+/// key=value after it belongs to it; a key=value before any problem is a global override.
+TargetList parse_targets(const std::vector<std::string>& tokens);
+
+/// Applies global overrides to every problem that accepts the key, then resolves each problem
+/// (validating it). Throws Error when a key fits none of the problems.
+std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
+                                 const std::map<std::string, std::string>& overrides);
+
+/// Runs the command line; returns the exit status (0 ok, 1 a problem FAILED, 2 bad input).
+int run_cli(int argc, char** argv);
+
+}  // namespace dlbench

@@ -1,0 +1,164 @@
+#include "core/ceilings.h"
+
+#include <cstdlib>
+
+#include "core/strings.h"
+
+namespace dlbench {
+
+namespace {
+const char* const kDtypes[] = {"fp64", "fp32", "tf32", "bf16", "fp16"};
+
+int device_index(const std::string& device) {
+  if (device == "cuda") return 0;
+  if (starts_with(device, "cuda:"))
+    return static_cast<int>(parse_int(device.substr(5)).value_or(0));
+  return -1;
+}
+}  // namespace
+
+std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string& dtype) {
+  // fp32 lanes x FMA pipes x 2 (an FMA is two operations).
+  double fp32 = 0;
+  std::string basis;
+  bool amd = cpu.vendor == "AuthenticAMD";
+  if (cpu.has_flag("avx512f") && !amd) {
+    fp32 = 16 * 2 * 2;
+    basis = "AVX-512: 16 fp32 lanes x 2 FMA pipes x 2";
+  } else if (cpu.has_flag("avx512f") && amd) {
+    fp32 = 8 * 2 * 2;
+    basis = "AMD AVX-512 on a 256-bit datapath (Zen 4): 8 fp32 lanes x 2 FMA pipes x 2";
+  } else if (cpu.has_flag("avx2") && cpu.has_flag("fma")) {
+    fp32 = 8 * 2 * 2;
+    basis = "AVX2+FMA: 8 fp32 lanes x 2 FMA pipes x 2";
+  } else if (cpu.has_flag("avx")) {
+    fp32 = 8 * 2;
+    basis = "AVX without FMA: 8 fp32 lanes x (1 add + 1 mul)";
+  } else if (cpu.has_flag("sse2")) {
+    fp32 = 4 * 2;
+    basis = "SSE2: 4 fp32 lanes x (1 add + 1 mul)";
+  } else if (cpu.has_flag("asimd")) {
+    fp32 = 4 * 2 * 2;
+    basis = "Arm NEON: 4 fp32 lanes x 2 FMA pipes x 2";
+  } else {
+    return std::nullopt;
+  }
+  if (const char* override_rate = std::getenv("DLBENCH_CPU_FP32_FLOPS_PER_CYCLE")) {
+    if (auto value = parse_double(override_rate); value && *value > 0) {
+      fp32 = *value;
+      basis = "DLBENCH_CPU_FP32_FLOPS_PER_CYCLE (user override)";
+    }
+  }
+  if (dtype == "fp32") return CpuRate{fp32, basis};
+  if (dtype == "fp64") return CpuRate{fp32 / 2, basis + ", fp64 at half the fp32 rate"};
+  if (dtype == "bf16") {
+    if (cpu.has_flag("amx_bf16")) return CpuRate{2048, "AMX-BF16: 1024 bf16 FMA per cycle x 2"};
+    if (cpu.has_flag("avx512_bf16")) {
+      return CpuRate{fp32 * 2, basis + ", x2 for AVX512_BF16 dot products"};
+    }
+    return CpuRate{fp32, basis + "; no native bf16: computed on the fp32 units"};
+  }
+  if (dtype == "fp16") {
+    if (cpu.has_flag("amx_fp16")) return CpuRate{2048, "AMX-FP16: 1024 fp16 FMA per cycle x 2"};
+    if (cpu.has_flag("avx512_fp16")) return CpuRate{fp32 * 2, basis + ", x2 for AVX512-FP16"};
+    return CpuRate{fp32, basis + "; no native fp16: computed on the fp32 units"};
+  }
+  return std::nullopt;
+}
+
+std::optional<double> gpu_flops_per_clock_per_sm(int cc_major, int cc_minor,
+                                                 const std::string& dtype) {
+  // Dense rates per SM per clock (FMA = 2 operations), from NVIDIA's architecture whitepapers:
+  // V100 (7.0), T4 (7.5), A100 (8.0), A40/L40S (8.6/8.9, data-center parts), H100 (9.0),
+  // B200 (10.0). fp32 is the CUDA-core rate; tf32/bf16/fp16 the tensor-core rate.
+  struct Row {
+    int major, minor;
+    double fp64, fp32, tf32, bf16, fp16;
+  };
+  static const Row kRows[] = {
+      {7, 0, 64, 128, 0, 0, 1024},        {7, 5, 4, 128, 0, 0, 1024},
+      {8, 0, 128, 128, 1024, 2048, 2048}, {8, 6, 4, 256, 512, 1024, 1024},
+      {8, 9, 4, 256, 512, 1024, 1024},    {9, 0, 256, 256, 2048, 4096, 4096},
+      {10, 0, 256, 256, 4096, 8192, 8192}};
+  for (const auto& row : kRows) {
+    if (row.major != cc_major || row.minor != cc_minor) continue;
+    double rate = dtype == "fp64"   ? row.fp64
+                  : dtype == "fp32" ? row.fp32
+                  : dtype == "tf32" ? row.tf32
+                  : dtype == "bf16" ? row.bf16
+                  : dtype == "fp16" ? row.fp16
+                                    : 0;
+    if (rate > 0) return rate;
+  }
+  return std::nullopt;
+}
+
+std::optional<Ceiling> compute_ceiling(const std::string& device, const std::string& dtype,
+                                       int threads) {
+  if (device == "cpu") {
+    const CpuInfo& cpu = cpu_info();
+    auto rate = cpu_flops_per_cycle(cpu, dtype);
+    if (!rate || cpu.clock_hz <= 0) return std::nullopt;
+    int cores = std::max(1, std::min(threads, cpu.physical_cores));
+    Ceiling ceiling;
+    ceiling.value = cores * rate->flops_per_cycle * cpu.clock_hz;
+    ceiling.source = "theoretical";
+    ceiling.basis = strprintf("%d core(s) x %.0f %s FLOP/cycle x %.3f GHz (%s; %s)", cores,
+                              rate->flops_per_cycle, dtype.c_str(), cpu.clock_hz / 1e9,
+                              rate->basis.c_str(), cpu.clock_source.c_str());
+    return ceiling;
+  }
+  int index = device_index(device);
+  for (const auto& gpu : gpu_info()) {
+    if (gpu.index != index) continue;
+    auto rate = gpu_flops_per_clock_per_sm(gpu.cc_major, gpu.cc_minor, dtype);
+    if (!rate || gpu.sm_clock_hz <= 0) return std::nullopt;
+    Ceiling ceiling;
+    ceiling.value = gpu.multiprocessors * *rate * gpu.sm_clock_hz;
+    ceiling.source = "theoretical";
+    ceiling.basis = strprintf("%d SMs x %.0f %s FLOP/clock/SM x %.3f GHz max SM clock (sm_%d%d)",
+                              gpu.multiprocessors, *rate, dtype.c_str(), gpu.sm_clock_hz / 1e9,
+                              gpu.cc_major, gpu.cc_minor);
+    return ceiling;
+  }
+  return std::nullopt;
+}
+
+std::optional<Ceiling> bandwidth_ceiling(const std::string& device) {
+  int index = device_index(device);
+  for (const auto& gpu : gpu_info()) {
+    if (gpu.index != index || gpu.memory_clock_hz <= 0 || gpu.memory_bus_bits <= 0) continue;
+    Ceiling ceiling;
+    ceiling.value = 2.0 * gpu.memory_clock_hz * gpu.memory_bus_bits / 8.0;
+    ceiling.source = "theoretical";
+    ceiling.basis = strprintf("2 (double data rate) x %.0f MHz x %d-bit bus / 8",
+                              gpu.memory_clock_hz / 1e6, gpu.memory_bus_bits);
+    return ceiling;
+  }
+  return std::nullopt;
+}
+
+nlohmann::json theoretical_ceilings_json() {
+  using nlohmann::json;
+  json out = json::object();
+  auto add_device = [&](const std::string& device, int threads) {
+    json compute = json::object();
+    for (const char* dtype : kDtypes) {
+      if (auto c = compute_ceiling(device, dtype, threads)) {
+        compute[dtype] = {{"flops", c->value}, {"source", c->source}, {"basis", c->basis}};
+      }
+    }
+    json entry = {{"compute", compute}};
+    if (auto b = bandwidth_ceiling(device)) {
+      entry["bandwidth"] = {{"bytes_per_s", b->value}, {"source", b->source}, {"basis", b->basis}};
+    } else {
+      entry["bandwidth"] = nullptr;
+    }
+    out[device] = entry;
+  };
+  add_device("cpu", cpu_info().physical_cores);
+  for (const auto& gpu : gpu_info()) add_device("cuda:" + std::to_string(gpu.index), 1);
+  return out;
+}
+
+}  // namespace dlbench

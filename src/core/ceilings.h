@@ -1,0 +1,44 @@
+// Hardware ceilings: the compute and bandwidth limits that achieved figures are compared with.
+// This file derives the theoretical ones; measured ones (`dlbench peak`) will sit beside them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "core/system_info.h"
+
+namespace dlbench {
+
+/// One ceiling: a rate (FLOP/s or B/s) and how it was obtained.
+struct Ceiling {
+  double value = 0;
+  std::string source;  ///< "theoretical" (derived) or "measured"
+  std::string basis;   ///< the formula with its inputs, so a reader can check it
+};
+
+/// Peak floating-point operations per cycle of one CPU core for `dtype`, from the CPU's
+/// vector extensions. nullopt when the dtype has no known rate on this CPU.
+struct CpuRate {
+  double flops_per_cycle = 0;
+  std::string basis;
+};
+std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string& dtype);
+
+/// Peak operations per clock of one GPU multiprocessor for `dtype` (dense tensor-core rate where
+/// the dtype uses tensor cores), by compute capability; nullopt when unknown.
+std::optional<double> gpu_flops_per_clock_per_sm(int cc_major, int cc_minor,
+                                                 const std::string& dtype);
+
+/// The compute ceiling for a dtype on a device ("cpu", "cuda:N") when `threads` CPU threads
+/// are used (CPU peaks scale with the cores in use).
+std::optional<Ceiling> compute_ceiling(const std::string& device, const std::string& dtype,
+                                       int threads);
+/// The memory bandwidth ceiling of a device; the CPU has no derivable one (DIMM layout unknown).
+std::optional<Ceiling> bandwidth_ceiling(const std::string& device);
+
+/// Every theoretical ceiling of this machine, for the context block.
+nlohmann::json theoretical_ceilings_json();
+
+}  // namespace dlbench

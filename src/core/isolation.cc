@@ -1,0 +1,212 @@
+#include "core/isolation.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/registry.h"
+#include "core/strings.h"
+#include "core/system_info.h"
+
+namespace dlbench {
+
+using nlohmann::json;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_interrupt(int) { g_interrupted.store(true); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+/// The last non-empty line of a child's stderr, for the failure reason.
+std::string last_line(const std::string& text) {
+  auto lines = split(text, '\n');
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    std::string line = trim(*it);
+    if (!line.empty()) return line.size() > 300 ? line.substr(0, 300) + "..." : line;
+  }
+  return "";
+}
+
+std::string signal_description(int signal_number) {
+  const char* name = strsignal(signal_number);
+  std::string text = strprintf("killed by signal %d (%s)", signal_number, name ? name : "?");
+  if (signal_number == SIGKILL) text += "; likely the kernel's out-of-memory killer";
+  return text;
+}
+
+/// A private temporary directory, removed with its files on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/dlbench-XXXXXX";
+    std::vector<char> buffer(pattern.begin(), pattern.end());
+    buffer.push_back('\0');
+    if (!mkdtemp(buffer.data())) {
+      throw Error(std::string("cannot create a temporary directory: ") + std::strerror(errno));
+    }
+    path_ = buffer.data();
+  }
+  ~TempDir() {
+    for (const char* name : {"/spec.json", "/result.json", "/stderr.log"}) {
+      ::unlink((path_ + name).c_str());
+    }
+    ::rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+Result failed_result(const Problem& resolved, const std::string& reason) {
+  Result result;
+  result.problem = resolved.str();
+  result.workload = resolved.workload;
+  result.params = resolved.params;
+  result.status = Status::kFailed;
+  result.reason = reason;
+  result.started = utc_timestamp();
+  return result;
+}
+
+}  // namespace
+
+bool interrupted() { return g_interrupted.load(); }
+
+void install_interrupt_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+Result run_isolated(const Problem& resolved, const RunOptions& options) {
+  TempDir dir;
+  std::string spec_path = dir.path() + "/spec.json";
+  std::string result_path = dir.path() + "/result.json";
+  std::string stderr_path = dir.path() + "/stderr.log";
+  {
+    std::ofstream spec(spec_path);
+    spec << json{{"problem", resolved.str()}, {"options", options.to_json()}}.dump();
+    if (!spec) throw Error("cannot write " + spec_path);
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  std::string started = utc_timestamp();
+  pid_t pid = fork();
+  if (pid < 0) throw Error(std::string("cannot start a child process: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    setpgid(0, 0);
+    int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err >= 0) {
+      dup2(err, STDERR_FILENO);
+      dup2(err, STDOUT_FILENO);
+    }
+    const char* argv[] = {"dlbench", "_child", spec_path.c_str(), result_path.c_str(), nullptr};
+    execv("/proc/self/exe", const_cast<char* const*>(argv));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+
+  int status = 0;
+  struct rusage usage {};
+  bool timed_out = false, was_interrupted = false;
+  while (true) {
+    pid_t done = wait4(pid, &status, WNOHANG, &usage);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) break;
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (elapsed > options.timeout || interrupted()) {
+      timed_out = !interrupted();
+      was_interrupted = interrupted();
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      wait4(pid, &status, 0, &usage);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string child_stderr = read_file(stderr_path);
+  std::string stderr_tail = last_line(child_stderr);
+
+  Result result;
+  if (timed_out) {
+    result = failed_result(resolved, strprintf("timed out after %.0f s (the per-problem limit; "
+                                               "raise it with --timeout)",
+                                               options.timeout));
+  } else if (was_interrupted) {
+    result = failed_result(resolved, "interrupted by the user");
+  } else if (WIFSIGNALED(status)) {
+    std::string reason = "crashed: " + signal_description(WTERMSIG(status));
+    if (!stderr_tail.empty()) reason += "; last output: " + stderr_tail;
+    result = failed_result(resolved, reason);
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && read_file(result_path).empty()) {
+    std::string reason = strprintf("child process exited with status %d", WEXITSTATUS(status));
+    if (!stderr_tail.empty()) reason += ": " + stderr_tail;
+    result = failed_result(resolved, reason);
+  } else {
+    std::string text = read_file(result_path);
+    try {
+      result = result_from_json(json::parse(text));
+    } catch (const std::exception& e) {
+      result = failed_result(resolved, std::string("child wrote no readable result (") + e.what() +
+                                           ")" + (stderr_tail.empty() ? "" : ": " + stderr_tail));
+    }
+  }
+  result.isolated = true;
+  result.started = started;
+  result.duration_s = duration;
+  if (!result.metrics.count("host_peak_rss") && usage.ru_maxrss > 0) {
+    result.set_metric("host_peak_rss", usage.ru_maxrss * 1024.0, "B", "lower");
+  }
+  if (result.run.empty()) result.run = options.to_json();
+  return result;
+}
+
+int run_child(const std::string& spec_path, const std::string& result_path) {
+  json spec;
+  try {
+    std::ifstream in(spec_path);
+    spec = json::parse(in);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dlbench child: unreadable spec %s: %s\n", spec_path.c_str(), e.what());
+    return kExitUsage;
+  }
+  Problem problem =
+      Registry::instance().resolve(Problem::parse(spec.at("problem").get<std::string>()));
+  RunOptions options = RunOptions::from_json(spec.at("options"));
+  Result result = run_in_process(problem, options);
+  result.isolated = true;
+  std::ofstream out(result_path);
+  out << to_json(result).dump();
+  out.close();
+  return out ? 0 : 1;
+}
+
+}  // namespace dlbench

@@ -1,0 +1,122 @@
+#include "core/params.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace dlbench {
+
+ParamSpec ParamSpec::integer(std::string name, int64_t default_value, std::string help,
+                             int64_t min_value, int64_t max_value) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamType::kInt;
+  spec.default_value = std::to_string(default_value);
+  spec.help = std::move(help);
+  spec.min_value = static_cast<double>(min_value);
+  spec.max_value = static_cast<double>(max_value);
+  return spec;
+}
+
+ParamSpec ParamSpec::real(std::string name, double default_value, std::string help,
+                          double min_value, double max_value) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamType::kFloat;
+  spec.default_value = format_number(default_value);
+  spec.help = std::move(help);
+  spec.min_value = min_value;
+  spec.max_value = max_value;
+  return spec;
+}
+
+ParamSpec ParamSpec::choice(std::string name, std::string default_value,
+                            std::vector<std::string> choices, std::string help) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamType::kChoice;
+  spec.default_value = std::move(default_value);
+  spec.choices = std::move(choices);
+  spec.help = std::move(help);
+  return spec;
+}
+
+ParamSpec ParamSpec::boolean(std::string name, bool default_value, std::string help) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamType::kBool;
+  spec.default_value = default_value ? "true" : "false";
+  spec.help = std::move(help);
+  return spec;
+}
+
+ParamSpec ParamSpec::text(std::string name, std::string default_value, std::string help) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamType::kString;
+  spec.default_value = std::move(default_value);
+  spec.help = std::move(help);
+  return spec;
+}
+
+std::string ParamSpec::normalize(const std::string& raw, const std::string& workload) const {
+  auto fail = [&](const std::string& why) -> Error {
+    return Error(strprintf("%s: bad value '%s' for parameter '%s': %s", workload.c_str(),
+                           raw.c_str(), name.c_str(), why.c_str()));
+  };
+  if (raw.empty()) throw fail("empty value");
+  if (raw.find_first_of(" \t\n") != std::string::npos) throw fail("values may not contain spaces");
+  auto check_range = [&](double value) {
+    if (value < min_value || value > max_value) {
+      throw fail(strprintf("must be in [%s, %s]", format_number(min_value).c_str(),
+                           format_number(max_value).c_str()));
+    }
+  };
+  switch (type) {
+    case ParamType::kInt: {
+      auto value = parse_int(raw);
+      if (!value) throw fail("expected an integer (suffixes k, M, G, Ki, Mi, Gi allowed)");
+      check_range(static_cast<double>(*value));
+      return std::to_string(*value);
+    }
+    case ParamType::kFloat: {
+      auto value = parse_double(raw);
+      if (!value) throw fail("expected a number");
+      check_range(*value);
+      return format_number(*value);
+    }
+    case ParamType::kBool: {
+      std::string v = to_lower(raw);
+      if (v == "true" || v == "1" || v == "yes" || v == "on") return "true";
+      if (v == "false" || v == "0" || v == "no" || v == "off") return "false";
+      throw fail("expected true or false");
+    }
+    case ParamType::kChoice: {
+      if (std::find(choices.begin(), choices.end(), raw) != choices.end()) return raw;
+      throw fail("expected one of " + join(choices, ", "));
+    }
+    case ParamType::kString:
+      return raw;
+  }
+  return raw;
+}
+
+std::string ParamSpec::type_name() const {
+  switch (type) {
+    case ParamType::kInt:
+      return "int";
+    case ParamType::kFloat:
+      return "float";
+    case ParamType::kBool:
+      return "bool";
+    case ParamType::kChoice:
+      return join(choices, "|");
+    case ParamType::kString:
+      return "string";
+  }
+  return "string";
+}
+
+}  // namespace dlbench

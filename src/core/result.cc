@@ -1,0 +1,274 @@
+#include "core/result.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace dlbench {
+
+using nlohmann::json;
+
+std::string status_name(Status status) {
+  switch (status) {
+    case Status::kPassed:
+      return "PASSED";
+    case Status::kFailed:
+      return "FAILED";
+    case Status::kSkipped:
+      return "SKIPPED";
+    case Status::kInvalid:
+      return "INVALID";
+  }
+  return "FAILED";
+}
+
+Status parse_status(const std::string& name) {
+  for (Status s : {Status::kPassed, Status::kFailed, Status::kSkipped, Status::kInvalid}) {
+    if (status_name(s) == name) return s;
+  }
+  throw Error("unknown status '" + name + "'");
+}
+
+void Result::set_metric(const std::string& name, double value, const std::string& unit,
+                        const std::string& better) {
+  Metric& metric = metrics[name];
+  metric.value = value;
+  metric.unit = unit;
+  metric.better = better;
+}
+
+namespace {
+
+json summary_json(const Summary& s) {
+  return {{"count", s.count}, {"mean", s.mean},     {"median", s.median}, {"min", s.min},
+          {"max", s.max},     {"p50", s.p50},       {"p90", s.p90},       {"p99", s.p99},
+          {"p999", s.p999},   {"stddev", s.stddev}, {"cv", s.cv}};
+}
+
+Summary summary_from_json(const json& j) {
+  Summary s;
+  s.count = j.at("count").get<size_t>();
+  s.mean = j.at("mean").get<double>();
+  s.median = j.at("median").get<double>();
+  s.min = j.at("min").get<double>();
+  s.max = j.at("max").get<double>();
+  s.p50 = j.at("p50").get<double>();
+  s.p90 = j.at("p90").get<double>();
+  s.p99 = j.at("p99").get<double>();
+  s.p999 = j.value("p999", s.p99);
+  s.stddev = j.at("stddev").get<double>();
+  s.cv = j.at("cv").get<double>();
+  return s;
+}
+
+json ceiling_json(const std::optional<Ceiling>& ceiling) {
+  if (!ceiling) return nullptr;
+  return {{"value", ceiling->value}, {"source", ceiling->source}, {"basis", ceiling->basis}};
+}
+
+std::optional<Ceiling> ceiling_from_json(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return Ceiling{j.at("value").get<double>(), j.value("source", ""), j.value("basis", "")};
+}
+
+std::string check_status_name(CheckOutcome::Status status) {
+  switch (status) {
+    case CheckOutcome::Status::kPassed:
+      return "passed";
+    case CheckOutcome::Status::kFailed:
+      return "failed";
+    case CheckOutcome::Status::kNotApplicable:
+      return "not_applicable";
+  }
+  return "not_applicable";
+}
+
+CheckOutcome::Status parse_check_status(const std::string& name) {
+  if (name == "passed") return CheckOutcome::Status::kPassed;
+  if (name == "failed") return CheckOutcome::Status::kFailed;
+  return CheckOutcome::Status::kNotApplicable;
+}
+
+// JSON has no NaN/Inf: write them as null.
+json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+}  // namespace
+
+json to_json(const Result& r) {
+  json metrics = json::object();
+  for (const auto& [name, m] : r.metrics) {
+    json entry = {{"value", number_or_null(m.value)}, {"unit", m.unit}, {"better", m.better}};
+    if (m.stats) entry["stats"] = summary_json(*m.stats);
+    if (!m.samples.empty()) entry["samples"] = m.samples;
+    metrics[name] = entry;
+  }
+  json check = {{"status", check_status_name(r.check.status)}};
+  if (r.check.status != CheckOutcome::Status::kNotApplicable) {
+    check["error"] = number_or_null(r.check.error);
+    check["tolerance"] = r.check.tolerance;
+    check["metric"] = r.check.metric;
+  }
+  if (!r.check.detail.empty()) check["detail"] = r.check.detail;
+  return {{"problem", r.problem},
+          {"workload", r.workload},
+          {"params", r.params},
+          {"status", status_name(r.status)},
+          {"reason", r.reason},
+          {"noisy", r.noisy},
+          {"started", r.started},
+          {"duration_s", r.duration_s},
+          {"isolated", r.isolated},
+          {"work",
+           {{"flops_per_step", r.work.flops},
+            {"bytes_per_step", r.work.bytes},
+            {"samples_per_step", r.work.samples},
+            {"sample_unit", r.work.sample_unit},
+            {"dtype", r.work.dtype},
+            {"primary_metric", r.work.primary_metric()}}},
+          {"metrics", metrics},
+          {"check", check},
+          {"ceilings",
+           {{"compute", ceiling_json(r.compute_ceiling)},
+            {"bandwidth", ceiling_json(r.bandwidth_ceiling)}}},
+          {"run", r.run},
+          {"notes", r.notes}};
+}
+
+Result result_from_json(const json& j) {
+  try {
+    Result r;
+    r.problem = j.at("problem").get<std::string>();
+    r.workload = j.at("workload").get<std::string>();
+    r.params = j.at("params").get<std::map<std::string, std::string>>();
+    r.status = parse_status(j.at("status").get<std::string>());
+    r.reason = j.at("reason").get<std::string>();
+    r.noisy = j.value("noisy", false);
+    r.started = j.value("started", "");
+    r.duration_s = j.value("duration_s", 0.0);
+    r.isolated = j.value("isolated", false);
+    const json& work = j.at("work");
+    r.work.flops = work.at("flops_per_step").get<double>();
+    r.work.bytes = work.at("bytes_per_step").get<double>();
+    r.work.samples = work.at("samples_per_step").get<double>();
+    r.work.sample_unit = work.value("sample_unit", "steps");
+    r.work.dtype = work.value("dtype", "fp32");
+    r.work.primary = work.value("primary_metric", "");
+    for (const auto& [name, m] : j.at("metrics").items()) {
+      Metric metric;
+      metric.value = m.at("value").is_null() ? NAN : m.at("value").get<double>();
+      metric.unit = m.at("unit").get<std::string>();
+      metric.better = m.value("better", "");
+      if (m.contains("stats")) metric.stats = summary_from_json(m.at("stats"));
+      if (m.contains("samples")) metric.samples = m.at("samples").get<std::vector<double>>();
+      r.metrics[name] = metric;
+    }
+    if (j.contains("check")) {
+      const json& c = j.at("check");
+      r.check.status = parse_check_status(c.value("status", "not_applicable"));
+      if (c.contains("error"))
+        r.check.error = c["error"].is_null() ? NAN : c["error"].get<double>();
+      r.check.tolerance = c.value("tolerance", 0.0);
+      r.check.metric = c.value("metric", "");
+      r.check.detail = c.value("detail", "");
+    }
+    if (j.contains("ceilings")) {
+      r.compute_ceiling = ceiling_from_json(j["ceilings"].value("compute", json(nullptr)));
+      r.bandwidth_ceiling = ceiling_from_json(j["ceilings"].value("bandwidth", json(nullptr)));
+    }
+    r.run = j.value("run", json::object());
+    r.notes = j.value("notes", std::vector<std::string>{});
+    return r;
+  } catch (const json::exception& e) {
+    throw Error(std::string("result record does not match the schema: ") + e.what());
+  }
+}
+
+json ResultsDocument::to_json() const {
+  json results_json = json::array();
+  for (const auto& r : results) results_json.push_back(dlbench::to_json(r));
+  return {{"schema_version", kSchemaVersion},
+          {"tool",
+           {{"name", "dlbench"}, {"version", DLBENCH_VERSION}, {"git_commit", DLBENCH_GIT_COMMIT}}},
+          {"invocation", invocation},
+          {"context", context},
+          {"results", results_json}};
+}
+
+void ResultsDocument::save(const std::string& path) const {
+  std::string text = to_json().dump(1) + "\n";
+  std::string temporary = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) {
+    throw Error("cannot write results file '" + path + "': " + std::strerror(errno));
+  }
+  size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int saved = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      throw Error("cannot write results file '" + path + "': " + std::strerror(saved));
+    }
+    written += static_cast<size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temporary.c_str());
+    throw Error("cannot write results file '" + path + "': " + std::strerror(saved));
+  }
+}
+
+ResultsDocument ResultsDocument::from_json(const json& document, const std::string& origin) {
+  if (!document.is_object() || !document.contains("schema_version") ||
+      !document.contains("results") || !document["results"].is_array()) {
+    throw Error(origin + " is not a dlbench results file (no schema_version/results)");
+  }
+  std::string version = document["schema_version"].is_string()
+                            ? document["schema_version"].get<std::string>()
+                            : std::string("?");
+  if (version.substr(0, version.find('.')) !=
+      std::string(kSchemaVersion).substr(0, std::string(kSchemaVersion).find('.'))) {
+    throw Error(origin + " has schema_version " + version + "; this dlbench reads " +
+                kSchemaVersion);
+  }
+  ResultsDocument doc;
+  doc.context = document.value("context", json::object());
+  doc.invocation = document.value("invocation", json::object());
+  size_t index = 0;
+  for (const auto& record : document["results"]) {
+    try {
+      doc.results.push_back(result_from_json(record));
+    } catch (const Error& e) {
+      throw Error(origin + ": result #" + std::to_string(index + 1) + ": " + e.what());
+    }
+    ++index;
+  }
+  return doc;
+}
+
+ResultsDocument ResultsDocument::load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read '" + path + "': " + std::strerror(errno));
+  json document;
+  try {
+    document = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw Error("'" + path + "' is not valid JSON (" + std::string(e.what()) + ")");
+  }
+  return from_json(document, "'" + path + "'");
+}
+
+}  // namespace dlbench

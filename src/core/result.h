@@ -1,0 +1,79 @@
+// Results: one record per problem, and the document (schema_version, context, results) they
+// are saved in. See docs/result-schema.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ceilings.h"
+#include "core/stats.h"
+#include "core/workload.h"
+
+namespace dlbench {
+
+/// Version of the results JSON layout; bump the minor for additions, the major for changes.
+constexpr const char* kSchemaVersion = "1.0";
+
+/// The outcome of a problem.
+enum class Status { kPassed, kFailed, kSkipped, kInvalid };
+/// "PASSED", "FAILED", "SKIPPED", "INVALID".
+std::string status_name(Status status);
+/// Inverse of status_name; throws Error on an unknown name.
+Status parse_status(const std::string& name);
+
+/// One named figure with its unit; optionally statistics and the raw samples behind it.
+struct Metric {
+  double value = 0;
+  std::string unit;    ///< SI base units: s, B, B/s, FLOP/s, FLOP/B, %, or "<things>/s"
+  std::string better;  ///< "higher", "lower" or "" (informational)
+  std::optional<Summary> stats;
+  std::vector<double> samples;  ///< raw samples (step_time only, to keep files small)
+};
+
+/// Everything known about one problem's run.
+struct Result {
+  std::string problem;  ///< the canonical repro string
+  std::string workload;
+  std::map<std::string, std::string> params;
+  Status status = Status::kPassed;
+  std::string reason;  ///< why it is not PASSED (or a caveat)
+  bool noisy = false;  ///< step-time CV above the bound
+  std::string started;
+  double duration_s = 0;  ///< wall time of the whole problem, setup included
+  bool isolated = false;
+  WorkCounts work;
+  std::map<std::string, Metric> metrics;
+  CheckOutcome check;
+  std::optional<Ceiling> compute_ceiling;         // filled when known
+  std::optional<Ceiling> bandwidth_ceiling;       // filled when known
+  nlohmann::json run = nlohmann::json::object();  ///< run rules used, steps measured
+  std::vector<std::string> notes;
+
+  /// Adds or replaces a metric.
+  void set_metric(const std::string& name, double value, const std::string& unit,
+                  const std::string& better);
+};
+
+nlohmann::json to_json(const Result& result);
+/// Parses a result record; throws Error on a record that breaks the schema.
+Result result_from_json(const nlohmann::json& record);
+
+/// A results document being built and saved.
+struct ResultsDocument {
+  nlohmann::json context = nlohmann::json::object();
+  nlohmann::json invocation = nlohmann::json::object();  ///< command line, suite, run options
+  std::vector<Result> results;
+
+  nlohmann::json to_json() const;
+  /// Writes atomically: a temporary file beside `path`, fsync, then rename.
+  void save(const std::string& path) const;
+  /// Loads and validates a document; throws Error naming the file and the problem.
+  static ResultsDocument load(const std::string& path);
+  static ResultsDocument from_json(const nlohmann::json& document, const std::string& origin);
+};
+
+}  // namespace dlbench

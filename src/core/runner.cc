@@ -1,0 +1,274 @@
+#include "core/runner.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <new>
+
+#include "core/ceilings.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/registry.h"
+#include "core/strings.h"
+#include "core/system_info.h"
+
+namespace dlbench {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+json RunOptions::to_json() const {
+  return {{"warmup_steps", warmup_steps},
+          {"warmup_time", warmup_time},
+          {"min_steps", min_steps},
+          {"min_time", min_time},
+          {"max_time", max_time},
+          {"repeats", repeats},
+          {"cv_bound", cv_bound},
+          {"dry_run", dry_run},
+          {"isolate", isolate},
+          {"timeout", timeout},
+          {"check", check}};
+}
+
+RunOptions RunOptions::from_json(const json& j) {
+  RunOptions o;
+  o.warmup_steps = j.value("warmup_steps", o.warmup_steps);
+  o.warmup_time = j.value("warmup_time", o.warmup_time);
+  o.min_steps = j.value("min_steps", o.min_steps);
+  o.min_time = j.value("min_time", o.min_time);
+  o.max_time = j.value("max_time", o.max_time);
+  o.repeats = j.value("repeats", o.repeats);
+  o.cv_bound = j.value("cv_bound", o.cv_bound);
+  o.dry_run = j.value("dry_run", o.dry_run);
+  o.isolate = j.value("isolate", o.isolate);
+  o.timeout = j.value("timeout", o.timeout);
+  o.check = j.value("check", o.check);
+  return o;
+}
+
+namespace {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Times one step: host wall clock around step + synchronise; device events where available.
+struct StepTiming {
+  double wall = 0;
+  double device = NAN;
+};
+
+StepTiming timed_step(Workload& workload, Device& device, DeviceTimer* timer) {
+  StepTiming timing;
+  auto start = Clock::now();
+  if (timer) timer->start();
+  workload.step();
+  if (timer) timer->stop();
+  device.synchronize();
+  timing.wall = seconds_since(start);
+  if (timer) timing.device = timer->elapsed_seconds();
+  return timing;
+}
+
+/// The first line of an exception message (c10 errors carry long backtraces).
+std::string first_line(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.size() > 400 ? line.substr(0, 400) + "..." : line;
+}
+
+bool is_out_of_memory(const std::string& message) {
+  return message.find("out of memory") != std::string::npos ||
+         message.find("Out of memory") != std::string::npos ||
+         message.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos;
+}
+
+/// Derives throughput, FLOP/s, bandwidth and % of ceilings from the step times.
+void add_derived_metrics(Result& result, const std::vector<double>& wall,
+                         const std::vector<double>& device_times, int threads) {
+  const WorkCounts& work = result.work;
+  Summary wall_stats = summarize(wall);
+  Metric& step = result.metrics["step_time"];
+  step.value = wall_stats.median;
+  step.unit = "s";
+  step.better = "lower";
+  step.stats = wall_stats;
+  step.samples = wall;
+
+  // The time the device needed: device events on accelerators, the wall clock on the CPU.
+  double median = wall_stats.median;
+  if (!device_times.empty()) {
+    Summary device_stats = summarize(device_times);
+    Metric& dev = result.metrics["device_time"];
+    dev.value = device_stats.median;
+    dev.unit = "s";
+    dev.better = "lower";
+    dev.stats = device_stats;
+    dev.samples = device_times;
+    median = device_stats.median;
+  }
+  if (!(median > 0)) return;
+
+  auto per_second_stats = [&](double amount) {
+    std::vector<double> rates;
+    rates.reserve(wall.size());
+    for (double t : wall) rates.push_back(t > 0 ? amount / t : 0);
+    return summarize(rates);
+  };
+  Metric& throughput = result.metrics["throughput"];
+  throughput.value = work.samples / wall_stats.median;
+  throughput.unit = work.sample_unit + "/s";
+  throughput.better = "higher";
+  throughput.stats = per_second_stats(work.samples);
+  if (!device_times.empty()) {
+    result.set_metric("device_throughput", work.samples / median, work.sample_unit + "/s",
+                      "higher");
+  }
+  if (work.flops > 0) {
+    result.set_metric("flops", work.flops / median, "FLOP/s", "higher");
+    result.compute_ceiling = compute_ceiling(result.params["device"], work.dtype, threads);
+    if (result.compute_ceiling) {
+      result.set_metric("pct_peak_compute",
+                        100.0 * work.flops / median / result.compute_ceiling->value, "%", "higher");
+    }
+  }
+  if (work.bytes > 0) {
+    result.set_metric("bandwidth", work.bytes / median, "B/s", "higher");
+    result.bandwidth_ceiling = bandwidth_ceiling(result.params["device"]);
+    if (result.bandwidth_ceiling) {
+      result.set_metric("pct_peak_bandwidth",
+                        100.0 * work.bytes / median / result.bandwidth_ceiling->value, "%",
+                        "higher");
+    }
+  }
+  if (work.flops > 0 && work.bytes > 0) {
+    result.set_metric("arithmetic_intensity", work.flops / work.bytes, "FLOP/B", "");
+  }
+}
+
+void run_measurement(Result& result, Workload& workload, Device& device, const RunOptions& o,
+                     int threads) {
+  std::unique_ptr<DeviceTimer> timer = device.make_timer();
+  std::vector<double> wall, device_times, repeat_medians;
+  int warmup_done = 0, measured = 0;
+  bool capped = false;
+
+  if (o.dry_run) {
+    StepTiming t = timed_step(workload, device, timer.get());
+    wall.push_back(t.wall);
+    if (timer) device_times.push_back(t.device);
+    measured = 1;
+  } else {
+    auto warmup_start = Clock::now();
+    while (warmup_done < o.warmup_steps || seconds_since(warmup_start) < o.warmup_time) {
+      timed_step(workload, device, timer.get());
+      ++warmup_done;
+      if (seconds_since(warmup_start) > o.max_time) break;
+    }
+    for (int repeat = 0; repeat < std::max(1, o.repeats); ++repeat) {
+      std::vector<double> this_repeat;
+      auto start = Clock::now();
+      while (static_cast<int>(this_repeat.size()) < o.min_steps ||
+             seconds_since(start) < o.min_time) {
+        StepTiming t = timed_step(workload, device, timer.get());
+        this_repeat.push_back(t.wall);
+        wall.push_back(t.wall);
+        if (timer) device_times.push_back(t.device);
+        if (seconds_since(start) > o.max_time) {
+          capped = static_cast<int>(this_repeat.size()) < o.min_steps;
+          break;
+        }
+      }
+      measured += static_cast<int>(this_repeat.size());
+      repeat_medians.push_back(summarize(this_repeat).median);
+    }
+  }
+  add_derived_metrics(result, wall, device_times, threads);
+
+  Summary repeats = summarize(repeat_medians);
+  result.run["warmup_steps_done"] = warmup_done;
+  result.run["measured_steps"] = measured;
+  result.run["repeat_medians_s"] = repeat_medians;
+  result.run["repeat_spread"] =
+      repeats.median > 0 ? (repeats.max - repeats.min) / repeats.median : 0.0;
+  if (capped) {
+    result.notes.push_back(
+        strprintf("min_steps=%d not reached within max_time=%gs", o.min_steps, o.max_time));
+  }
+  const Metric& step = result.metrics["step_time"];
+  if (!o.dry_run && step.stats && step.stats->cv > o.cv_bound) {
+    result.noisy = true;
+    result.notes.push_back(strprintf("noisy: step-time CV %.1f%% exceeds the %.1f%% bound",
+                                     100 * step.stats->cv, 100 * o.cv_bound));
+  }
+}
+
+}  // namespace
+
+Result run_in_process(const Problem& resolved, const RunOptions& options) {
+  Result result;
+  result.problem = resolved.str();
+  result.workload = resolved.workload;
+  result.params = resolved.params;
+  result.started = utc_timestamp();
+  result.run = options.to_json();
+  auto problem_start = Clock::now();
+
+  std::unique_ptr<Workload> workload;
+  bool set_up = false;
+  try {
+    workload = Registry::instance().create(resolved);
+    result.work = workload->work();
+    int threads = static_cast<int>(resolved.get_int("threads"));
+    uint64_t seed = static_cast<uint64_t>(resolved.get_int("seed"));
+    set_thread_count(threads);
+    result.run["threads_effective"] = at::get_num_threads();
+    result.run["blas_threads_effective"] = active_blas().threads;
+    torch::manual_seed(seed);
+
+    std::unique_ptr<Device> device = Device::create(resolved.get("device"));
+    reset_host_peak_rss();
+    device->reset_peak_memory();
+    ExecContext context{*device, threads, seed};
+    workload->setup(context);
+    set_up = true;
+    run_measurement(result, *workload, *device, options, threads);
+    if (options.check) {
+      result.check = workload->check();
+      device->synchronize();
+      if (result.check.status == CheckOutcome::Status::kFailed) {
+        result.status = Status::kFailed;
+        result.reason =
+            strprintf("correctness check failed: %s = %g exceeds tolerance %g",
+                      result.check.metric.c_str(), result.check.error, result.check.tolerance);
+      }
+    }
+    result.set_metric("host_peak_rss", host_peak_rss_bytes(), "B", "lower");
+    if (auto peak = device->peak_memory_bytes()) {
+      result.set_metric("device_peak_memory", *peak, "B", "lower");
+    }
+    workload->teardown();
+    set_up = false;
+  } catch (const Unsupported& e) {
+    result.status = Status::kSkipped;
+    result.reason = first_line(e.what());
+  } catch (const std::bad_alloc&) {
+    result.status = Status::kFailed;
+    result.reason = "out of memory (allocation failed)";
+  } catch (const std::exception& e) {
+    std::string message = first_line(e.what());
+    result.status = Status::kFailed;
+    result.reason = is_out_of_memory(message) ? "out of memory: " + message : message;
+  }
+  if (set_up) {
+    try {
+      workload->teardown();
+    } catch (...) {
+    }
+  }
+  result.duration_s = seconds_since(problem_start);
+  return result;
+}
+
+}  // namespace dlbench

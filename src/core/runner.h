@@ -1,0 +1,37 @@
+// The runner: owns the clock and the run rules, and turns a problem into a Result.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "core/problem.h"
+#include "core/result.h"
+
+namespace dlbench {
+
+/// Run rules. Warm-up runs until both warmup_steps and warmup_time are reached; each of
+/// `repeats` repetitions measures until both min_steps and min_time are reached (or max_time
+/// passes, which is noted). A result whose step-time CV exceeds cv_bound is marked noisy.
+struct RunOptions {
+  int warmup_steps = 3;
+  double warmup_time = 0.5;  ///< seconds
+  int min_steps = 10;
+  double min_time = 1.0;   ///< seconds per repetition
+  double max_time = 60.0;  ///< seconds per repetition, a cap for slow steps
+  int repeats = 3;
+  double cv_bound = 0.10;
+  bool dry_run = false;  ///< one step, no warm-up: proves the problem runs (CI)
+  bool isolate = true;   ///< each problem in a child process
+  double timeout = 600;  ///< seconds per problem when isolated
+  bool check = true;     ///< run the workload's correctness check
+
+  nlohmann::json to_json() const;
+  static RunOptions from_json(const nlohmann::json& j);
+};
+
+/// Runs a resolved problem in this process. Never throws for problem-level failures: they
+/// become FAILED (or SKIPPED for Unsupported) results with the reason.
+Result run_in_process(const Problem& resolved, const RunOptions& options);
+
+}  // namespace dlbench

@@ -1,0 +1,82 @@
+// What machine this is: CPU, memory, OS, libraries, GPUs. Feeds the results' context block,
+// `dlbench info`, the default thread count and the theoretical ceilings.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dlbench {
+
+/// The host CPU as /proc/cpuinfo and sysfs describe it.
+struct CpuInfo {
+  std::string vendor;  ///< "GenuineIntel", "AuthenticAMD", ...
+  std::string model;
+  std::vector<std::string> flags;
+  int logical_cpus = 1;    ///< online logical CPUs
+  int affinity_cpus = 1;   ///< logical CPUs this process may run on
+  int physical_cores = 1;  ///< distinct (package, core) pairs
+  int sockets = 1;
+  double clock_hz = 0;          ///< the clock used for theoretical peaks
+  std::string clock_source;     ///< where clock_hz came from
+  double nominal_clock_hz = 0;  ///< /proc/cpuinfo's "cpu MHz" (often the base clock)
+  bool has_flag(const std::string& flag) const;
+};
+
+/// The CPU of this machine (read once).
+const CpuInfo& cpu_info();
+
+/// The core clock measured with a chain of dependent integer adds (one per cycle), in Hz; 0 where
+/// the architecture has no measurement (then cpufreq or /proc/cpuinfo is used).
+double measure_cpu_clock_hz();
+
+/// Threads used when a problem does not say: physical cores, capped by the affinity mask.
+int default_thread_count();
+
+/// The BLAS library LibTorch actually calls at run time (found among the loaded libraries).
+struct BlasInfo {
+  std::string name;     ///< "OpenBLAS", "reference BLAS (netlib)", "MKL", "unknown"
+  std::string detail;   ///< OpenBLAS's config string, core name
+  std::string library;  ///< resolved path of the loaded libblas
+  int threads = 0;      ///< BLAS threads, where the library tells
+};
+
+/// Detects the active BLAS.
+BlasInfo active_blas();
+
+/// Sets intra-op threads for ATen, OpenMP and the BLAS.
+void set_thread_count(int threads);
+
+/// A CUDA device's properties (filled by device_cuda.cc in CUDA builds).
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  int cc_major = 0, cc_minor = 0;
+  int multiprocessors = 0;
+  double sm_clock_hz = 0;      ///< maximum SM clock
+  double memory_clock_hz = 0;  ///< memory clock
+  int memory_bus_bits = 0;
+  double memory_bytes = 0;
+  double l2_bytes = 0;
+};
+
+/// Visible CUDA devices; empty in CPU-only builds or machines.
+std::vector<GpuInfo> gpu_info();
+
+/// Version strings of the CUDA stack (driver, runtime, cuDNN, NCCL); empty in CPU-only builds.
+nlohmann::json cuda_versions();
+
+/// The host's peak resident set size in bytes (VmHWM).
+double host_peak_rss_bytes();
+/// Resets the peak resident set size to the current size (Linux clear_refs); false if refused.
+bool reset_host_peak_rss();
+
+/// The full context block of a results file.
+nlohmann::json collect_context();
+
+/// "2026-11-21T19:40:00Z"
+std::string utc_timestamp();
+
+}  // namespace dlbench

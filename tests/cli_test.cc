@@ -1,0 +1,267 @@
+// The dlbench binary end to end: bad input, help, listings, dry runs of every workload, output
+// formats, isolation of crashing and hanging problems, and results that survive a crash.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <fstream>
+#include <set>
+
+#include "core/registry.h"
+#include "core/result.h"
+#include "test_util.h"
+
+namespace dlbench {
+namespace {
+
+using nlohmann::json;
+using testing::Command;
+using testing::dlbench;
+
+const char* kFast = "--min-time 0 --min-steps 2 --repeats 1 --warmup-steps 0 --warmup-time 0";
+
+struct BadInput {
+  std::string args;
+  std::string expected;  // text the one error line must contain
+};
+
+void PrintTo(const BadInput& c, std::ostream* out) { *out << "dlbench " << c.args; }
+
+class BadInputTest : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(BadInputTest, OneClearLineAndExitTwo) {
+  const BadInput& c = GetParam();
+  Command r = dlbench(c.args);
+  EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+  EXPECT_EQ(testing::count_lines(r.err), 1u) << c.args << "\n" << r.err;
+  EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.args << "\n" << r.err;
+  EXPECT_EQ(r.err.rfind("dlbench: error: ", 0), 0u) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+std::string bad_file(const std::string& name, const std::string& text) {
+  std::string path = testing::temp_dir() + "/" + name;
+  testing::write_file(path, text);
+  return path;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, BadInputTest,
+    ::testing::Values(
+        BadInput{"run micro/gemmm", "unknown workload 'micro/gemmm' (did you mean 'micro/gemm'?)"},
+        BadInput{"run micro/gemm mm=3", "unknown parameter 'mm'"},
+        BadInput{"run micro/gemm m=abc", "bad value 'abc' for parameter 'm'"},
+        BadInput{"run micro/gemm m=", "parameter 'm'"},
+        BadInput{"run micro/gemm =5", "malformed parameter '=5'"},
+        BadInput{"run micro/gemm device=tpu", "bad value 'tpu' for parameter 'device'"},
+        BadInput{"run micro/gemm m=1 m=2", "given twice"}, BadInput{"run", "nothing to run"},
+        BadInput{"run --suite no-such-suite", "unknown suite 'no-such-suite'"},
+        BadInput{"run --suite /nonexistent/x.yaml", "cannot read suite file"},
+        BadInput{"run micro/gemm --format xml", "--format"},
+        BadInput{"run micro/gemm --repeats -1", "--repeats"},
+        BadInput{"run micro/stream m=5 --dry-run", "unknown parameter 'm'"},
+        BadInput{"describe micro/nope", "unknown workload 'micro/nope'"},
+        BadInput{"show /nonexistent/results.json", "cannot read"},
+        BadInput{"list no-such-thing", "no workload matches"},
+        BadInput{"frobnicate", "unknown command 'frobnicate'"},
+        BadInput{"lst", "did you mean 'list'"}),
+    [](const ::testing::TestParamInfo<BadInput>& info) {
+      return "case" + std::to_string(info.index);
+    });
+
+TEST(Cli, BadFilesGiveOneLine) {
+  struct Case {
+    std::string args, expected;
+  };
+  std::vector<Case> cases = {
+      {"show " + bad_file("a.json", "{not json"), "not valid JSON"},
+      {"show " + bad_file("b.json", R"({"results": []})"), "not a dlbench results file"},
+      {"run --suite " + bad_file("c.yaml", "problems: [unclosed"), "not valid YAML"},
+      {"run --suite " + bad_file("d.yaml", "problems:\n  - micro/nope\n"), "unknown workload"},
+      {"run --suite " + bad_file("e.yaml", "problemz: []\n"), "unknown key 'problemz'"},
+      {"run --suite " + bad_file("f.yaml", "problems: []\n"), "has no problems"},
+      {"run --suite " + bad_file("g.yaml", "run: {repeats: many}\nproblems: [micro/gemm]\n"),
+       "repeats"},
+  };
+  for (const auto& c : cases) {
+    Command r = dlbench(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(testing::count_lines(r.err), 1u) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+TEST(Cli, HelpOnEverySubcommand) {
+  for (const char* sub : {"", "list", "run", "describe", "info", "show"}) {
+    Command r = dlbench(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << sub << r.err;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
+  }
+  Command run_help = dlbench("run --help");
+  EXPECT_NE(run_help.out.find("--dry-run"), std::string::npos);
+}
+
+TEST(Cli, ListsWorkloadsAsTableAndJson) {
+  Command table = dlbench("list");
+  ASSERT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("micro/gemm"), std::string::npos);
+  EXPECT_NE(table.out.find("micro/stream"), std::string::npos);
+  EXPECT_EQ(table.out.find("test/fault"), std::string::npos);  // hidden
+
+  Command j = dlbench("list --format json --all");
+  ASSERT_EQ(j.exit_code, 0);
+  json doc = json::parse(j.out);
+  std::set<std::string> names;
+  for (const auto& w : doc["workloads"]) {
+    names.insert(w["name"].get<std::string>());
+    EXPECT_TRUE(w.contains("params") && w.contains("category") && w.contains("description"));
+  }
+  EXPECT_EQ(names.size(), Registry::instance().list(true).size());
+  EXPECT_TRUE(names.count("test/fault"));
+}
+
+TEST(Cli, DescribeGivesWorkCountsWithoutRunning) {
+  Command r = dlbench("describe micro/gemm m=4096 --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json d = json::parse(r.out);
+  EXPECT_DOUBLE_EQ(d["work"]["flops_per_step"].get<double>(), 2.0 * 4096 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(d["work"]["bytes_per_step"].get<double>(),
+                   (4096.0 * 1024 + 1024.0 * 1024 + 4096.0 * 1024) * 4);
+  // The printed repro string, passed back, describes the same problem.
+  Command again = dlbench("describe '" + d["problem"].get<std::string>() + "' --format json");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(json::parse(again.out)["problem"], d["problem"]);
+  Command text = dlbench("describe micro/stream kernel=copy n=1Mi");
+  EXPECT_NE(text.out.find("bytes per step:    16777216"), std::string::npos) << text.out;
+}
+
+TEST(Cli, InfoReportsContextAndOpenBlas) {
+  Command r = dlbench("info --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json c = json::parse(r.out);
+  for (const char* key : {"host", "cpu", "memory", "build", "libraries", "threads", "cuda"}) {
+    EXPECT_TRUE(c.contains(key)) << key;
+  }
+  // The install script makes OpenBLAS the BLAS that LibTorch calls.
+  EXPECT_EQ(c["libraries"]["blas"]["name"], "OpenBLAS") << c["libraries"]["blas"].dump();
+  Command table = dlbench("info");
+  EXPECT_NE(table.out.find("blas:      OpenBLAS"), std::string::npos) << table.out;
+}
+
+TEST(Cli, DryRunOfEveryRegisteredWorkload) {
+  std::string dir = testing::temp_dir();
+  std::string targets;
+  size_t count = 0;
+  for (const WorkloadInfo* info : Registry::instance().list(true)) {
+    targets += " " + info->name;
+    ++count;
+  }
+  Command r = dlbench("run" + targets + " --dry-run --format json -q -o " + dir + "/dry.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  json out = json::parse(r.out);
+  ASSERT_EQ(out["results"].size(), count);
+  for (const auto& result : out["results"]) {
+    EXPECT_TRUE(result["status"] == "PASSED" || result["status"] == "SKIPPED")
+        << result["problem"] << ": " << result["reason"];
+    EXPECT_EQ(result["run"]["measured_steps"], 1);
+    EXPECT_TRUE(result["isolated"].get<bool>());
+  }
+  ResultsDocument saved = ResultsDocument::load(dir + "/dry.json");
+  EXPECT_EQ(saved.results.size(), count);
+}
+
+TEST(Cli, OutputFormatsRenderTheSavedFile) {
+  std::string dir = testing::temp_dir();
+  std::string file = dir + "/r.json";
+  Command r = dlbench(std::string("run micro/gemm m=64 n=64 k=64 micro/stream n=4096 ") + kFast +
+                      " -o " + file);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("repro: micro/gemm device=cpu dtype=fp32 k=64 m=64 n=64"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("results: " + file), std::string::npos);
+  // show re-renders the same table the run printed.
+  Command table = dlbench("show " + file);
+  EXPECT_EQ(table.out, r.out);
+  Command csv = dlbench("show " + file + " --format csv");
+  EXPECT_EQ(testing::count_lines(csv.out), 3u);
+  EXPECT_EQ(csv.out.rfind("problem,workload,status", 0), 0u);
+  Command md = dlbench("show " + file + " --format md");
+  EXPECT_NE(md.out.find("| 2 | `micro/stream"), std::string::npos) << md.out;
+  Command j = dlbench("show " + file + " --format json");
+  EXPECT_EQ(json::parse(j.out)["results"].size(), 2u);
+}
+
+TEST(Cli, ReproStringFromAResultReproducesTheProblem) {
+  std::string dir = testing::temp_dir();
+  Command first = dlbench(std::string("run micro/gemm m=40 transb=t ") + kFast +
+                          " --format json -q -o " + dir + "/a.json");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::string repro = json::parse(first.out)["results"][0]["problem"];
+  Command second =
+      dlbench("run '" + repro + "' " + kFast + " --format json -q -o " + dir + "/b.json");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(json::parse(second.out)["results"][0]["problem"], repro);
+}
+
+TEST(Cli, IsolationContainsCrashesAndHangs) {
+  std::string dir = testing::temp_dir();
+  std::string suite = dir + "/faults.yaml";
+  testing::write_file(suite,
+                      "name: faults\n"
+                      "run: {min_time: 0, min_steps: 2, repeats: 1, warmup_time: 0}\n"
+                      "problems:\n"
+                      "  - test/sleep ms=1\n"
+                      "  - test/fault fault=segv\n"
+                      "  - test/fault fault=abort when=setup\n"
+                      "  - {problem: test/fault fault=hang, timeout: 2}\n"
+                      "  - test/fault fault=exit\n"
+                      "  - test/fault fault=kill\n"
+                      "  - test/fault fault=throw\n"
+                      "  - test/sleep ms=1\n");
+  Command r = dlbench("run --suite " + suite + " -q -o " + dir + "/faults.json");
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // some problems FAILED
+  ResultsDocument doc = ResultsDocument::load(dir + "/faults.json");
+  ASSERT_EQ(doc.results.size(), 8u);
+  auto expect = [&](size_t i, Status status, const std::string& reason) {
+    EXPECT_EQ(doc.results[i].status, status) << i << ": " << doc.results[i].reason;
+    EXPECT_NE(doc.results[i].reason.find(reason), std::string::npos)
+        << i << ": " << doc.results[i].reason;
+    EXPECT_TRUE(doc.results[i].isolated);
+  };
+  expect(0, Status::kPassed, "");
+  expect(1, Status::kFailed, "signal 11");
+  expect(2, Status::kFailed, "signal 6");
+  expect(3, Status::kFailed, "timed out after 2 s");
+  expect(4, Status::kFailed, "exited with status 3");
+  expect(5, Status::kFailed, "out-of-memory killer");
+  expect(6, Status::kFailed, "injected failure");
+  expect(7, Status::kPassed, "");
+  EXPECT_LT(doc.results[3].duration_s, 10.0);
+}
+
+TEST(Cli, InProcessCrashKeepsEarlierResults) {
+  std::string dir = testing::temp_dir();
+  std::string file = dir + "/crash.json";
+  Command r = dlbench(std::string("run --no-isolate test/sleep ms=1 test/fault fault=segv ") +
+                      "test/sleep ms=1 -q " + kFast + " -o " + file);
+  EXPECT_EQ(r.exit_code, 128 + 11) << r.err;
+  ResultsDocument doc = ResultsDocument::load(file);  // still a complete, valid file
+  ASSERT_EQ(doc.results.size(), 1u);
+  EXPECT_EQ(doc.results[0].status, Status::kPassed);
+}
+
+TEST(Cli, InterruptStopsTheRunAndKeepsResults) {
+  std::string dir = testing::temp_dir();
+  std::string file = dir + "/int.json";
+  std::string command = "timeout --preserve-status -s TERM 6 " + std::string(DLBENCH_BINARY) +
+                        " run test/sleep ms=1 test/fault fault=hang test/sleep ms=1 -q " + kFast +
+                        " -o " + file + " >/dev/null 2>&1";
+  int status = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  ResultsDocument doc = ResultsDocument::load(file);
+  ASSERT_EQ(doc.results.size(), 2u);
+  EXPECT_EQ(doc.results[1].reason, "interrupted by the user");
+}
+
+}  // namespace
+}  // namespace dlbench
