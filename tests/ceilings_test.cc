@@ -33,6 +33,16 @@ TEST(Ceilings, CpuFlopsPerCycleByIsa) {
   EXPECT_FALSE(cpu_flops_per_cycle(cpu_with("", {}), "fp32"));
 }
 
+TEST(Ceilings, OverrideAppliesEvenToUnknownCpus) {
+  setenv("DLBENCH_CPU_FP32_FLOPS_PER_CYCLE", "48", 1);
+  auto unknown = cpu_flops_per_cycle(cpu_with("", {}), "fp32");
+  auto known = cpu_flops_per_cycle(cpu_with("GenuineIntel", {"avx2", "fma"}), "fp64");
+  unsetenv("DLBENCH_CPU_FP32_FLOPS_PER_CYCLE");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->flops_per_cycle, 48);
+  EXPECT_EQ(known->flops_per_cycle, 24);
+}
+
 TEST(Ceilings, GpuRatesMatchPublishedPeaks) {
   // H100 SXM: 132 SMs x 4096 bf16 FLOP/clock x 1.83 GHz = 989.4 TFLOP/s dense (datasheet).
   EXPECT_NEAR(132 * *gpu_flops_per_clock_per_sm(9, 0, "bf16") * 1.83e9, 989.4e12, 0.5e12);

@@ -63,6 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"describe micro/nope", "unknown workload 'micro/nope'"},
         BadInput{"show /nonexistent/results.json", "cannot read"},
         BadInput{"list no-such-thing", "no workload matches"},
+        BadInput{"run test/sleep --min-time 5 --max-time 1", "max_time (1 s) is below min_time"},
         BadInput{"frobnicate", "unknown command 'frobnicate'"},
         BadInput{"lst", "did you mean 'list'"}),
     [](const ::testing::TestParamInfo<BadInput>& info) {
@@ -237,6 +238,29 @@ TEST(Cli, IsolationContainsCrashesAndHangs) {
   expect(6, Status::kFailed, "injected failure");
   expect(7, Status::kPassed, "");
   EXPECT_LT(doc.results[3].duration_s, 10.0);
+  EXPECT_EQ(doc.results[1].work.sample_unit, "faults");  // work counts survive the crash
+}
+
+TEST(Cli, EachSuiteKeepsItsRunRulesAndFlagsWin) {
+  std::string dir = testing::temp_dir();
+  testing::write_file(dir + "/three.yaml",
+                      "run: {min_steps: 3, min_time: 0, repeats: 1, warmup_time: 0}\n"
+                      "problems: [test/sleep ms=1]\n");
+  testing::write_file(dir + "/seven.yaml",
+                      "run: {min_steps: 7, min_time: 0, repeats: 1, warmup_time: 0}\n"
+                      "problems: [test/sleep ms=1]\n");
+  Command r = dlbench("run --suite " + dir + "/three.yaml --suite " + dir +
+                      "/seven.yaml --no-isolate -q --format json -o " + dir + "/s.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json out = json::parse(r.out);
+  EXPECT_EQ(out["results"][0]["run"]["measured_steps"], 3);
+  EXPECT_EQ(out["results"][1]["run"]["measured_steps"], 7);
+  EXPECT_EQ(out["invocation"]["command_line"][1], "run");
+
+  Command flag = dlbench("run --suite " + dir + "/seven.yaml --min-steps 4 --no-isolate -q " +
+                         "--format json -o " + dir + "/f.json");
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(json::parse(flag.out)["results"][0]["run"]["measured_steps"], 4);
 }
 
 TEST(Cli, InProcessCrashKeepsEarlierResults) {

@@ -76,11 +76,28 @@ TEST(Runner, UnavailableDeviceIsSkipped) {
 TEST(Runner, NoisyResultsAreMarked) {
   RunOptions o = testing::fast_options();
   o.cv_bound = 1e-9;  // any real timing is noisier than this
+  o.repeats = 2;
   o.min_steps = 5;
   Result r = run("test/sleep ms=1", o);
   EXPECT_TRUE(r.noisy);
   ASSERT_FALSE(r.notes.empty());
   EXPECT_NE(r.notes.back().find("noisy"), std::string::npos);
+}
+
+TEST(Runner, NoiseIsTheCvOfRepetitionMedians) {
+  RunOptions o = testing::fast_options();
+  o.repeats = 3;
+  Result r = run("test/sleep ms=2", o);
+  std::vector<double> medians = r.run.at("repeat_medians_s").get<std::vector<double>>();
+  ASSERT_EQ(medians.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.metrics.at("noise").value, 100 * summarize(medians).cv);
+  EXPECT_EQ(r.run.at("noise_basis"), "cv of repetition medians");
+
+  o.repeats = 1;
+  Result single = run("test/sleep ms=2", o);
+  EXPECT_DOUBLE_EQ(single.metrics.at("noise").value,
+                   100 * single.metrics.at("step_time").stats->cv);
+  EXPECT_EQ(single.run.at("noise_basis"), "cv of step times");
 }
 
 TEST(Runner, RecordsThreadsAndMemory) {

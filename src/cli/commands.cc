@@ -181,15 +181,20 @@ int command_describe(const std::vector<std::string>& tokens, const std::string& 
                     {"bytes_per_step", work.bytes},
                     {"samples_per_step", work.samples},
                     {"sample_unit", work.sample_unit},
-                    {"dtype", work.dtype}}},
+                    {"dtype", work.dtype},
+                    {"primary_metric", work.primary_metric()}}},
                   {"facts", facts}};
     const std::string& device = problem.get("device");
     int threads = static_cast<int>(problem.get_int("threads"));
     auto compute = work.flops > 0 ? compute_ceiling(device, work.dtype, threads) : std::nullopt;
     auto bandwidth = work.bytes > 0 ? bandwidth_ceiling(device) : std::nullopt;
+    // A floor needs every ceiling that bounds the step: compute when FLOPs are counted,
+    // bandwidth when bytes are; with one missing, the floor would be too optimistic.
     double floor_s = 0;
-    if (compute) floor_s = std::max(floor_s, work.flops / compute->value);
-    if (bandwidth) floor_s = std::max(floor_s, work.bytes / bandwidth->value);
+    if ((work.flops <= 0 || compute) && (work.bytes <= 0 || bandwidth)) {
+      if (compute) floor_s = std::max(floor_s, work.flops / compute->value);
+      if (bandwidth) floor_s = std::max(floor_s, work.bytes / bandwidth->value);
+    }
     if (compute) entry["compute_ceiling"] = {{"flops", compute->value}, {"basis", compute->basis}};
     if (bandwidth) {
       entry["bandwidth_ceiling"] = {{"bytes_per_s", bandwidth->value}, {"basis", bandwidth->basis}};
@@ -280,8 +285,9 @@ int command_info(const std::string& format) {
          (libs["openmp"].value("available", false) ? s(libs["openmp"], "version")
                                                    : std::string("not built")) +
          "\n";
-  out += "threads:   intra-op " + s(context["threads"], "intra_op") + ", inter-op " +
-         s(context["threads"], "inter_op") + ", default for runs " +
+  out += "threads:   LibTorch default intra-op " +
+         s(context["threads"], "libtorch_default_intra_op") + ", inter-op " +
+         s(context["threads"], "libtorch_default_inter_op") + "; dlbench default for runs " +
          s(context["threads"], "default") + "\n";
   out += "build:     dlbench " + s(context["build"], "dlbench_version") + " (" +
          s(context["build"], "git_commit") + ", " + s(context["build"], "build_type") + ", " +
@@ -336,42 +342,56 @@ struct RunFlags {
   bool quiet = false;
 };
 
-int command_run(const RunFlags& flags, RunOptions options, const CLI::App& run_app) {
+int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
+                const std::vector<std::string>& command_line) {
+  // Explicit command-line flags win over a suite's run rules.
+  auto with_suite_rules = [&](const Suite& suite) {
+    RunOptions merged = options;
+    apply_suite_run_rules(suite, merged);
+    json result = merged.to_json();
+    json explicit_flags = options.to_json();
+    for (const auto& [key, value] : explicit_flags.items()) {
+      std::string option_name = "--" + key;
+      std::replace(option_name.begin(), option_name.end(), '_', '-');
+      if (run_app.get_option_no_throw(option_name) && run_app.count(option_name) > 0) {
+        result[key] = value;
+      }
+    }
+    return RunOptions::from_json(result);
+  };
+
   // Gather problems: suites first, then targets; all validated before anything runs.
   std::vector<Problem> raw;
-  std::vector<std::optional<double>> timeouts;
+  std::vector<RunOptions> problem_options;
   std::string label;
   json suites_json = json::array();
   for (const auto& name : flags.suites) {
     Suite suite = load_suite(name);
-    RunOptions with_rules = options;
-    apply_suite_run_rules(suite, with_rules);
-    // Explicit command-line flags win over the suite's run rules.
-    json merged = with_rules.to_json();
-    json explicit_flags = options.to_json();
-    for (const char* flag : {"warmup_steps", "warmup_time", "min_steps", "min_time", "max_time",
-                             "repeats", "cv_bound", "timeout"}) {
-      std::string option_name = std::string("--") + flag;
-      for (char& c : option_name) {
-        if (c == '_') c = '-';
-      }
-      if (run_app.count(option_name) > 0) merged[flag] = explicit_flags[flag];
-    }
-    options = RunOptions::from_json(merged);
+    RunOptions suite_options = with_suite_rules(suite);
     for (const auto& entry : suite.entries) {
       raw.push_back(entry.problem);
-      timeouts.push_back(entry.timeout);
+      problem_options.push_back(suite_options);
+      if (entry.timeout) problem_options.back().timeout = *entry.timeout;
     }
     label += (label.empty() ? "" : "+") + suite.name;
-    suites_json.push_back({{"name", suite.name}, {"path", suite.path}});
+    suites_json.push_back(
+        {{"name", suite.name}, {"path", suite.path}, {"run_options", suite_options.to_json()}});
   }
   TargetList targets = parse_targets(flags.targets);
   for (const auto& p : targets.problems) {
     raw.push_back(p);
-    timeouts.push_back(std::nullopt);
+    problem_options.push_back(options);
   }
   if (raw.empty()) {
     throw Error("nothing to run: give a workload (micro/gemm), a repro string or --suite NAME");
+  }
+  for (const auto& o : problem_options) {
+    if (o.max_time < o.min_time) {
+      throw Error(
+          strprintf("max_time (%g s) is below min_time (%g s): min_time could never be "
+                    "reached",
+                    o.max_time, o.min_time));
+    }
   }
   if (label.empty()) label = "run";
   std::map<std::string, std::string> overrides = targets.overrides;
@@ -389,21 +409,21 @@ int command_run(const RunFlags& flags, RunOptions options, const CLI::App& run_a
   // Children inherit the measured CPU clock, so every result of a run uses one ceiling.
   setenv("DLBENCH_CPU_CLOCK_HZ", format_number(cpu_info().clock_hz).c_str(), 0);
   setenv("DLBENCH_CPU_CLOCK_SOURCE", cpu_info().clock_source.c_str(), 0);
-  document.invocation = {
-      {"suites", suites_json}, {"run_options", options.to_json()}, {"problems", problems.size()}};
+  document.invocation = {{"command_line", command_line},
+                         {"suites", suites_json},
+                         {"run_options", options.to_json()},
+                         {"problems", problems.size()}};
   document.save(path);  // fails early (exit 2) if the file cannot be written
 
   install_interrupt_handlers();
   bool any_failed = false;
   for (size_t i = 0; i < problems.size(); ++i) {
-    RunOptions problem_options = options;
-    if (timeouts[i]) problem_options.timeout = *timeouts[i];
     if (!flags.quiet) {
       print_error_line(
           strprintf("[%zu/%zu] running  %s", i + 1, problems.size(), problems[i].str().c_str()));
     }
-    Result result = options.isolate ? run_isolated(problems[i], problem_options)
-                                    : run_in_process(problems[i], problem_options);
+    Result result = options.isolate ? run_isolated(problems[i], problem_options[i])
+                                    : run_in_process(problems[i], problem_options[i]);
     any_failed |= result.status == Status::kFailed;
     document.results.push_back(result);
     document.save(path);
@@ -466,7 +486,8 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   run->add_option("--warmup-time", options.warmup_time, "warm-up seconds")
       ->check(CLI::NonNegativeNumber);
-  run->add_option("--cv-bound", options.cv_bound, "mark results noisy above this step-time CV")
+  run->add_option("--cv-bound", options.cv_bound,
+                  "mark results noisy above this CV of the repetition medians (0.05 = 5%)")
       ->check(CLI::PositiveNumber);
   run->add_option("--timeout", options.timeout, "seconds per problem before it is killed")
       ->check(CLI::PositiveNumber);
@@ -536,7 +557,7 @@ int run_cli(int argc, char** argv) {
     if (run->parsed()) {
       options.isolate = !no_isolate;
       options.check = !no_check;
-      return command_run(run_flags, options, *run);
+      return command_run(run_flags, options, *run, std::vector<std::string>(argv, argv + argc));
     }
     if (describe->parsed()) return command_describe(describe_tokens, describe_format);
     if (info->parsed()) return command_info(info_format);

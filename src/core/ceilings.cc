@@ -24,7 +24,12 @@ std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string
   bool amd = cpu.vendor == "AuthenticAMD";
   if (cpu.has_flag("avx512f") && !amd) {
     fp32 = 16 * 2 * 2;
-    basis = "AVX-512: 16 fp32 lanes x 2 FMA pipes x 2";
+    basis =
+        "AVX-512: 16 fp32 lanes x 2 FMA pipes x 2 (parts with one 512-bit FMA unit peak at "
+        "half: set DLBENCH_CPU_FP32_FLOPS_PER_CYCLE=32)";
+  } else if (cpu.has_flag("avx512f") && amd && cpu.has_flag("avx512_vp2intersect")) {
+    fp32 = 16 * 2 * 2;
+    basis = "AMD AVX-512 on a 512-bit datapath (Zen 5): 16 fp32 lanes x 2 FMA pipes x 2";
   } else if (cpu.has_flag("avx512f") && amd) {
     fp32 = 8 * 2 * 2;
     basis = "AMD AVX-512 on a 256-bit datapath (Zen 4): 8 fp32 lanes x 2 FMA pipes x 2";
@@ -40,8 +45,6 @@ std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string
   } else if (cpu.has_flag("asimd")) {
     fp32 = 4 * 2 * 2;
     basis = "Arm NEON: 4 fp32 lanes x 2 FMA pipes x 2";
-  } else {
-    return std::nullopt;
   }
   if (const char* override_rate = std::getenv("DLBENCH_CPU_FP32_FLOPS_PER_CYCLE")) {
     if (auto value = parse_double(override_rate); value && *value > 0) {
@@ -49,6 +52,7 @@ std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string
       basis = "DLBENCH_CPU_FP32_FLOPS_PER_CYCLE (user override)";
     }
   }
+  if (fp32 <= 0) return std::nullopt;
   if (dtype == "fp32") return CpuRate{fp32, basis};
   if (dtype == "fp64") return CpuRate{fp32 / 2, basis + ", fp64 at half the fp32 rate"};
   if (dtype == "bf16") {
@@ -79,7 +83,7 @@ std::optional<double> gpu_flops_per_clock_per_sm(int cc_major, int cc_minor,
       {7, 0, 64, 128, 0, 0, 1024},        {7, 5, 4, 128, 0, 0, 1024},
       {8, 0, 128, 128, 1024, 2048, 2048}, {8, 6, 4, 256, 512, 1024, 1024},
       {8, 9, 4, 256, 512, 1024, 1024},    {9, 0, 256, 256, 2048, 4096, 4096},
-      {10, 0, 256, 256, 4096, 8192, 8192}};
+      {10, 0, 128, 256, 4096, 8192, 8192}};
   for (const auto& row : kRows) {
     if (row.major != cc_major || row.minor != cc_minor) continue;
     double rate = dtype == "fp64"   ? row.fp64
@@ -99,7 +103,7 @@ std::optional<Ceiling> compute_ceiling(const std::string& device, const std::str
     const CpuInfo& cpu = cpu_info();
     auto rate = cpu_flops_per_cycle(cpu, dtype);
     if (!rate || cpu.clock_hz <= 0) return std::nullopt;
-    int cores = std::max(1, std::min(threads, cpu.physical_cores));
+    int cores = std::max(1, std::min(threads, default_thread_count()));
     Ceiling ceiling;
     ceiling.value = cores * rate->flops_per_cycle * cpu.clock_hz;
     ceiling.source = "theoretical";
@@ -156,7 +160,7 @@ nlohmann::json theoretical_ceilings_json() {
     }
     out[device] = entry;
   };
-  add_device("cpu", cpu_info().physical_cores);
+  add_device("cpu", default_thread_count());
   for (const auto& gpu : gpu_info()) add_device("cuda:" + std::to_string(gpu.index), 1);
   return out;
 }

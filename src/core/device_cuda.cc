@@ -90,6 +90,7 @@ std::vector<GpuInfo> gpu_info() {
 nlohmann::json cuda_versions() {
   nlohmann::json out;
   out["available"] = torch::cuda::is_available();
+  if (!torch::cuda::is_available()) out["reason"] = "no CUDA device visible";
   int version = 0;
   if (cudaDriverGetVersion(&version) == cudaSuccess) {
     out["driver_api"] = strprintf("%d.%d", version / 1000, (version % 1000) / 10);

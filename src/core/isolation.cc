@@ -88,6 +88,10 @@ Result failed_result(const Problem& resolved, const std::string& reason) {
   result.status = Status::kFailed;
   result.reason = reason;
   result.started = utc_timestamp();
+  try {
+    result.work = Registry::instance().create(resolved)->work();  // analytic: no allocation
+  } catch (const std::exception&) {
+  }
   return result;
 }
 

@@ -31,7 +31,7 @@ struct Metric {
   std::string unit;    ///< SI base units: s, B, B/s, FLOP/s, FLOP/B, %, or "<things>/s"
   std::string better;  ///< "higher", "lower" or "" (informational)
   std::optional<Summary> stats;
-  std::vector<double> samples;  ///< raw samples (step_time only, to keep files small)
+  std::vector<double> samples;  ///< raw samples (step_time and device_time only)
 };
 
 /// Everything known about one problem's run.

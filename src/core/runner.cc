@@ -176,7 +176,7 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
         wall.push_back(t.wall);
         if (timer) device_times.push_back(t.device);
         if (seconds_since(start) > o.max_time) {
-          capped = static_cast<int>(this_repeat.size()) < o.min_steps;
+          capped |= static_cast<int>(this_repeat.size()) < o.min_steps;
           break;
         }
       }
@@ -196,11 +196,20 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
     result.notes.push_back(
         strprintf("min_steps=%d not reached within max_time=%gs", o.min_steps, o.max_time));
   }
+  // Noise of the reported figure: the CV of the repetition medians (a median that moves
+  // between repetitions cannot be trusted); with one repetition, the CV of the steps.
   const Metric& step = result.metrics["step_time"];
-  if (!o.dry_run && step.stats && step.stats->cv > o.cv_bound) {
+  if (o.dry_run || !step.stats) return;
+  bool across_repeats = repeat_medians.size() >= 2;
+  double noise = across_repeats ? repeats.cv : step.stats->cv;
+  result.set_metric("noise", 100 * noise, "%", "lower");
+  result.run["noise_basis"] = across_repeats ? "cv of repetition medians" : "cv of step times";
+  if (noise > o.cv_bound) {
     result.noisy = true;
-    result.notes.push_back(strprintf("noisy: step-time CV %.1f%% exceeds the %.1f%% bound",
-                                     100 * step.stats->cv, 100 * o.cv_bound));
+    result.notes.push_back(
+        strprintf("noisy: %s %.1f%% exceeds the %.1f%% bound",
+                  across_repeats ? "CV of the repetition medians" : "step-time CV", 100 * noise,
+                  100 * o.cv_bound));
   }
 }
 
@@ -228,12 +237,21 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     torch::manual_seed(seed);
 
     std::unique_ptr<Device> device = Device::create(resolved.get("device"));
-    reset_host_peak_rss();
+    if (!reset_host_peak_rss()) {
+      result.notes.push_back(
+          "host peak RSS could not be reset (/proc/self/clear_refs refused): it covers the whole "
+          "process, not this problem alone");
+    }
     device->reset_peak_memory();
     ExecContext context{*device, threads, seed};
     workload->setup(context);
     set_up = true;
     run_measurement(result, *workload, *device, options, threads);
+    // Peaks of the measured run, before the check allocates its reference tensors.
+    result.set_metric("host_peak_rss", host_peak_rss_bytes(), "B", "lower");
+    if (auto peak = device->peak_memory_bytes()) {
+      result.set_metric("device_peak_memory", *peak, "B", "lower");
+    }
     if (options.check) {
       result.check = workload->check();
       device->synchronize();
@@ -243,10 +261,6 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
             strprintf("correctness check failed: %s = %g exceeds tolerance %g",
                       result.check.metric.c_str(), result.check.error, result.check.tolerance);
       }
-    }
-    result.set_metric("host_peak_rss", host_peak_rss_bytes(), "B", "lower");
-    if (auto peak = device->peak_memory_bytes()) {
-      result.set_metric("device_peak_memory", *peak, "B", "lower");
     }
     workload->teardown();
     set_up = false;

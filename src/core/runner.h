@@ -12,7 +12,8 @@ namespace dlbench {
 
 /// Run rules. Warm-up runs until both warmup_steps and warmup_time are reached; each of
 /// `repeats` repetitions measures until both min_steps and min_time are reached (or max_time
-/// passes, which is noted). A result whose step-time CV exceeds cv_bound is marked noisy.
+/// passes, which is noted). A result whose noise (the CV of the repetition medians; of the
+/// step times when there is one repetition) exceeds cv_bound is marked noisy.
 struct RunOptions {
   int warmup_steps = 3;
   double warmup_time = 0.5;  ///< seconds
@@ -20,11 +21,11 @@ struct RunOptions {
   double min_time = 1.0;   ///< seconds per repetition
   double max_time = 60.0;  ///< seconds per repetition, a cap for slow steps
   int repeats = 3;
-  double cv_bound = 0.10;
-  bool dry_run = false;  ///< one step, no warm-up: proves the problem runs (CI)
-  bool isolate = true;   ///< each problem in a child process
-  double timeout = 600;  ///< seconds per problem when isolated
-  bool check = true;     ///< run the workload's correctness check
+  double cv_bound = 0.05;  ///< noise bound: CV of repetition medians (of steps if repeats=1)
+  bool dry_run = false;    ///< one step, no warm-up: proves the problem runs (CI)
+  bool isolate = true;     ///< each problem in a child process
+  double timeout = 600;    ///< seconds per problem when isolated
+  bool check = true;       ///< run the workload's correctness check
 
   nlohmann::json to_json() const;
   static RunOptions from_json(const nlohmann::json& j);

@@ -23,10 +23,10 @@ std::string median_step(const Result& r) {
   return m ? format_seconds(m->value) : "-";
 }
 
-std::string cv_text(const Result& r) {
-  const Metric* m = find_metric(r, "step_time");
-  if (!m || !m->stats || m->stats->count < 2) return "-";
-  return strprintf("%.1f%%", 100 * m->stats->cv) + (r.noisy ? "!" : "");
+std::string noise_text(const Result& r) {
+  const Metric* m = find_metric(r, "noise");
+  if (!m) return "-";
+  return strprintf("%.1f%%", m->value) + (r.noisy ? "!" : "");
 }
 
 std::string throughput_text(const Result& r) {
@@ -80,13 +80,14 @@ std::string context_line(const ResultsDocument& doc) {
 }
 
 std::string render_table(const ResultsDocument& doc) {
-  const std::vector<std::string> headers = {"#",          "workload", "status", "step (med)", "CV",
-                                            "throughput", "achieved", "% peak", "peak mem"};
+  const std::vector<std::string> headers = {"#",          "workload", "status",
+                                            "step (med)", "noise",    "throughput",
+                                            "achieved",   "% peak",   "peak mem"};
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < doc.results.size(); ++i) {
     const Result& r = doc.results[i];
     rows.push_back({std::to_string(i + 1), r.workload, status_name(r.status), median_step(r),
-                    cv_text(r), throughput_text(r), headline(r), peak_text(r), memory_text(r)});
+                    noise_text(r), throughput_text(r), headline(r), peak_text(r), memory_text(r)});
   }
   std::vector<size_t> widths(headers.size());
   for (size_t c = 0; c < headers.size(); ++c) {
@@ -150,7 +151,7 @@ std::string number_field(const Result& r, const std::string& metric, const char*
 std::string render_csv(const ResultsDocument& doc) {
   std::ostringstream out;
   out << "problem,workload,status,reason,noisy,step_time_median_s,step_time_p90_s,"
-         "step_time_p99_s,step_time_cv,device_time_median_s,throughput,throughput_unit,"
+         "step_time_p99_s,step_time_cv,noise_pct,device_time_median_s,throughput,throughput_unit,"
          "flops_per_s,bandwidth_bytes_per_s,pct_peak_compute,pct_peak_bandwidth,"
          "host_peak_rss_bytes,device_peak_memory_bytes,check,check_error\n";
   for (const auto& r : doc.results) {
@@ -168,6 +169,7 @@ std::string render_csv(const ResultsDocument& doc) {
         number_field(r, "step_time", "p90"),
         number_field(r, "step_time", "p99"),
         number_field(r, "step_time", "cv"),
+        number_field(r, "noise"),
         number_field(r, "device_time"),
         number_field(r, "throughput"),
         throughput ? csv_field(throughput->unit) : "",
@@ -194,14 +196,15 @@ std::string render_markdown(const ResultsDocument& doc) {
   std::ostringstream out;
   std::string context = context_line(doc);
   if (!context.empty()) out << "_" << md_cell(context) << "_\n\n";
-  out << "| # | problem | status | step (med) | CV | throughput | achieved | % peak | peak mem |\n"
+  out << "| # | problem | status | step (med) | noise | throughput | achieved | % peak | peak mem "
+         "|\n"
       << "|--:|---|---|--:|--:|--:|--:|--:|--:|\n";
   for (size_t i = 0; i < doc.results.size(); ++i) {
     const Result& r = doc.results[i];
     std::string status = status_name(r.status);
     if (!r.reason.empty()) status += " (" + r.reason + ")";
     out << "| " << i + 1 << " | `" << md_cell(r.problem) << "` | " << md_cell(status) << " | "
-        << median_step(r) << " | " << cv_text(r) << " | " << throughput_text(r) << " | "
+        << median_step(r) << " | " << noise_text(r) << " | " << throughput_text(r) << " | "
         << headline(r) << " | " << peak_text(r) << " | " << memory_text(r) << " |\n";
   }
   return out.str();
