@@ -1,6 +1,7 @@
 // Summary statistics over measured samples.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace dlbench {
