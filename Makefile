@@ -5,6 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 SUITE ?= quick
 # ccache and precompiled headers work together only with these sloppiness settings.
+MAKEFLAGS += --no-print-directory
 export CCACHE_SLOPPINESS = pch_defines,time_macros,include_file_mtime,include_file_ctime
 
 .PHONY: all deps configure build bench test clean format
