@@ -83,6 +83,8 @@ TEST(Cli, BadFilesGiveOneLine) {
       {"run --suite " + bad_file("f.yaml", "problems: []\n"), "has no problems"},
       {"run --suite " + bad_file("g.yaml", "run: {repeats: many}\nproblems: [micro/gemm]\n"),
        "repeats"},
+      {"run --suite " + bad_file("h.yaml", "run: {min_steps: 0}\nproblems: [micro/gemm]\n"),
+       "'min_steps' must be an integer >= 1"},
   };
   for (const auto& c : cases) {
     Command r = dlbench(c.args);
@@ -261,6 +263,17 @@ TEST(Cli, EachSuiteKeepsItsRunRulesAndFlagsWin) {
                          "--format json -o " + dir + "/f.json");
   ASSERT_EQ(flag.exit_code, 0) << flag.err;
   EXPECT_EQ(json::parse(flag.out)["results"][0]["run"]["measured_steps"], 4);
+
+  // An explicit --timeout also beats a suite entry's own timeout.
+  testing::write_file(dir + "/entry.yaml",
+                      "problems:\n  - {problem: test/sleep ms=1, timeout: 30}\n");
+  Command entry = dlbench("run --suite " + dir + "/entry.yaml --timeout 77 " + kFast +
+                          " -q --format json -o " + dir + "/t.json");
+  ASSERT_EQ(entry.exit_code, 0) << entry.err;
+  EXPECT_EQ(json::parse(entry.out)["results"][0]["run"]["timeout"], 77);
+  Command own = dlbench("run --suite " + dir + "/entry.yaml " + std::string(kFast) +
+                        " -q --format json -o " + dir + "/u.json");
+  EXPECT_EQ(json::parse(own.out)["results"][0]["run"]["timeout"], 30);
 }
 
 TEST(Cli, InProcessCrashKeepsEarlierResults) {

@@ -371,7 +371,9 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
     for (const auto& entry : suite.entries) {
       raw.push_back(entry.problem);
       problem_options.push_back(suite_options);
-      if (entry.timeout) problem_options.back().timeout = *entry.timeout;
+      if (entry.timeout && run_app.count("--timeout") == 0) {
+        problem_options.back().timeout = *entry.timeout;
+      }
     }
     label += (label.empty() ? "" : "+") + suite.name;
     suites_json.push_back(

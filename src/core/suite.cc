@@ -97,6 +97,11 @@ Suite load_suite(const std::string& name_or_path) {
             throw Error("run rule '" + rule_key + "' has bad value '" + text + "'");
           }
           if (rule_key == "warmup_steps" || rule_key == "min_steps" || rule_key == "repeats") {
+            bool at_least_one = rule_key != "warmup_steps";
+            if (*number != static_cast<int>(*number) || (at_least_one && *number < 1)) {
+              throw Error("run rule '" + rule_key + "' must be an integer" +
+                          (at_least_one ? " >= 1" : " >= 0") + ", not '" + text + "'");
+            }
             suite.run[rule_key] = static_cast<int>(*number);
           } else {
             suite.run[rule_key] = *number;
