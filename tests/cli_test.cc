@@ -276,6 +276,21 @@ TEST(Cli, EachSuiteKeepsItsRunRulesAndFlagsWin) {
   EXPECT_EQ(json::parse(own.out)["results"][0]["run"]["timeout"], 30);
 }
 
+TEST(Cli, RealOutOfMemoryFailsThatProblemOnly) {
+  // An address-space limit makes LibTorch's allocator fail for real: 3 x 8 GiB arrays.
+  std::string dir = testing::temp_dir();
+  std::string command = "ulimit -v 4000000; " + std::string(DLBENCH_BINARY) +
+                        " run micro/stream n=1Gi micro/gemm m=64 n=64 k=64 --dry-run -q -o " + dir +
+                        "/oom.json >/dev/null 2>&1";
+  int status = std::system(("bash -c '" + command + "'").c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  ResultsDocument doc = ResultsDocument::load(dir + "/oom.json");
+  ASSERT_EQ(doc.results.size(), 2u);
+  EXPECT_EQ(doc.results[0].status, Status::kFailed);
+  EXPECT_EQ(doc.results[0].reason.rfind("out of memory: ", 0), 0u) << doc.results[0].reason;
+  EXPECT_EQ(doc.results[1].status, Status::kPassed) << doc.results[1].reason;
+}
+
 TEST(Cli, InProcessCrashKeepsEarlierResults) {
   std::string dir = testing::temp_dir();
   std::string file = dir + "/crash.json";

@@ -54,6 +54,8 @@ TEST(Runner, DryRunTakesOneStep) {
   EXPECT_EQ(r.status, Status::kPassed);
   EXPECT_EQ(r.run.at("measured_steps"), 1);
   EXPECT_EQ(r.run.at("warmup_steps_done"), 0);
+  ASSERT_FALSE(r.notes.empty());
+  EXPECT_EQ(r.notes[0].rfind("dry run", 0), 0u);
 }
 
 TEST(Runner, ExceptionsBecomeFailedResults) {

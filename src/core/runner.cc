@@ -155,6 +155,7 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
   bool capped = false;
 
   if (o.dry_run) {
+    result.notes.push_back("dry run: one step without warm-up; its figures are not measurements");
     StepTiming t = timed_step(workload, device, timer.get());
     wall.push_back(t.wall);
     if (timer) device_times.push_back(t.device);
