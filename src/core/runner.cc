@@ -84,29 +84,29 @@ bool is_out_of_memory(const std::string& message) {
          message.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos;
 }
 
+/// A per-step time metric: its median, statistics and raw samples.
+Metric time_metric(const std::vector<double>& samples) {
+  Metric metric;
+  metric.stats = summarize(samples);
+  metric.value = metric.stats->median;
+  metric.unit = "s";
+  metric.better = "lower";
+  metric.samples = samples;
+  return metric;
+}
+
 /// Derives throughput, FLOP/s, bandwidth and % of ceilings from the step times.
 void add_derived_metrics(Result& result, const std::vector<double>& wall,
                          const std::vector<double>& device_times, int threads) {
   const WorkCounts& work = result.work;
-  Summary wall_stats = summarize(wall);
-  Metric& step = result.metrics["step_time"];
-  step.value = wall_stats.median;
-  step.unit = "s";
-  step.better = "lower";
-  step.stats = wall_stats;
-  step.samples = wall;
+  result.metrics["step_time"] = time_metric(wall);
+  const Summary& wall_stats = *result.metrics["step_time"].stats;
 
   // The time the device needed: device events on accelerators, the wall clock on the CPU.
   double median = wall_stats.median;
   if (!device_times.empty()) {
-    Summary device_stats = summarize(device_times);
-    Metric& dev = result.metrics["device_time"];
-    dev.value = device_stats.median;
-    dev.unit = "s";
-    dev.better = "lower";
-    dev.stats = device_stats;
-    dev.samples = device_times;
-    median = device_stats.median;
+    result.metrics["device_time"] = time_metric(device_times);
+    median = result.metrics["device_time"].value;
   }
   if (!(median > 0)) return;
 

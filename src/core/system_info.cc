@@ -154,20 +154,9 @@ std::string os_pretty_name() {
   return "unknown";
 }
 
-double meminfo_bytes(const std::string& field) {
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (starts_with(line, field + ":")) {
-      auto tokens = split_whitespace(line.substr(field.size() + 1));
-      if (!tokens.empty()) return parse_double(tokens[0]).value_or(0) * 1024.0;
-    }
-  }
-  return 0;
-}
-
-double proc_status_bytes(const std::string& field) {
-  std::ifstream in("/proc/self/status");
+/// A "Field:   123 kB" line of a /proc file, in bytes; 0 when absent.
+double proc_kib_field_bytes(const std::string& path, const std::string& field) {
+  std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     if (starts_with(line, field + ":")) {
@@ -272,7 +261,7 @@ nlohmann::json cuda_versions() {
 }
 #endif
 
-double host_peak_rss_bytes() { return proc_status_bytes("VmHWM"); }
+double host_peak_rss_bytes() { return proc_kib_field_bytes("/proc/self/status", "VmHWM"); }
 
 bool reset_host_peak_rss() {
   std::ofstream out("/proc/self/clear_refs");
@@ -316,8 +305,8 @@ nlohmann::json collect_context() {
                     {"clock_source", cpu.clock_source},
                     {"nominal_clock_hz", cpu.nominal_clock_hz},
                     {"flags", cpu.flags}};
-  context["memory"] = {{"total_bytes", meminfo_bytes("MemTotal")},
-                       {"available_bytes", meminfo_bytes("MemAvailable")}};
+  context["memory"] = {{"total_bytes", proc_kib_field_bytes("/proc/meminfo", "MemTotal")},
+                       {"available_bytes", proc_kib_field_bytes("/proc/meminfo", "MemAvailable")}};
 
   context["build"] = {
       {"dlbench_version", DLBENCH_VERSION},
