@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ccache pkg-config
   libtorch-dev libgloo-dev          # LibTorch (and its distributed headers)
   libopenblas0-pthread              # the BLAS LibTorch must use (not the reference one)
-  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
 )
 
