@@ -344,20 +344,20 @@ struct RunFlags {
 
 int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
                 const std::vector<std::string>& command_line) {
-  // Explicit command-line flags win over a suite's run rules.
-  auto with_suite_rules = [&](const Suite& suite) {
-    RunOptions merged = options;
-    apply_suite_run_rules(suite, merged);
-    json result = merged.to_json();
-    json explicit_flags = options.to_json();
-    for (const auto& [key, value] : explicit_flags.items()) {
+  // One precedence for every problem: defaults, then the rules a suite (or its entry) gives,
+  // then the flags given explicitly on the command line.
+  auto with_rules = [&](const json& rules) {
+        const json flags_given = options.to_json();
+    json merged = flags_given;
+    for (const auto& [key, value] : rules.items()) merged[key] = value;
+    for (const auto& [key, value] : flags_given.items()) {
       std::string option_name = "--" + key;
       std::replace(option_name.begin(), option_name.end(), '_', '-');
       if (run_app.get_option_no_throw(option_name) && run_app.count(option_name) > 0) {
-        result[key] = value;
+        merged[key] = value;
       }
     }
-    return RunOptions::from_json(result);
+    return RunOptions::from_json(merged);
   };
 
   // Gather problems: suites first, then targets; all validated before anything runs.
@@ -367,13 +367,12 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
   json suites_json = json::array();
   for (const auto& name : flags.suites) {
     Suite suite = load_suite(name);
-    RunOptions suite_options = with_suite_rules(suite);
+    RunOptions suite_options = with_rules(suite.run);
     for (const auto& entry : suite.entries) {
+      json entry_rules = suite.run;
+      if (entry.timeout) entry_rules["timeout"] = *entry.timeout;
       raw.push_back(entry.problem);
-      problem_options.push_back(suite_options);
-      if (entry.timeout && run_app.count("--timeout") == 0) {
-        problem_options.back().timeout = *entry.timeout;
-      }
+      problem_options.push_back(with_rules(entry_rules));
     }
     label += (label.empty() ? "" : "+") + suite.name;
     suites_json.push_back(

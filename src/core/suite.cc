@@ -153,10 +153,4 @@ Suite load_suite(const std::string& name_or_path) {
   return suite;
 }
 
-void apply_suite_run_rules(const Suite& suite, RunOptions& options) {
-  nlohmann::json merged = options.to_json();
-  for (const auto& [key, value] : suite.run.items()) merged[key] = value;
-  options = RunOptions::from_json(merged);
-}
-
 }  // namespace dlbench

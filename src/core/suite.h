@@ -33,7 +33,4 @@ std::vector<std::string> suite_search_path();
 /// an unknown name, an unreadable file or a malformed suite (naming file and entry).
 Suite load_suite(const std::string& name_or_path);
 
-/// Applies a suite's run-rule overrides to options (only keys present in the suite).
-void apply_suite_run_rules(const Suite& suite, RunOptions& options);
-
 }  // namespace dlbench
