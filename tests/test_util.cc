@@ -1,11 +1,15 @@
 #include "test_util.h"
 
+#include <gtest/gtest.h>
+
 #include <stdlib.h>
 #include <sys/wait.h>
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "core/registry.h"
 
 namespace dlbench::testing {
 
@@ -18,6 +22,45 @@ RunOptions fast_options() {
   o.repeats = 1;
   o.isolate = false;
   return o;
+}
+
+Result run_problem(const std::string& text) {
+  return run_in_process(Registry::instance().resolve(Problem::parse(text)), fast_options());
+}
+
+void expect_sane(const Result& r) {
+  ASSERT_EQ(r.status, Status::kPassed) << r.problem << ": " << r.reason;
+  EXPECT_EQ(r.check.status, CheckOutcome::Status::kPassed) << r.problem;
+  EXPECT_LE(r.check.error, r.check.tolerance) << r.problem;
+  double median = r.metrics.at("step_time").value;
+  EXPECT_GT(median, 0);
+  if (r.work.flops > 0) {
+    EXPECT_NEAR(r.metrics.at("flops").value, r.work.flops / median, 1e-6 * r.work.flops / median);
+  }
+  if (r.work.bytes > 0) {
+    EXPECT_NEAR(r.metrics.at("bandwidth").value, r.work.bytes / median,
+                1e-6 * r.work.bytes / median);
+  }
+  if (r.metrics.count("pct_peak_compute")) {
+    EXPECT_GT(r.metrics.at("pct_peak_compute").value, 0);
+    EXPECT_LT(r.metrics.at("pct_peak_compute").value, 150) << "ceiling below achieved figure";
+  }
+}
+
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  if (const char* old = getenv(name)) {
+    had_old_ = true;
+    old_ = old;
+  }
+  setenv(name, value, 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_old_) {
+    setenv(name_.c_str(), old_.c_str(), 1);
+  } else {
+    unsetenv(name_.c_str());
+  }
 }
 
 std::string temp_dir() {

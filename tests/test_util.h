@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/result.h"
 #include "core/runner.h"
 
 namespace dlbench::testing {
@@ -24,6 +25,24 @@ struct Command {
 
 /// Runs `dlbench ARGS` (ARGS is shell-quoted by the caller) and captures everything.
 Command dlbench(const std::string& args);
+
+/// Resolves and runs a problem ("micro/gemm m=8") in this process with fast_options().
+Result run_problem(const std::string& text);
+
+/// Asserts a result PASSED its check and that its figures follow from its work counts and
+/// median time and stay below the ceiling.
+void expect_sane(const Result& result);
+
+/// Sets an environment variable for a scope, restoring the old value after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+
+ private:
+  std::string name_, old_;
+  bool had_old_ = false;
+};
 
 /// Lines of text without the empty ones.
 size_t count_lines(const std::string& text);

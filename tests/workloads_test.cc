@@ -2,6 +2,7 @@
 // follow from its formulas.
 #include <gtest/gtest.h>
 
+#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
@@ -11,30 +12,8 @@
 namespace dlbench {
 namespace {
 
-Result run(const std::string& text) {
-  return run_in_process(Registry::instance().resolve(Problem::parse(text)),
-                        testing::fast_options());
-}
-
-/// Figures must follow from work counts and the median time, and stay below the ceiling.
-void expect_sane(const Result& r) {
-  ASSERT_EQ(r.status, Status::kPassed) << r.problem << ": " << r.reason;
-  EXPECT_EQ(r.check.status, CheckOutcome::Status::kPassed) << r.problem;
-  EXPECT_LE(r.check.error, r.check.tolerance) << r.problem;
-  double median = r.metrics.at("step_time").value;
-  EXPECT_GT(median, 0);
-  if (r.work.flops > 0) {
-    EXPECT_NEAR(r.metrics.at("flops").value, r.work.flops / median, 1e-6 * r.work.flops / median);
-  }
-  if (r.work.bytes > 0) {
-    EXPECT_NEAR(r.metrics.at("bandwidth").value, r.work.bytes / median,
-                1e-6 * r.work.bytes / median);
-  }
-  if (r.metrics.count("pct_peak_compute")) {
-    EXPECT_GT(r.metrics.at("pct_peak_compute").value, 0);
-    EXPECT_LT(r.metrics.at("pct_peak_compute").value, 150) << "ceiling below achieved figure";
-  }
-}
+using testing::expect_sane;
+Result run(const std::string& text) { return testing::run_problem(text); }
 
 TEST(Gemm, WorkCountsFollowTheFormulas) {
   auto w = Registry::instance().create(
@@ -96,6 +75,49 @@ TEST(Check, NanNeverPasses) {
   EXPECT_EQ(CheckOutcome::compare(NAN, 1.0, "x").status, CheckOutcome::Status::kFailed);
   EXPECT_EQ(CheckOutcome::compare(0.5, 1.0, "x").status, CheckOutcome::Status::kPassed);
   EXPECT_EQ(CheckOutcome::compare(2.0, 1.0, "x").status, CheckOutcome::Status::kFailed);
+}
+
+TEST(Check, TestSwitchesMakeTheCheckFail) {
+  // A corrupted output and an impossible tolerance must both fail; unset, the same problem passes.
+  const char* problem = "micro/gemm m=24 n=20 k=28 dtype=fp32";
+  expect_sane(run(problem));
+  {
+    testing::ScopedEnv corrupt("DLBENCH_TEST_CORRUPT_OUTPUT", "1");
+    Result r = run(problem);
+    EXPECT_EQ(r.status, Status::kFailed);
+    EXPECT_GT(r.check.error, 1.0) << r.check.detail;
+    EXPECT_NE(r.check.detail.find("test switch"), std::string::npos);
+  }
+  {
+    testing::ScopedEnv tight("DLBENCH_TEST_TOLERANCE_SCALE", "-1");
+    EXPECT_EQ(run(problem).status, Status::kFailed);
+  }
+  expect_sane(run(problem));
+}
+
+TEST(Check, ToleranceGrowsWithReductionAndShrinksWithPrecision) {
+  EXPECT_EQ(default_tolerance("int8", 1000), 0);
+  EXPECT_LT(default_tolerance("fp64", 1000), default_tolerance("fp32", 1000));
+  EXPECT_LT(default_tolerance("fp32", 1000), default_tolerance("fp16", 1000));
+  EXPECT_LT(default_tolerance("fp16", 1000), default_tolerance("bf16", 1000));
+  EXPECT_LT(default_tolerance("fp32", 100), default_tolerance("fp32", 1e6));
+  // bf16 output rounding: 2 x 2^-8 plus the fp32 accumulation term.
+  EXPECT_NEAR(default_tolerance("bf16", 1), 2 * std::ldexp(1.0, -8) + 8 * std::ldexp(1.0, -24),
+              1e-12);
+}
+
+TEST(Check, CheckCloseCatchesNanShapeAndError) {
+  at::Tensor ref = at::arange(1, 7, at::kDouble).reshape({2, 3});
+  EXPECT_EQ(check_close(ref.to(at::kFloat), ref, 1e-6, "x").status, CheckOutcome::Status::kPassed);
+  at::Tensor off = ref.clone();
+  off[0][0] = 2.0;  // error 1 against ||ref|| = sqrt(91)
+  CheckOutcome outcome = check_close(off, ref, 1e-6, "x");
+  EXPECT_EQ(outcome.status, CheckOutcome::Status::kFailed);
+  EXPECT_NEAR(outcome.error, 1.0 / std::sqrt(91.0), 1e-12);
+  at::Tensor poisoned = ref.clone();
+  poison(poisoned);
+  EXPECT_EQ(check_close(poisoned, ref, 1.0, "x").status, CheckOutcome::Status::kFailed);
+  EXPECT_EQ(check_close(ref.reshape({3, 2}), ref, 1.0, "x").status, CheckOutcome::Status::kFailed);
 }
 
 TEST(Dtype, SizesAndUnsupportedProbe) {

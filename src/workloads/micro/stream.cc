@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
@@ -106,27 +107,16 @@ class Stream : public Workload {
     if (kernel_ == "scale") expected = c_.to(at::kDouble) * kScalar;
     if (kernel_ == "add") expected = a_.to(at::kDouble) + b_.to(at::kDouble);
     if (kernel_ == "triad") expected = b_.to(at::kDouble) + c_.to(at::kDouble) * kScalar;
-    output.fill_(NAN);
+    poison(output);
     step();
-    at::Tensor got = output.to(at::kDouble);
-    if (at::isnan(got).any().item<bool>()) {
-      return CheckOutcome::compare(NAN, tolerance(), "NaN or unwritten elements");
-    }
-    double error = (got - expected).abs().max().item<double>() /
-                   std::max(expected.abs().max().item<double>(), 1e-300);
-    return CheckOutcome::compare(error, tolerance(),
-                                 "max abs error / max |expected| over all elements vs fp64");
+    return check_close(output, expected, tolerance(), "the output array");
   }
 
   void teardown() override { a_ = b_ = c_ = scalar_ = at::Tensor(); }
 
  private:
   int arrays_touched() const { return kernel_ == "copy" || kernel_ == "scale" ? 2 : 3; }
-  double tolerance() const {
-    if (dtype_ == "fp64") return 1e-14;
-    if (dtype_ == "fp32") return 1e-6;
-    return 1e-2;  // bf16, fp16
-  }
+  double tolerance() const { return default_tolerance(dtype_); }
 
   int64_t n_;
   std::string kernel_, dtype_;
