@@ -124,3 +124,30 @@ std::unique_ptr<Workload> Registry::create(const Problem& resolved) const {
 }
 
 }  // namespace dlbench
+
+namespace dlbench {
+
+WorkCounts CompositeWorkload::work() const {
+  WorkCounts total;
+  total.samples = samples();
+  total.sample_unit = sample_unit();
+  total.dtype = dtype();
+  total.primary = "throughput";
+  const Registry& registry = Registry::instance();
+  for (const Part& part : parts()) {
+    WorkCounts w = registry.create(registry.resolve(part.problem))->work();
+    total.flops += part.count * w.flops;
+    total.bytes += part.count * w.bytes;
+  }
+  return total;
+}
+
+void CompositeWorkload::setup(ExecContext&) {
+  throw Error(problem_.workload + " is a composite: the harness runs its parts, not the whole");
+}
+
+void CompositeWorkload::step() {
+  throw Error(problem_.workload + " is a composite: the harness runs its parts, not the whole");
+}
+
+}  // namespace dlbench

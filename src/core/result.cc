@@ -118,29 +118,35 @@ json to_json(const Result& r) {
     check["metric"] = r.check.metric;
   }
   if (!r.check.detail.empty()) check["detail"] = r.check.detail;
-  return {{"problem", r.problem},
-          {"workload", r.workload},
-          {"params", r.params},
-          {"status", status_name(r.status)},
-          {"reason", r.reason},
-          {"noisy", r.noisy},
-          {"started", r.started},
-          {"duration_s", r.duration_s},
-          {"isolated", r.isolated},
-          {"work",
-           {{"flops_per_step", r.work.flops},
-            {"bytes_per_step", r.work.bytes},
-            {"samples_per_step", r.work.samples},
-            {"sample_unit", r.work.sample_unit},
-            {"dtype", r.work.dtype},
-            {"primary_metric", r.work.primary_metric()}}},
-          {"metrics", metrics},
-          {"check", check},
-          {"ceilings",
-           {{"compute", ceiling_json(r.compute_ceiling)},
-            {"bandwidth", ceiling_json(r.bandwidth_ceiling)}}},
-          {"run", r.run},
-          {"notes", r.notes}};
+  json out = {{"problem", r.problem},
+              {"workload", r.workload},
+              {"params", r.params},
+              {"status", status_name(r.status)},
+              {"reason", r.reason},
+              {"noisy", r.noisy},
+              {"started", r.started},
+              {"duration_s", r.duration_s},
+              {"isolated", r.isolated},
+              {"work",
+               {{"flops_per_step", r.work.flops},
+                {"bytes_per_step", r.work.bytes},
+                {"samples_per_step", r.work.samples},
+                {"sample_unit", r.work.sample_unit},
+                {"dtype", r.work.dtype},
+                {"primary_metric", r.work.primary_metric()}}},
+              {"metrics", metrics},
+              {"check", check},
+              {"ceilings",
+               {{"compute", ceiling_json(r.compute_ceiling)},
+                {"bandwidth", ceiling_json(r.bandwidth_ceiling)},
+                {"theoretical_compute", ceiling_json(r.theoretical_compute_ceiling)},
+                {"theoretical_bandwidth", ceiling_json(r.theoretical_bandwidth_ceiling)}}},
+              {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
+                                : json(nullptr)},
+              {"run", r.run},
+              {"notes", r.notes}};
+  if (!r.breakdown.empty()) out["breakdown"] = r.breakdown;
+  return out;
 }
 
 Result result_from_json(const json& j) {
@@ -183,7 +189,15 @@ Result result_from_json(const json& j) {
     if (j.contains("ceilings")) {
       r.compute_ceiling = ceiling_from_json(j["ceilings"].value("compute", json(nullptr)));
       r.bandwidth_ceiling = ceiling_from_json(j["ceilings"].value("bandwidth", json(nullptr)));
+      r.theoretical_compute_ceiling =
+          ceiling_from_json(j["ceilings"].value("theoretical_compute", json(nullptr)));
+      r.theoretical_bandwidth_ceiling =
+          ceiling_from_json(j["ceilings"].value("theoretical_bandwidth", json(nullptr)));
     }
+    if (j.contains("bound") && j["bound"].is_object()) {
+      r.bound = Bound{j["bound"].value("verdict", ""), j["bound"].value("detail", "")};
+    }
+    r.breakdown = j.value("breakdown", json::array());
     r.run = j.value("run", json::object());
     r.notes = j.value("notes", std::vector<std::string>{});
     return r;

@@ -16,7 +16,7 @@
 namespace dlbench {
 
 /// Version of the results JSON layout; bump the minor for additions, the major for changes.
-constexpr const char* kSchemaVersion = "1.0";
+constexpr const char* kSchemaVersion = "1.1";
 
 /// The outcome of a problem.
 enum class Status { kPassed, kFailed, kSkipped, kInvalid };
@@ -34,6 +34,12 @@ struct Metric {
   std::vector<double> samples;  ///< raw samples (step_time and device_time only)
 };
 
+/// Which limit explains a problem's step time (see docs/metrics.md, "Bound verdict").
+struct Bound {
+  std::string verdict;  ///< "compute", "memory" or "latency" (neither ceiling explains the time)
+  std::string detail;   ///< the shares of both ceilings that led to the verdict
+};
+
 /// Everything known about one problem's run.
 struct Result {
   std::string problem;  ///< the canonical repro string
@@ -48,8 +54,17 @@ struct Result {
   WorkCounts work;
   std::map<std::string, Metric> metrics;
   CheckOutcome check;
-  std::optional<Ceiling> compute_ceiling;         // filled when known
-  std::optional<Ceiling> bandwidth_ceiling;       // filled when known
+  /// The ceilings % of peak is taken against: measured (`dlbench peak`) where available,
+  /// else theoretical; `source` says which.
+  std::optional<Ceiling> compute_ceiling;
+  std::optional<Ceiling> bandwidth_ceiling;
+  /// The theoretical (derived) ceilings, when they can be derived.
+  std::optional<Ceiling> theoretical_compute_ceiling;
+  std::optional<Ceiling> theoretical_bandwidth_ceiling;
+  std::optional<Bound> bound;  ///< the bound verdict, when a ceiling is known
+  /// Composite workloads (layer/...): one entry per part with its own repro string, count,
+  /// time, share of the total and bound. Empty for ordinary workloads.
+  nlohmann::json breakdown = nlohmann::json::array();
   nlohmann::json run = nlohmann::json::object();  ///< run rules used, steps measured
   std::vector<std::string> notes;
 

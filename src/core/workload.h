@@ -57,6 +57,16 @@ struct ExecContext {
   uint64_t seed = 0;
 };
 
+/// One part of a composite workload: a problem of another (registered) workload that one step
+/// of the composite runs `count` times. Layer benchmarks are composites of micro problems.
+struct Part {
+  std::string name;  ///< "conv1", "res2a_branch2b", "fc6"
+  std::string kind;  ///< "conv", "fc", "pool", "norm", "activation", "softmax", "elementwise"
+  Problem problem;   ///< the part's problem (resolved by the harness; defaults filled in)
+  double count = 1;  ///< times per composite step (identical layers are merged)
+  std::string pass;  ///< which pass of the layer it is: "fwd", "bwd_data", "bwd_weight", "bwd"
+};
+
 /// A benchmark workload bound to one canonical problem. It never reads a clock: the runner
 /// times `step()` and synchronises the device.
 class Workload {
@@ -79,9 +89,28 @@ class Workload {
   virtual CheckOutcome check() { return {}; }
   /// Releases resources.
   virtual void teardown() {}
+  /// A composite workload returns its parts; the harness then measures every part as its own
+  /// problem and sums them, and never calls setup/step/check. Empty for ordinary workloads.
+  virtual std::vector<Part> parts() const { return {}; }
 
  protected:
   Problem problem_;
+};
+
+/// Base for composite workloads (layer/...): work() sums the parts' work counts; setup and step
+/// are never called by the harness.
+class CompositeWorkload : public Workload {
+ public:
+  using Workload::Workload;
+  /// Samples per composite step (the batch) and their unit.
+  virtual double samples() const = 0;
+  virtual std::string sample_unit() const { return "images"; }
+  /// The dtype the parts compute in.
+  virtual std::string dtype() const = 0;
+
+  WorkCounts work() const override;
+  void setup(ExecContext& context) override;
+  void step() override;
 };
 
 }  // namespace dlbench
