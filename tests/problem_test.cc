@@ -91,3 +91,22 @@ TEST(Targets, GlobalOverridesApplyWhereAccepted) {
 
 }  // namespace
 }  // namespace dlbench
+
+namespace dlbench {
+namespace {
+
+TEST(Params, TupleNormalisesAndParses) {
+  ParamSpec stride = ParamSpec::tuple("stride", "1", "stride", 1);
+  EXPECT_EQ(stride.normalize("2x2", "w"), "2");
+  EXPECT_EQ(stride.normalize("2x1", "w"), "2x1");
+  EXPECT_EQ(stride.normalize("1x2x2", "w"), "1x2x2");
+  EXPECT_THROW(stride.normalize("0", "w"), Error);
+  EXPECT_THROW(stride.normalize("2x", "w"), Error);
+  EXPECT_THROW(stride.normalize("1x1x1x1", "w"), Error);
+  EXPECT_EQ(parse_tuple("3", 2), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(parse_tuple("3x1", 2), (std::vector<int64_t>{3, 1}));
+  EXPECT_THROW(parse_tuple("3x1", 3), Error);
+}
+
+}  // namespace
+}  // namespace dlbench

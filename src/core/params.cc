@@ -1,5 +1,7 @@
 #include "core/params.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <cmath>
 
@@ -52,6 +54,44 @@ ParamSpec ParamSpec::boolean(std::string name, bool default_value, std::string h
   return spec;
 }
 
+ParamSpec ParamSpec::tuple(std::string name, std::string default_value, std::string help,
+                           int64_t min_value) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamType::kTuple;
+  spec.default_value = std::move(default_value);
+  spec.help = std::move(help);
+  spec.min_value = static_cast<double>(min_value);
+  return spec;
+}
+
+namespace {
+
+/// Splits "2x1x1" into integers; nullopt when malformed.
+std::optional<std::vector<int64_t>> split_tuple(const std::string& text) {
+  std::vector<int64_t> values;
+  for (const std::string& part : split(text, 'x')) {
+    auto value = parse_int(part);
+    if (!value) return std::nullopt;
+    values.push_back(*value);
+  }
+  if (values.empty() || values.size() > 3) return std::nullopt;
+  return values;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_tuple(const std::string& value, size_t dims) {
+  auto values = split_tuple(value);
+  if (!values) throw Error("malformed tuple '" + value + "': expected N, NxN or NxNxN");
+  if (values->size() == 1) return std::vector<int64_t>(dims, values->front());
+  if (values->size() != dims) {
+    throw Error(strprintf("tuple '%s' has %zu entries; this problem has %zu spatial dimensions",
+                          value.c_str(), values->size(), dims));
+  }
+  return *values;
+}
+
 ParamSpec ParamSpec::text(std::string name, std::string default_value, std::string help) {
   ParamSpec spec;
   spec.name = std::move(name);
@@ -97,6 +137,17 @@ std::string ParamSpec::normalize(const std::string& raw, const std::string& work
       if (std::find(choices.begin(), choices.end(), raw) != choices.end()) return raw;
       throw fail("expected one of " + join(choices, ", "));
     }
+    case ParamType::kTuple: {
+      auto values = split_tuple(raw);
+      if (!values) throw fail("expected N, NxN (h x w) or NxNxN (d x h x w)");
+      for (int64_t v : *values) check_range(static_cast<double>(v));
+      bool all_equal = std::all_of(values->begin(), values->end(),
+                                   [&](int64_t v) { return v == values->front(); });
+      if (all_equal) return std::to_string(values->front());
+      std::vector<std::string> parts;
+      for (int64_t v : *values) parts.push_back(std::to_string(v));
+      return join(parts, "x");
+    }
     case ParamType::kString:
       return raw;
   }
@@ -113,6 +164,8 @@ std::string ParamSpec::type_name() const {
       return "bool";
     case ParamType::kChoice:
       return join(choices, "|");
+    case ParamType::kTuple:
+      return "int or HxW or DxHxW";
     case ParamType::kString:
       return "string";
   }
