@@ -7,10 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <set>
 
+#include "analysis/peak.h"
 #include "core/ceilings.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/isolation.h"
 #include "core/registry.h"
@@ -333,21 +337,128 @@ int command_show(const std::string& path, const std::string& format) {
   return kExitOk;
 }
 
+// ---- peak ----
+std::string peak_table(const json& measured) {
+  std::string out =
+      strprintf("measured ceilings of %s (threads %d), %s\n", measured.value("device", "?").c_str(),
+                measured.value("threads", 0), measured.value("measured_at", "?").c_str());
+  out += strprintf("  %-16s %14s %14s %8s  %s\n", "ceiling", "measured", "theoretical", "% theo",
+                   "measured by");
+  auto row = [&](const std::string& name, const json& entry, const char* key, const char* unit) {
+    if (!entry.is_object()) {
+      out += strprintf("  %-16s %14s %14s %8s  %s\n", name.c_str(), "-", "-", "-",
+                       "not measured (see problems below)");
+      return;
+    }
+    std::string theory =
+        entry.contains("theoretical") ? format_si(entry["theoretical"].get<double>(), unit) : "-";
+    std::string pct = entry.contains("pct_of_theoretical")
+                          ? strprintf("%.1f%%", entry["pct_of_theoretical"].get<double>())
+                          : "-";
+    out += strprintf("  %-16s %14s %14s %8s  %s\n", name.c_str(),
+                     format_si(entry[key].get<double>(), unit).c_str(), theory.c_str(), pct.c_str(),
+                     entry.value("basis", "").c_str());
+  };
+  for (const auto& [dtype, entry] : measured["compute"].items()) {
+    row("compute " + dtype, entry, "flops", "FLOP/s");
+  }
+  row("memory (triad)", measured.value("bandwidth", json(nullptr)), "bytes_per_s", "B/s");
+  for (const char* key : {"host_to_device", "device_to_host"}) {
+    if (measured.contains(key)) row(key, measured[key], "bytes_per_s", "B/s");
+  }
+  std::vector<std::string> missing;
+  for (const auto& p : measured.value("problems", json::array())) {
+    if (p.value("status", "") != "PASSED") {
+      missing.push_back(p.value("problem", "") + ": " + p.value("status", "") + " " +
+                        p.value("reason", ""));
+    }
+  }
+  if (!missing.empty()) out += "  not used:\n    " + join(missing, "\n    ") + "\n";
+  if (measured.contains("cache_file")) {
+    out += "  cached in " + measured["cache_file"].get<std::string>() + "\n";
+  }
+  return out;
+}
+
+int command_peak(const std::string& device_spec, int threads, bool force, bool quick,
+                 const std::string& format) {
+  std::unique_ptr<Device> device = Device::create(device_spec);  // Unsupported: no such device
+  std::string name = device->name();
+  if (threads <= 0) threads = default_thread_count();
+  json measured = force ? json(nullptr) : load_measured_ceilings(name, threads);
+  if (!measured.is_null()) {
+    measured["cache_file"] = measured_ceilings_path(name, threads);
+  } else {
+    print_error_line("measuring the ceilings of " + name + " (" + std::to_string(threads) +
+                     " threads); results are cached for later runs");
+    measured = measure_ceilings(name, threads, quick, print_error_line);
+  }
+  if (format == "json") {
+    print(measured.dump(1) + "\n");
+  } else {
+    print(peak_table(measured));
+  }
+  return measured["compute"].empty() && measured["bandwidth"].is_null() ? kExitFailures : kExitOk;
+}
+
 // ---- run ----
 struct RunFlags {
   std::vector<std::string> targets;
   std::vector<std::string> suites;
+  std::vector<std::string> lists;  ///< problem lists (inputs/...)
   std::string device, out, format = "table";
   int threads = 0;
   bool quiet = false;
+  bool no_peak = false;
 };
+
+/// True when an environment variable is set to something other than "" or "0".
+bool env_flag(const char* name) {
+  const char* value = std::getenv(name);
+  return value && *value && std::string(value) != "0";
+}
+
+/// Loads (or, unless told not to, measures) the ceilings of every device and thread count the
+/// problems use, and returns them for the context block.
+json prepare_ceilings(const std::vector<Problem>& problems, bool measure_missing, bool quiet) {
+  std::set<std::pair<std::string, int>> needed;
+  for (const auto& problem : problems) {
+    WorkCounts work = Registry::instance().create(problem)->work();
+    if (work.flops <= 0 && work.bytes <= 0) continue;
+    std::string device = problem.get("device");
+    if (device == "cuda") device = "cuda:0";
+    if (device != "cpu" && !cuda_available()) continue;
+    needed.insert({device, device == "cpu" ? static_cast<int>(problem.get_int("threads")) : 0});
+  }
+  json out = json::object();
+  for (const auto& [device, threads] : needed) {
+    json measured = load_measured_ceilings(device, threads);
+    if (measured.is_null() && measure_missing) {
+      if (!quiet) {
+        print_error_line("measuring the ceilings of " + device +
+                         " first (dlbench peak; cached for later runs; --no-peak skips it)");
+      }
+      measured = measure_ceilings(
+          device, threads, env_flag("DLBENCH_PEAK_QUICK"),
+          quiet ? std::function<void(const std::string&)>()
+                : std::function<void(const std::string&)>(
+                      [](const std::string& line) { print_error_line("  peak " + line); }));
+    }
+    if (measured.is_null()) continue;
+    measured.erase("problems");
+    std::string key =
+        out.contains(device) ? device + " (threads=" + std::to_string(threads) + ")" : device;
+    out[key] = measured;
+  }
+  return out;
+}
 
 int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
                 const std::vector<std::string>& command_line) {
   // One precedence for every problem: defaults, then the rules a suite (or its entry) gives,
   // then the flags given explicitly on the command line.
   auto with_rules = [&](const json& rules) {
-        const json flags_given = options.to_json();
+    const json flags_given = options.to_json();
     json merged = flags_given;
     for (const auto& [key, value] : rules.items()) merged[key] = value;
     for (const auto& [key, value] : flags_given.items()) {
@@ -370,6 +481,7 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
     RunOptions suite_options = with_rules(suite.run);
     for (const auto& entry : suite.entries) {
       json entry_rules = suite.run;
+      for (const auto& [key, value] : entry.run.items()) entry_rules[key] = value;
       if (entry.timeout) entry_rules["timeout"] = *entry.timeout;
       raw.push_back(entry.problem);
       problem_options.push_back(with_rules(entry_rules));
@@ -377,6 +489,14 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
     label += (label.empty() ? "" : "+") + suite.name;
     suites_json.push_back(
         {{"name", suite.name}, {"path", suite.path}, {"run_options", suite_options.to_json()}});
+  }
+  for (const auto& list : flags.lists) {
+    for (const auto& problem : load_problem_list(list)) {
+      raw.push_back(problem);
+      problem_options.push_back(options);
+    }
+    std::string base = list.substr(list.rfind('/') + 1);
+    label += (label.empty() ? "" : "+") + base.substr(0, base.rfind('.'));
   }
   TargetList targets = parse_targets(flags.targets);
   for (const auto& p : targets.problems) {
@@ -415,8 +535,11 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
                          {"run_options", options.to_json()},
                          {"problems", problems.size()}};
   document.save(path);  // fails early (exit 2) if the file cannot be written
-
   install_interrupt_handlers();
+  bool measure = !options.dry_run && !flags.no_peak && !env_flag("DLBENCH_NO_PEAK");
+  document.context["measured_ceilings"] = prepare_ceilings(problems, measure, flags.quiet);
+  document.save(path);
+
   bool any_failed = false;
   for (size_t i = 0; i < problems.size(); ++i) {
     if (!flags.quiet) {
@@ -469,6 +592,8 @@ int run_cli(int argc, char** argv) {
       "  it for every problem that has it. Exit status 1 if any problem FAILED.");
   run->add_option("targets", run_flags.targets, "workloads, repro strings, key=value overrides");
   run->add_option("--suite", run_flags.suites, "a suite name (suites/NAME.yaml) or a YAML path");
+  run->add_option("--list", run_flags.lists,
+                  "a problem list: a file or a name under inputs/ (deepbench/gemm-train.txt)");
   run->add_option("--device", run_flags.device, "cpu, cuda or cuda:N (overrides device=)");
   run->add_option("--threads", run_flags.threads, "intra-op CPU threads (overrides threads=)")
       ->check(CLI::PositiveNumber);
@@ -495,6 +620,24 @@ int run_cli(int argc, char** argv) {
   run->add_flag("--no-isolate", no_isolate, "run problems in this process (no time limit)");
   run->add_flag("--no-check", no_check, "skip correctness checks");
   run->add_flag("--quiet,-q", run_flags.quiet, "no progress lines on stderr");
+  run->add_flag("--no-peak", run_flags.no_peak,
+                "do not measure missing ceilings first (cached ones are still used; "
+                "% of peak falls back to theoretical ceilings)");
+
+  std::string peak_device = "cpu", peak_format = "table";
+  int peak_threads = 0;
+  bool peak_force = false, peak_quick = false;
+  CLI::App* peak = app.add_subcommand(
+      "peak",
+      "measure the machine's ceilings (compute per dtype: best of large GEMM and conv; memory: "
+      "STREAM triad; host<->device on GPUs) and cache them for every run");
+  peak->add_option("--device", peak_device, "cpu, cuda or cuda:N");
+  peak->add_option("--threads", peak_threads, "CPU threads (default: physical cores)")
+      ->check(CLI::PositiveNumber);
+  peak->add_flag("--force", peak_force, "measure again even when cached");
+  peak->add_flag("--quick", peak_quick, "short run rules (a smoke test, not a reference)");
+  peak->add_option("--format", peak_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
 
   std::vector<std::string> describe_tokens;
   std::string describe_format = "table";
@@ -562,6 +705,9 @@ int run_cli(int argc, char** argv) {
     }
     if (describe->parsed()) return command_describe(describe_tokens, describe_format);
     if (info->parsed()) return command_info(info_format);
+    if (peak->parsed()) {
+      return command_peak(peak_device, peak_threads, peak_force, peak_quick, peak_format);
+    }
     if (show->parsed()) return command_show(show_path, show_format);
     if (child->parsed()) return run_child(child_args[0], child_args[1]);
   } catch (const Error& e) {

@@ -1,13 +1,17 @@
 #include "core/ceilings.h"
 
+#include <torch/version.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "core/strings.h"
 
 namespace dlbench {
 
 namespace {
-const char* const kDtypes[] = {"fp64", "fp32", "tf32", "bf16", "fp16"};
+const char* const kDtypes[] = {"fp64", "fp32", "tf32", "bf16", "fp16", "int8"};
 
 int device_index(const std::string& device) {
   if (device == "cuda") return 0;
@@ -67,6 +71,13 @@ std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string
     if (cpu.has_flag("avx512_fp16")) return CpuRate{fp32 * 2, basis + ", x2 for AVX512-FP16"};
     return CpuRate{fp32, basis + "; no native fp16: computed on the fp32 units"};
   }
+  if (dtype == "int8") {
+    if (cpu.has_flag("amx_int8")) return CpuRate{4096, "AMX-INT8: 2048 int8 MAC per cycle x 2"};
+    if (cpu.has_flag("avx512_vnni") || cpu.has_flag("avx_vnni")) {
+      return CpuRate{fp32 * 4, basis + ", x4 for VNNI int8 dot products (ops, not FLOPs)"};
+    }
+    return CpuRate{fp32 * 2, basis + ", x2 for int8 multiply-add pairs (ops, not FLOPs)"};
+  }
   return std::nullopt;
 }
 
@@ -77,13 +88,14 @@ std::optional<double> gpu_flops_per_clock_per_sm(int cc_major, int cc_minor,
   // B200 (10.0). fp32 is the CUDA-core rate; tf32/bf16/fp16 the tensor-core rate.
   struct Row {
     int major, minor;
-    double fp64, fp32, tf32, bf16, fp16;
+    double fp64, fp32, tf32, bf16, fp16, int8;
   };
+  // int8: dense tensor-core integer ops (dp4a on 7.0).
   static const Row kRows[] = {
-      {7, 0, 64, 128, 0, 0, 1024},        {7, 5, 4, 128, 0, 0, 1024},
-      {8, 0, 128, 128, 1024, 2048, 2048}, {8, 6, 4, 256, 512, 1024, 1024},
-      {8, 9, 4, 256, 512, 1024, 1024},    {9, 0, 256, 256, 2048, 4096, 4096},
-      {10, 0, 128, 256, 4096, 8192, 8192}};
+      {7, 0, 64, 128, 0, 0, 1024, 512},          {7, 5, 4, 128, 0, 0, 1024, 2048},
+      {8, 0, 128, 128, 1024, 2048, 2048, 4096},  {8, 6, 4, 256, 512, 1024, 1024, 2048},
+      {8, 9, 4, 256, 512, 1024, 1024, 2048},     {9, 0, 256, 256, 2048, 4096, 4096, 8192},
+      {10, 0, 128, 256, 4096, 8192, 8192, 16384}};
   for (const auto& row : kRows) {
     if (row.major != cc_major || row.minor != cc_minor) continue;
     double rate = dtype == "fp64"   ? row.fp64
@@ -91,6 +103,7 @@ std::optional<double> gpu_flops_per_clock_per_sm(int cc_major, int cc_minor,
                   : dtype == "tf32" ? row.tf32
                   : dtype == "bf16" ? row.bf16
                   : dtype == "fp16" ? row.fp16
+                  : dtype == "int8" ? row.int8
                                     : 0;
     if (rate > 0) return rate;
   }
@@ -163,6 +176,82 @@ nlohmann::json theoretical_ceilings_json() {
   add_device("cpu", default_thread_count());
   for (const auto& gpu : gpu_info()) add_device("cuda:" + std::to_string(gpu.index), 1);
   return out;
+}
+
+namespace {
+
+std::string cache_directory() {
+  if (const char* dir = std::getenv("DLBENCH_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* dir = std::getenv("XDG_CACHE_HOME"); dir && *dir) {
+    return std::string(dir) + "/dlbench";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::string(home) + "/.cache/dlbench";
+  }
+  return "/tmp/dlbench-cache";
+}
+
+/// FNV-1a: a stable 64-bit hash (std::hash may differ between builds).
+std::string fingerprint(const std::string& text) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return strprintf("%016llx", static_cast<unsigned long long>(hash));
+}
+
+std::optional<Ceiling> ceiling_entry(const nlohmann::json& entry, const char* value_key) {
+  if (!entry.is_object() || !entry.contains(value_key) || !entry[value_key].is_number()) {
+    return std::nullopt;
+  }
+  Ceiling c;
+  c.value = entry[value_key].get<double>();
+  c.source = entry.value("source", "measured");
+  c.basis = entry.value("basis", "");
+  if (!(c.value > 0)) return std::nullopt;
+  return c;
+}
+
+}  // namespace
+
+std::string measured_ceilings_path(const std::string& device, int threads) {
+  const CpuInfo& cpu = cpu_info();
+  std::string identity = cpu.model + "|" + std::to_string(cpu.logical_cpus) + "|" + TORCH_VERSION +
+                         "|" + active_blas().name + "|" + DLBENCH_VERSION;
+  for (const auto& gpu : gpu_info()) identity += "|" + gpu.name;
+  std::string name = device;
+  for (char& c : name) {
+    if (c == ':') c = '-';
+  }
+  bool cpu_device = device == "cpu";
+  return cache_directory() + "/peak-" + name + (cpu_device ? "-t" + std::to_string(threads) : "") +
+         "-" + fingerprint(identity) + ".json";
+}
+
+nlohmann::json load_measured_ceilings(const std::string& device, int threads) {
+  std::ifstream in(measured_ceilings_path(device, threads));
+  if (!in) return nullptr;
+  try {
+    nlohmann::json j = nlohmann::json::parse(in);
+    if (!j.is_object() || !j.contains("compute")) return nullptr;
+    return j;
+  } catch (const std::exception&) {
+    return nullptr;  // a corrupt cache is ignored (and re-measured by `dlbench peak`)
+  }
+}
+
+std::optional<Ceiling> measured_compute_ceiling(const std::string& device, const std::string& dtype,
+                                                int threads) {
+  nlohmann::json j = load_measured_ceilings(device, threads);
+  if (j.is_null() || !j["compute"].contains(dtype)) return std::nullopt;
+  return ceiling_entry(j["compute"][dtype], "flops");
+}
+
+std::optional<Ceiling> measured_bandwidth_ceiling(const std::string& device, int threads) {
+  nlohmann::json j = load_measured_ceilings(device, threads);
+  if (j.is_null() || !j.contains("bandwidth")) return std::nullopt;
+  return ceiling_entry(j["bandwidth"], "bytes_per_s");
 }
 
 }  // namespace dlbench

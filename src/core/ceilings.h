@@ -38,6 +38,21 @@ std::optional<Ceiling> compute_ceiling(const std::string& device, const std::str
 /// The memory bandwidth ceiling of a device; the CPU has no derivable one (DIMM layout unknown).
 std::optional<Ceiling> bandwidth_ceiling(const std::string& device);
 
+/// The measured ceilings (`dlbench peak`) live in a per-machine cache: $DLBENCH_CACHE_DIR, else
+/// $XDG_CACHE_HOME/dlbench, else ~/.cache/dlbench. The file name carries the device, the thread
+/// count (CPU ceilings scale with threads) and a fingerprint of the machine and libraries, so a
+/// changed machine or LibTorch never reuses old figures.
+std::string measured_ceilings_path(const std::string& device, int threads);
+/// The cached measurement for a device (the "devices" entry layout of docs/result-schema.md:
+/// {"threads", "compute": {dtype: {"flops", "source", "basis"}}, "bandwidth": {...}}), or null
+/// when there is none or it is unreadable.
+nlohmann::json load_measured_ceilings(const std::string& device, int threads);
+/// A measured compute ceiling for a dtype from the cache; nullopt when not measured.
+std::optional<Ceiling> measured_compute_ceiling(const std::string& device, const std::string& dtype,
+                                                int threads);
+/// The measured memory bandwidth ceiling (STREAM triad) from the cache.
+std::optional<Ceiling> measured_bandwidth_ceiling(const std::string& device, int threads);
+
 /// Every theoretical ceiling of this machine, for the context block.
 nlohmann::json theoretical_ceilings_json();
 

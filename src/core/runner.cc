@@ -2,10 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <new>
 
+#include "analysis/bound.h"
 #include "core/ceilings.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -125,23 +128,39 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
     result.set_metric("device_throughput", work.samples / median, work.sample_unit + "/s",
                       "higher");
   }
+  const std::string& device_name = result.params["device"];
   if (work.flops > 0) {
     result.set_metric("flops", work.flops / median, "FLOP/s", "higher");
-    result.compute_ceiling = compute_ceiling(result.params["device"], work.dtype, threads);
+    result.theoretical_compute_ceiling = compute_ceiling(device_name, work.dtype, threads);
+    result.compute_ceiling = measured_compute_ceiling(device_name, work.dtype, threads);
+    if (!result.compute_ceiling) result.compute_ceiling = result.theoretical_compute_ceiling;
     if (result.compute_ceiling) {
       result.set_metric("pct_peak_compute",
                         100.0 * work.flops / median / result.compute_ceiling->value, "%", "higher");
     }
+    if (result.theoretical_compute_ceiling) {
+      result.set_metric("pct_theoretical_compute",
+                        100.0 * work.flops / median / result.theoretical_compute_ceiling->value,
+                        "%", "higher");
+    }
   }
   if (work.bytes > 0) {
     result.set_metric("bandwidth", work.bytes / median, "B/s", "higher");
-    result.bandwidth_ceiling = bandwidth_ceiling(result.params["device"]);
+    result.theoretical_bandwidth_ceiling = bandwidth_ceiling(device_name);
+    result.bandwidth_ceiling = measured_bandwidth_ceiling(device_name, threads);
+    if (!result.bandwidth_ceiling) result.bandwidth_ceiling = result.theoretical_bandwidth_ceiling;
     if (result.bandwidth_ceiling) {
       result.set_metric("pct_peak_bandwidth",
                         100.0 * work.bytes / median / result.bandwidth_ceiling->value, "%",
                         "higher");
     }
+    if (result.theoretical_bandwidth_ceiling) {
+      result.set_metric("pct_theoretical_bandwidth",
+                        100.0 * work.bytes / median / result.theoretical_bandwidth_ceiling->value,
+                        "%", "higher");
+    }
   }
+  result.bound = classify_bound(work, median, result.compute_ceiling, result.bandwidth_ceiling);
   if (work.flops > 0 && work.bytes > 0) {
     result.set_metric("arithmetic_intensity", work.flops / work.bytes, "FLOP/B", "");
   }
@@ -214,6 +233,142 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
   }
 }
 
+/// Runs every distinct part of a composite workload as its own problem (same run rules) and
+/// sums: the composite's step time is the sum over parts of count x median part time.
+void run_composite(Result& result, const Workload& composite, const RunOptions& options) {
+  const Registry& registry = Registry::instance();
+  struct Entry {
+    Part part;
+    Problem problem;
+  };
+  std::vector<Entry> entries;
+  for (const Part& part : composite.parts()) {
+    Problem raw = part.problem;
+    for (const char* key : {"device", "threads", "seed"}) raw.params[key] = result.params[key];
+    Problem resolved = registry.resolve(raw);
+    auto same = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {
+      return e.problem == resolved && e.part.pass == part.pass;
+    });
+    if (same != entries.end()) {
+      same->part.count += part.count;
+    } else {
+      entries.push_back({part, resolved});
+    }
+  }
+
+  double total_time = 0, worst_noise = 0, peak_rss = 0, peak_device = 0;
+  std::vector<Result> part_results;
+  std::string failed, skipped;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    std::fprintf(stderr, "dlbench: %s part %zu/%zu %s: %s\n", result.workload.c_str(), i + 1,
+                 entries.size(), e.part.name.c_str(), e.problem.str().c_str());
+    std::fflush(stderr);
+    Result r = run_in_process(e.problem, options);
+    if (r.status == Status::kFailed && failed.empty()) {
+      failed = e.part.name + " (" + e.problem.str() + "): " + r.reason;
+    }
+    if (r.status == Status::kSkipped && skipped.empty()) {
+      skipped = e.part.name + " (" + e.problem.str() + "): " + r.reason;
+    }
+    auto metric = [&](const char* name) {
+      auto it = r.metrics.find(name);
+      return it == r.metrics.end() ? 0.0 : it->second.value;
+    };
+    double time = metric(r.metrics.count("device_time") ? "device_time" : "step_time");
+    total_time += e.part.count * time;
+    worst_noise = std::max(worst_noise, metric("noise"));
+    peak_rss = std::max(peak_rss, metric("host_peak_rss"));
+    peak_device = std::max(peak_device, metric("device_peak_memory"));
+    part_results.push_back(std::move(r));
+  }
+
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    const Result& r = part_results[i];
+    auto metric = [&](const char* name) -> json {
+      auto it = r.metrics.find(name);
+      return it == r.metrics.end() ? json(nullptr) : json(it->second.value);
+    };
+    double time = 0;
+    if (auto it = r.metrics.find(r.metrics.count("device_time") ? "device_time" : "step_time");
+        it != r.metrics.end()) {
+      time = it->second.value;
+    }
+    json entry = {
+        {"name", e.part.name},
+        {"kind", e.part.kind},
+        {"pass", e.part.pass},
+        {"problem", e.problem.str()},
+        {"count", e.part.count},
+        {"status", status_name(r.status)},
+        {"reason", r.reason},
+        {"time_s", time},
+        {"total_time_s", e.part.count * time},
+        {"share", total_time > 0 ? e.part.count * time / total_time : 0.0},
+        {"flops_per_call", r.work.flops},
+        {"bytes_per_call", r.work.bytes},
+        {"dtype", r.work.dtype},
+        {"primary_metric", r.work.primary_metric()},
+        {"flops", metric("flops")},
+        {"bandwidth", metric("bandwidth")},
+        {"pct_peak_compute", metric("pct_peak_compute")},
+        {"pct_peak_bandwidth", metric("pct_peak_bandwidth")},
+        {"noise", metric("noise")},
+        {"check", r.check.status == CheckOutcome::Status::kPassed   ? "passed"
+                  : r.check.status == CheckOutcome::Status::kFailed ? "failed"
+                                                                    : "not_applicable"},
+        {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
+                          : json(nullptr)}};
+    result.breakdown.push_back(entry);
+  }
+
+  if (!failed.empty()) {
+    result.status = Status::kFailed;
+    result.reason = "part " + failed;
+  } else if (!skipped.empty()) {
+    result.status = Status::kSkipped;
+    result.reason = "part " + skipped;
+  }
+  if (!(total_time > 0)) return;
+  const WorkCounts& work = result.work;
+  Metric step;
+  step.value = total_time;
+  step.unit = "s";
+  step.better = "lower";
+  result.metrics["step_time"] = step;
+  result.set_metric("throughput", work.samples / total_time, work.sample_unit + "/s", "higher");
+  if (work.flops > 0) result.set_metric("flops", work.flops / total_time, "FLOP/s", "higher");
+  if (work.bytes > 0) result.set_metric("bandwidth", work.bytes / total_time, "B/s", "higher");
+  if (work.flops > 0 && work.bytes > 0) {
+    result.set_metric("arithmetic_intensity", work.flops / work.bytes, "FLOP/B", "");
+  }
+  result.set_metric("noise", worst_noise, "%", "lower");
+  result.noisy = worst_noise > 100 * options.cv_bound;
+  if (peak_rss > 0) result.set_metric("host_peak_rss", peak_rss, "B", "lower");
+  if (peak_device > 0) result.set_metric("device_peak_memory", peak_device, "B", "lower");
+  // The composite's verdict: the bound under which most of its time is spent.
+  std::map<std::string, double> time_by_bound;
+  for (const auto& entry : result.breakdown) {
+    std::string verdict = entry["bound"].is_object() ? entry["bound"]["verdict"].get<std::string>()
+                                                     : std::string("unknown");
+    time_by_bound[verdict] += entry["share"].get<double>();
+  }
+  std::vector<std::string> shares;
+  std::string top;
+  for (const auto& [verdict, share] : time_by_bound) {
+    shares.push_back(strprintf("%s %.0f%%", verdict.c_str(), 100 * share));
+    if (top.empty() || share > time_by_bound[top]) top = verdict;
+  }
+  result.bound = Bound{top, "share of time in parts by verdict: " + join(shares, ", ")};
+  result.run["parts"] = entries.size();
+  result.run["noise_basis"] = "the noisiest part's noise";
+  result.notes.push_back(strprintf(
+      "composite: %zu distinct parts measured one by one; step time = sum of count x median "
+      "part time (see breakdown)",
+      entries.size()));
+}
+
 }  // namespace
 
 Result run_in_process(const Problem& resolved, const RunOptions& options) {
@@ -238,6 +393,11 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     torch::manual_seed(seed);
 
     std::unique_ptr<Device> device = Device::create(resolved.get("device"));
+    if (!workload->parts().empty()) {
+      run_composite(result, *workload, options);
+      result.duration_s = seconds_since(problem_start);
+      return result;
+    }
     if (!reset_host_peak_rss()) {
       result.notes.push_back(
           "host peak RSS could not be reset (/proc/self/clear_refs refused): it covers the whole "

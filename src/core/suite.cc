@@ -4,6 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -38,6 +40,82 @@ std::vector<std::string> suite_search_path() {
   dirs.push_back("suites");
   dirs.push_back(std::string(DLBENCH_SOURCE_DIR) + "/suites");
   return dirs;
+}
+
+std::vector<std::string> inputs_search_path() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("DLBENCH_INPUTS_PATH")) {
+    for (const auto& dir : split(env, ':')) {
+      if (!dir.empty()) dirs.push_back(dir);
+    }
+  }
+  dirs.push_back("inputs");
+  dirs.push_back(std::string(DLBENCH_SOURCE_DIR) + "/inputs");
+  return dirs;
+}
+
+std::vector<Problem> load_problem_list(const std::string& name_or_path) {
+  std::string path;
+  if (is_file(name_or_path)) {
+    path = name_or_path;
+  } else {
+    for (const auto& dir : inputs_search_path()) {
+      if (is_file(dir + "/" + name_or_path)) {
+        path = dir + "/" + name_or_path;
+        break;
+      }
+    }
+  }
+  if (path.empty()) {
+    throw Error("cannot find problem list '" + name_or_path + "' (looked in " +
+                join(inputs_search_path(), ", ") + ")");
+  }
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read problem list '" + path + "'");
+  std::vector<Problem> problems;
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    std::string text = trim(line);
+    if (text.empty() || text[0] == '#') continue;
+    try {
+      problems.push_back(Problem::parse(text));
+    } catch (const Error& e) {
+      throw Error(strprintf("%s:%zu: %s", path.c_str(), number, e.what()));
+    }
+  }
+  if (problems.empty()) throw Error("problem list '" + path + "' has no problems");
+  return problems;
+}
+
+/// Parses a `run:` mapping of run rules (RunOptions keys) into JSON; throws Error.
+nlohmann::json parse_run_rules(const YAML::Node& value) {
+  if (!value.IsMap()) throw Error("'run' must be a mapping of run rules");
+  nlohmann::json rules = nlohmann::json::object();
+  for (const auto& rule : value) {
+    std::string rule_key = rule.first.as<std::string>();
+    if (!kRunKeys.count(rule_key)) {
+      throw Error("unknown run rule '" + rule_key + "' (valid: " +
+                  join(std::vector<std::string>(kRunKeys.begin(), kRunKeys.end()), ", ") + ")");
+    }
+    std::string text = scalar(rule.second, "run rule '" + rule_key + "'");
+    auto number = rule_key == "timeout" || rule_key.find("time") != std::string::npos
+                      ? parse_seconds(text)
+                      : parse_double(text);
+    if (!number || *number < 0) {
+      throw Error("run rule '" + rule_key + "' has bad value '" + text + "'");
+    }
+    if (rule_key == "warmup_steps" || rule_key == "min_steps" || rule_key == "repeats") {
+      bool at_least_one = rule_key != "warmup_steps";
+      if (*number != static_cast<int>(*number) || (at_least_one && *number < 1)) {
+        throw Error("run rule '" + rule_key + "' must be an integer" +
+                    (at_least_one ? " >= 1" : " >= 0") + ", not '" + text + "'");
+      }
+      rules[rule_key] = static_cast<int>(*number);
+    } else {
+      rules[rule_key] = *number;
+    }
+  }
+  return rules;
 }
 
 Suite load_suite(const std::string& name_or_path) {
@@ -81,32 +159,7 @@ Suite load_suite(const std::string& name_or_path) {
       } else if (key == "description") {
         suite.description = scalar(value, "'description'");
       } else if (key == "run") {
-        if (!value.IsMap()) throw Error("'run' must be a mapping of run rules");
-        for (const auto& rule : value) {
-          std::string rule_key = rule.first.as<std::string>();
-          if (!kRunKeys.count(rule_key)) {
-            throw Error("unknown run rule '" + rule_key + "' (valid: " +
-                        join(std::vector<std::string>(kRunKeys.begin(), kRunKeys.end()), ", ") +
-                        ")");
-          }
-          std::string text = scalar(rule.second, "run rule '" + rule_key + "'");
-          auto number = rule_key == "timeout" || rule_key.find("time") != std::string::npos
-                            ? parse_seconds(text)
-                            : parse_double(text);
-          if (!number || *number < 0) {
-            throw Error("run rule '" + rule_key + "' has bad value '" + text + "'");
-          }
-          if (rule_key == "warmup_steps" || rule_key == "min_steps" || rule_key == "repeats") {
-            bool at_least_one = rule_key != "warmup_steps";
-            if (*number != static_cast<int>(*number) || (at_least_one && *number < 1)) {
-              throw Error("run rule '" + rule_key + "' must be an integer" +
-                          (at_least_one ? " >= 1" : " >= 0") + ", not '" + text + "'");
-            }
-            suite.run[rule_key] = static_cast<int>(*number);
-          } else {
-            suite.run[rule_key] = *number;
-          }
-        }
+        suite.run = parse_run_rules(value);
       } else if (key == "problems") {
         if (!value.IsSequence()) throw Error("'problems' must be a list");
         size_t index = 0;
@@ -117,15 +170,40 @@ Suite load_suite(const std::string& name_or_path) {
           try {
             if (node.IsScalar()) {
               entry.problem = Problem::parse(node.as<std::string>());
-            } else if (node.IsMap()) {
-              if (!node["problem"]) throw Error("a mapping entry needs 'problem'");
+            } else if (node.IsMap() && node["inputs"]) {
+              std::map<std::string, std::string> params;
+              std::optional<double> timeout;
               for (const auto& field : node) {
                 std::string field_key = field.first.as<std::string>();
-                if (field_key != "problem" && field_key != "timeout") {
-                  throw Error("unknown key '" + field_key + "' (valid: problem, timeout)");
+                if (field_key == "params") {
+                  if (!field.second.IsMap()) throw Error("'params' must be a mapping");
+                  for (const auto& param : field.second) {
+                    params[param.first.as<std::string>()] =
+                        scalar(param.second, "parameter '" + param.first.as<std::string>() + "'");
+                  }
+                } else if (field_key == "timeout") {
+                  timeout = parse_seconds(scalar(field.second, "'timeout'"));
+                  if (!timeout || *timeout <= 0) throw Error("bad 'timeout'");
+                } else if (field_key != "inputs") {
+                  throw Error("unknown key '" + field_key +
+                              "' in an inputs entry (valid: inputs, params, timeout)");
+                }
+              }
+              for (Problem problem : load_problem_list(scalar(node["inputs"], "'inputs'"))) {
+                for (const auto& [key, value] : params) problem.params[key] = value;
+                suite.entries.push_back({problem, timeout});
+              }
+              continue;
+            } else if (node.IsMap()) {
+              if (!node["problem"]) throw Error("a mapping entry needs 'problem' or 'inputs'");
+              for (const auto& field : node) {
+                std::string field_key = field.first.as<std::string>();
+                if (field_key != "problem" && field_key != "timeout" && field_key != "run") {
+                  throw Error("unknown key '" + field_key + "' (valid: problem, timeout, run)");
                 }
               }
               entry.problem = Problem::parse(scalar(node["problem"], "'problem'"));
+              if (node["run"]) entry.run = parse_run_rules(node["run"]);
               if (node["timeout"]) {
                 auto timeout = parse_seconds(scalar(node["timeout"], "'timeout'"));
                 if (!timeout || *timeout <= 0) throw Error("bad 'timeout'");

@@ -10,10 +10,12 @@
 
 namespace dlbench {
 
-/// One problem of a suite, with an optional per-problem time limit.
+/// One problem of a suite, with an optional per-problem time limit. A suite entry
+/// `{inputs: LIST, params: {key: value}}` expands to one entry per line of the list.
 struct SuiteEntry {
   Problem problem;  ///< as written (not yet resolved)
   std::optional<double> timeout;
+  nlohmann::json run = nlohmann::json::object();  ///< this entry's run-rule overrides
 };
 
 /// A parsed suite file.
@@ -28,6 +30,15 @@ struct Suite {
 /// Directories searched for a suite given by name: $DLBENCH_SUITE_PATH (colon separated),
 /// ./suites, then the source tree's suites/.
 std::vector<std::string> suite_search_path();
+
+/// Directories searched for a problem list given by a relative path: $DLBENCH_INPUTS_PATH
+/// (colon separated), ./inputs, then the source tree's inputs/.
+std::vector<std::string> inputs_search_path();
+
+/// Reads a problem list (inputs/...): one problem per line in repro-string syntax; blank lines
+/// and lines starting with '#' are skipped. `name_or_path` is a path or a name relative to the
+/// inputs search path ("deepbench/gemm-train.txt"). Throws Error naming the file and line.
+std::vector<Problem> load_problem_list(const std::string& name_or_path);
 
 /// Loads a suite by name ("quick") or path ("suites/quick.yaml", "my.yaml"). Throws Error for
 /// an unknown name, an unreadable file or a malformed suite (naming file and entry).

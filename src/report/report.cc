@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <sstream>
 
 #include "core/error.h"
@@ -55,6 +56,78 @@ std::string pad(const std::string& text, size_t width, bool right = false) {
   return right ? spaces + text : text + spaces;
 }
 
+/// Lays out rows under headers with two spaces between columns; columns listed in `right`
+/// (numbers) are right-aligned. Rows may be followed by free-form lines (`after[i]`).
+std::string text_table(const std::vector<std::string>& headers,
+                       const std::vector<std::vector<std::string>>& rows,
+                       const std::vector<bool>& right,
+                       const std::vector<std::vector<std::string>>& after = {}) {
+  std::vector<size_t> widths(headers.size());
+  for (size_t c = 0; c < headers.size(); ++c) {
+    widths[c] = headers[c].size();
+    for (const auto& row : rows) widths[c] = std::max(widths[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      out += (c ? "  " : "") + pad(cells[c], widths[c], right[c]);
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(headers);
+  std::string indent(widths[0] + 2, ' ');
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out += line(rows[i]);
+    if (i < after.size()) {
+      for (const auto& extra : after[i]) out += indent + extra + "\n";
+    }
+  }
+  return out;
+}
+
+std::string bound_text(const Result& r) { return r.bound ? r.bound->verdict : "-"; }
+
+std::string json_number_text(const json& j, const std::function<std::string(double)>& format) {
+  return j.is_number() ? format(j.get<double>()) : "-";
+}
+
+/// The per-part table of a composite result (layer/...), sorted by share of the time.
+std::string render_breakdown(const Result& r, size_t index) {
+  std::vector<json> parts(r.breakdown.begin(), r.breakdown.end());
+  std::stable_sort(parts.begin(), parts.end(), [](const json& a, const json& b) {
+    return a.value("share", 0.0) > b.value("share", 0.0);
+  });
+  std::vector<std::vector<std::string>> rows, after;
+  double cumulative = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const json& p = parts[i];
+    cumulative += p.value("share", 0.0);
+    bool flops = p.value("primary_metric", "") == "flops";
+    std::string achieved =
+        flops ? json_number_text(p["flops"], [](double v) { return format_si(v, "FLOP/s"); })
+              : json_number_text(p["bandwidth"], [](double v) { return format_si(v, "B/s"); });
+    std::string peak = json_number_text(flops ? p["pct_peak_compute"] : p["pct_peak_bandwidth"],
+                                        [](double v) { return strprintf("%.1f%%", v); });
+    std::string status = p.value("status", "");
+    rows.push_back({std::to_string(i + 1), p.value("name", ""), p.value("kind", ""),
+                    p.value("pass", ""), format_number(p.value("count", 0.0)),
+                    status == "PASSED" ? format_seconds(p.value("time_s", 0.0)) : status,
+                    format_seconds(p.value("total_time_s", 0.0)),
+                    strprintf("%.1f%%", 100 * p.value("share", 0.0)),
+                    strprintf("%.1f%%", 100 * cumulative), achieved, peak,
+                    p["bound"].is_object() ? p["bound"].value("verdict", "-") : "-"});
+    after.push_back({"repro: " + p.value("problem", "")});
+  }
+  std::string out = strprintf("\nbreakdown of #%zu %s (%zu parts, by share of time):\n", index,
+                              r.workload.c_str(), parts.size());
+  out += text_table(
+      {"rank", "layer", "kind", "pass", "count", "time/call", "total", "share", "cum.", "achieved",
+       "% peak", "bound"},
+      rows, {true, false, false, false, true, true, true, true, true, true, true, false}, after);
+  return out;
+}
+
 std::string context_line(const ResultsDocument& doc) {
   const json& c = doc.context;
   std::vector<std::string> parts;
@@ -80,40 +153,28 @@ std::string context_line(const ResultsDocument& doc) {
 }
 
 std::string render_table(const ResultsDocument& doc) {
-  const std::vector<std::string> headers = {"#",          "workload", "status",
-                                            "step (med)", "noise",    "throughput",
-                                            "achieved",   "% peak",   "peak mem"};
-  std::vector<std::vector<std::string>> rows;
+  const std::vector<std::string> headers = {"#",     "workload",   "status",   "step (med)",
+                                            "noise", "throughput", "achieved", "% peak",
+                                            "bound", "peak mem"};
+  std::vector<std::vector<std::string>> rows, after;
   for (size_t i = 0; i < doc.results.size(); ++i) {
     const Result& r = doc.results[i];
     rows.push_back({std::to_string(i + 1), r.workload, status_name(r.status), median_step(r),
-                    noise_text(r), throughput_text(r), headline(r), peak_text(r), memory_text(r)});
+                    noise_text(r), throughput_text(r), headline(r), peak_text(r), bound_text(r),
+                    memory_text(r)});
+    std::vector<std::string> lines = {"repro: " + r.problem};
+    if (!r.reason.empty()) lines.push_back("reason: " + r.reason);
+    if (r.bound && !r.bound->detail.empty()) lines.push_back("bound: " + r.bound->detail);
+    for (const auto& note : r.notes) lines.push_back("note: " + note);
+    after.push_back(lines);
   }
-  std::vector<size_t> widths(headers.size());
-  for (size_t c = 0; c < headers.size(); ++c) {
-    widths[c] = headers[c].size();
-    for (const auto& row : rows) widths[c] = std::max(widths[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      bool numeric = c == 0 || c >= 3;
-      out += (c ? "  " : "") + pad(cells[c], widths[c], numeric);
-    }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    return out + "\n";
-  };
   std::ostringstream out;
   std::string context = context_line(doc);
   if (!context.empty()) out << context << "\n\n";
-  out << line(headers);
-  std::string indent(widths[0] + 2, ' ');
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Result& r = doc.results[i];
-    out << line(rows[i]);
-    out << indent << "repro: " << r.problem << "\n";
-    if (!r.reason.empty()) out << indent << "reason: " << r.reason << "\n";
-    for (const auto& note : r.notes) out << indent << "note: " << note << "\n";
+  out << text_table(headers, rows, {true, false, false, true, true, true, true, true, false, true},
+                    after);
+  for (size_t i = 0; i < doc.results.size(); ++i) {
+    if (!doc.results[i].breakdown.empty()) out << render_breakdown(doc.results[i], i + 1);
   }
   size_t passed = 0, failed = 0, skipped = 0, invalid = 0;
   for (const auto& r : doc.results) {
@@ -153,7 +214,8 @@ std::string render_csv(const ResultsDocument& doc) {
   out << "problem,workload,status,reason,noisy,step_time_median_s,step_time_p90_s,"
          "step_time_p99_s,step_time_cv,noise_pct,device_time_median_s,throughput,throughput_unit,"
          "flops_per_s,bandwidth_bytes_per_s,pct_peak_compute,pct_peak_bandwidth,"
-         "host_peak_rss_bytes,device_peak_memory_bytes,check,check_error\n";
+         "host_peak_rss_bytes,device_peak_memory_bytes,check,check_error,bound,"
+         "pct_theoretical_compute,pct_theoretical_bandwidth,arithmetic_intensity\n";
   for (const auto& r : doc.results) {
     const Metric* throughput = find_metric(r, "throughput");
     std::string check = r.check.status == CheckOutcome::Status::kPassed   ? "passed"
@@ -180,7 +242,11 @@ std::string render_csv(const ResultsDocument& doc) {
         number_field(r, "host_peak_rss"),
         number_field(r, "device_peak_memory"),
         check,
-        r.check.status == CheckOutcome::Status::kNotApplicable ? "" : format_number(r.check.error)};
+        r.check.status == CheckOutcome::Status::kNotApplicable ? "" : format_number(r.check.error),
+        r.bound ? r.bound->verdict : "",
+        number_field(r, "pct_theoretical_compute"),
+        number_field(r, "pct_theoretical_bandwidth"),
+        number_field(r, "arithmetic_intensity")};
     out << join(fields, ",") << "\n";
   }
   return out.str();
@@ -196,16 +262,17 @@ std::string render_markdown(const ResultsDocument& doc) {
   std::ostringstream out;
   std::string context = context_line(doc);
   if (!context.empty()) out << "_" << md_cell(context) << "_\n\n";
-  out << "| # | problem | status | step (med) | noise | throughput | achieved | % peak | peak mem "
-         "|\n"
-      << "|--:|---|---|--:|--:|--:|--:|--:|--:|\n";
+  out << "| # | problem | status | step (med) | noise | throughput | achieved | % peak | bound | "
+         "peak mem |\n"
+      << "|--:|---|---|--:|--:|--:|--:|--:|---|--:|\n";
   for (size_t i = 0; i < doc.results.size(); ++i) {
     const Result& r = doc.results[i];
     std::string status = status_name(r.status);
     if (!r.reason.empty()) status += " (" + r.reason + ")";
     out << "| " << i + 1 << " | `" << md_cell(r.problem) << "` | " << md_cell(status) << " | "
         << median_step(r) << " | " << noise_text(r) << " | " << throughput_text(r) << " | "
-        << headline(r) << " | " << peak_text(r) << " | " << memory_text(r) << " |\n";
+        << headline(r) << " | " << peak_text(r) << " | " << bound_text(r) << " | " << memory_text(r)
+        << " |\n";
   }
   return out.str();
 }
@@ -243,6 +310,7 @@ std::string progress_line(const Result& r, size_t index, size_t total) {
     line += "  " + median_step(r) + "  " + headline(r);
     std::string peak = peak_text(r);
     if (peak != "-") line += " (" + peak + " of peak)";
+    if (r.bound) line += " " + r.bound->verdict + "-bound";
   } else if (!r.reason.empty()) {
     line += "  -- " + r.reason;
   }

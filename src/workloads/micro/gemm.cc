@@ -2,6 +2,8 @@
 // FLOPs = 2 m n k; minimum bytes = (m k + k n + m n) x element size. See docs/workloads/gemm.md.
 #include <ATen/ATen.h>
 
+#include <torch/version.h>
+
 #include <cmath>
 
 #include "core/check.h"
@@ -27,8 +29,10 @@ class Gemm : public Workload {
         ParamSpec::integer("k", 1024, "the reduction dimension", 1),
         ParamSpec::choice("transa", "n", {"n", "t"}, "A stored transposed (k x m) when t"),
         ParamSpec::choice("transb", "n", {"n", "t"}, "B stored transposed (n x k) when t"),
-        ParamSpec::choice("dtype", "fp32", {"fp32", "fp64", "tf32", "bf16", "fp16"},
-                          "element type; tf32 = fp32 storage with TF32 tensor cores (CUDA)"),
+        ParamSpec::choice("dtype", "fp32", {"fp32", "fp64", "tf32", "bf16", "fp16", "int8"},
+                          "element type; tf32 = fp32 storage with TF32 tensor cores (CUDA); "
+                          "int8 = int8 inputs, int32 result (at::_int_mm, LibTorch >= 2.1)"),
+        ParamSpec::integer("batch", 1, "independent GEMMs per step (batched GEMM via bmm)", 1),
     };
     return info;
   }
@@ -40,14 +44,18 @@ class Gemm : public Workload {
         k_(problem.get_int("k")),
         transa_(problem.get("transa") == "t"),
         transb_(problem.get("transb") == "t"),
-        dtype_(problem.get("dtype")) {}
+        dtype_(problem.get("dtype")),
+        batch_(problem.get_int("batch")) {}
 
   WorkCounts work() const override {
     WorkCounts work;
     double m = static_cast<double>(m_), n = static_cast<double>(n_), k = static_cast<double>(k_);
-    work.flops = 2.0 * m * n * k;
-    work.bytes = (m * k + k * n + m * n) * dtype_bytes(dtype_);
-    work.samples = 1;
+    double batch = static_cast<double>(batch_);
+    work.flops = 2.0 * batch * m * n * k;
+    // int8 GEMMs write an int32 result.
+    double c_bytes = dtype_ == "int8" ? 4 : dtype_bytes(dtype_);
+    work.bytes = batch * ((m * k + k * n) * dtype_bytes(dtype_) + m * n * c_bytes);
+    work.samples = batch;
     work.sample_unit = "GEMMs";
     work.dtype = dtype_;
     work.primary = "flops";
@@ -56,9 +64,11 @@ class Gemm : public Workload {
 
   Description describe() const override {
     Description d;
-    d.summary = strprintf("C[%lld x %lld] = %s x %s in %s", static_cast<long long>(m_),
-                          static_cast<long long>(n_), transa_ ? "A^T" : "A", transb_ ? "B^T" : "B",
-                          dtype_.c_str());
+    d.summary =
+        strprintf("%sC[%lld x %lld] = %s x %s in %s",
+                  batch_ > 1 ? strprintf("%lld x ", static_cast<long long>(batch_)).c_str() : "",
+                  static_cast<long long>(m_), static_cast<long long>(n_), transa_ ? "A^T" : "A",
+                  transb_ ? "B^T" : "B", dtype_.c_str());
     d.facts = {
         {"A stored", transa_ ? strprintf("%lld x %lld (transposed view)",
                                          static_cast<long long>(k_), static_cast<long long>(m_))
@@ -68,8 +78,10 @@ class Gemm : public Workload {
                                          static_cast<long long>(n_), static_cast<long long>(k_))
                              : strprintf("%lld x %lld", static_cast<long long>(k_),
                                          static_cast<long long>(n_))},
-        {"FLOP formula", "2 m n k"},
-        {"bytes formula", "(m k + k n + m n) x element size (each operand once)"},
+        {"FLOP formula", "2 batch m n k"},
+        {"bytes formula",
+         "batch x ((m k + k n) x element size + m n x result size) (each operand once; the "
+         "result is int32 for int8)"},
         {"check", strprintf("sampled rows against an fp64 product; tolerance %g", tolerance())}};
     return d;
   }
@@ -81,28 +93,58 @@ class Gemm : public Workload {
     }
     at::globalContext().setAllowTF32CuBLAS(dtype_ == "tf32");
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
-    require_support("a " + dtype_ + " GEMM on " + context.device.name(), [&] {
-      at::Tensor x = at::ones({4, 4}, options);
-      at::mm(x, x);
-    });
-    a_ = transa_ ? at::randn({k_, m_}, options).t() : at::randn({m_, k_}, options);
-    b_ = transb_ ? at::randn({n_, k_}, options).t() : at::randn({k_, n_}, options);
-    c_ = at::empty({m_, n_}, options);
+    if (dtype_ == "int8") {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+      if (batch_ > 1) throw Unsupported("int8 GEMM is not batched (at::_int_mm): use batch=1");
+      require_support("an int8 GEMM on " + context.device.name(), [&] {
+        at::Tensor x = at::ones({32, 32}, options);
+        at::_int_mm(x, x);
+      });
+#else
+      throw Unsupported("int8 GEMM needs at::_int_mm (LibTorch >= 2.1); this is LibTorch " +
+                        std::string(TORCH_VERSION));
+#endif
+    } else {
+      require_support("a " + dtype_ + " GEMM on " + context.device.name(), [&] {
+        at::Tensor x = at::ones({4, 4}, options);
+        at::mm(x, x);
+      });
+    }
+    a_ = make_operand(transa_, m_, k_, options);
+    b_ = make_operand(transb_, k_, n_, options);
+    std::vector<int64_t> c_shape = {m_, n_};
+    if (batch_ > 1) c_shape.insert(c_shape.begin(), batch_);
+    c_ = at::empty(c_shape, dtype_ == "int8" ? options.dtype(at::kInt) : options);
   }
 
-  void step() override { at::mm_out(c_, a_, b_); }
+  void step() override {
+    if (batch_ > 1) {
+      at::bmm_out(c_, a_, b_);
+    } else if (dtype_ == "int8") {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+      at::_int_mm_out(c_, a_, b_);
+#endif
+    } else {
+      at::mm_out(c_, a_, b_);
+    }
+  }
 
   CheckOutcome check() override {
     // Poison C so an unwritten element cannot pass, run once, then compare sampled rows with
     // an fp64 product of the same (already rounded) inputs.
     poison(c_);
     step();
+    // The last GEMM of a batch (any would do; the last catches batch-stride mistakes).
+    at::Tensor a = batch_ > 1 ? a_[batch_ - 1] : a_;
+    at::Tensor b = batch_ > 1 ? b_[batch_ - 1] : b_;
+    at::Tensor c = batch_ > 1 ? c_[batch_ - 1] : c_;
     int64_t rows = std::min<int64_t>(m_, 64);
     at::Tensor index =
         at::randperm(m_, at::TensorOptions().dtype(at::kLong).device(device_)).slice(0, 0, rows);
-    at::Tensor reference = at::mm(a_.index_select(0, index).to(at::kDouble), b_.to(at::kDouble));
-    return check_close(c_.index_select(0, index), reference, tolerance(),
-                       strprintf("C (%lld sampled rows)", static_cast<long long>(rows)));
+    at::Tensor reference = at::mm(a.index_select(0, index).to(at::kDouble), b.to(at::kDouble));
+    return check_close(c.index_select(0, index), reference, tolerance(),
+                       strprintf("C (%lld sampled rows%s)", static_cast<long long>(rows),
+                                 batch_ > 1 ? " of the last GEMM of the batch" : ""));
   }
 
   void teardown() override {
@@ -111,11 +153,24 @@ class Gemm : public Workload {
   }
 
  private:
+  /// A rows x cols operand (batched when batch > 1), stored transposed when `transposed`.
+  /// int8 operands are small integers so the int32 sums stay exact.
+  at::Tensor make_operand(bool transposed, int64_t rows, int64_t cols,
+                          const at::TensorOptions& options) const {
+    std::vector<int64_t> shape =
+        transposed ? std::vector<int64_t>{cols, rows} : std::vector<int64_t>{rows, cols};
+    if (batch_ > 1) shape.insert(shape.begin(), batch_);
+    at::Tensor t =
+        dtype_ == "int8" ? at::randint(-64, 64, shape, options) : at::randn(shape, options);
+    return transposed ? t.transpose(-1, -2) : t;
+  }
+
   double tolerance() const { return default_tolerance(dtype_, static_cast<double>(k_)); }
 
   int64_t m_, n_, k_;
   bool transa_, transb_;
   std::string dtype_;
+  int64_t batch_ = 1;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor a_, b_, c_;
 };

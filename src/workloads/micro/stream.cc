@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "core/system_info.h"
 
 namespace dlbench {
 namespace {
@@ -28,8 +29,10 @@ class Stream : public Workload {
                            "elements per array (STREAM rule: each array >= 4x the last-level "
                            "cache)",
                            1),
-        ParamSpec::choice("kernel", "triad", {"copy", "scale", "add", "triad"},
-                          "copy: c=a; scale: b=s*c; add: c=a+b; triad: a=b+s*c"),
+        ParamSpec::choice("kernel", "triad", {"copy", "scale", "add", "triad", "h2d", "d2h", "d2d"},
+                          "copy: c=a; scale: b=s*c; add: c=a+b; triad: a=b+s*c; h2d/d2h: "
+                          "host<->device copy (accelerators); d2d: copy to the next GPU"),
+        ParamSpec::boolean("pinned", true, "h2d/d2h: page-locked host memory (else pageable)"),
         ParamSpec::choice("dtype", "fp64", {"fp64", "fp32", "bf16", "fp16"},
                           "element type (STREAM uses fp64)"),
     };
@@ -40,13 +43,14 @@ class Stream : public Workload {
       : Workload(problem),
         n_(problem.get_int("n")),
         kernel_(problem.get("kernel")),
+        pinned_(problem.get_bool("pinned")),
         dtype_(problem.get("dtype")) {}
 
   WorkCounts work() const override {
     WorkCounts work;
     double n = static_cast<double>(n_);
-    work.bytes = arrays_touched() * n * dtype_bytes(dtype_);
-    work.flops = kernel_ == "copy" ? 0 : kernel_ == "triad" ? 2 * n : n;
+    work.bytes = (is_transfer() ? 1 : arrays_touched()) * n * dtype_bytes(dtype_);
+    work.flops = kernel_ == "triad" ? 2 * n : (kernel_ == "scale" || kernel_ == "add") ? n : 0;
     work.samples = n;
     work.sample_unit = "elements";
     work.dtype = dtype_;
@@ -56,8 +60,13 @@ class Stream : public Workload {
 
   Description describe() const override {
     Description d;
-    static const char* kFormulas[][2] = {
-        {"copy", "c = a"}, {"scale", "b = 3 c"}, {"add", "c = a + b"}, {"triad", "a = b + 3 c"}};
+    static const char* kFormulas[][2] = {{"copy", "c = a"},
+                                         {"scale", "b = 3 c"},
+                                         {"add", "c = a + b"},
+                                         {"triad", "a = b + 3 c"},
+                                         {"h2d", "device = host"},
+                                         {"d2h", "host = device"},
+                                         {"d2d", "next GPU = this GPU"}};
     std::string formula;
     for (auto& f : kFormulas) {
       if (kernel_ == f[0]) formula = f[1];
@@ -65,9 +74,14 @@ class Stream : public Workload {
     d.summary = strprintf("STREAM %s: %s over %lld %s elements (%s per array)", kernel_.c_str(),
                           formula.c_str(), static_cast<long long>(n_), dtype_.c_str(),
                           format_bytes(static_cast<double>(n_) * dtype_bytes(dtype_)).c_str());
-    d.facts = {{"bytes formula", strprintf("%d x n x element size (STREAM counting: no "
-                                           "write-allocate traffic)",
-                                           arrays_touched())},
+    if (is_transfer() && kernel_ != "d2d") {
+      d.summary += pinned_ ? " from/to pinned host memory" : " from/to pageable host memory";
+    }
+    d.facts = {{"bytes formula",
+                is_transfer() ? std::string("n x element size (bytes transferred over the link)")
+                              : strprintf("%d x n x element size (STREAM counting: no "
+                                          "write-allocate traffic)",
+                                          arrays_touched())},
                {"FLOP formula", kernel_ == "copy"    ? "0"
                                 : kernel_ == "triad" ? "2 n"
                                                      : "n"},
@@ -78,6 +92,10 @@ class Stream : public Workload {
   void setup(ExecContext& context) override {
     auto options =
         at::TensorOptions().dtype(scalar_type(dtype_)).device(context.device.torch_device());
+    if (is_transfer()) {
+      setup_transfer(context, options);
+      return;
+    }
     require_support("STREAM in " + dtype_ + " on " + context.device.name(), [&] {
       at::Tensor x = at::ones({8}, options);
       at::add(x, x, kScalar);
@@ -89,7 +107,9 @@ class Stream : public Workload {
   }
 
   void step() override {
-    if (kernel_ == "copy") {
+    if (is_transfer()) {
+      c_.copy_(a_, /*non_blocking=*/true);
+    } else if (kernel_ == "copy") {
       c_.copy_(a_);
     } else if (kernel_ == "scale") {
       at::mul_out(b_, c_, scalar_);
@@ -101,6 +121,12 @@ class Stream : public Workload {
   }
 
   CheckOutcome check() override {
+    if (is_transfer()) {
+      at::Tensor expected = a_.to(at::kCPU, at::kDouble);
+      poison(c_);
+      step();
+      return check_close(c_, expected, 0, "the destination array (a copy is exact)");
+    }
     at::Tensor& output = kernel_ == "copy" || kernel_ == "add" ? c_ : kernel_ == "scale" ? b_ : a_;
     at::Tensor expected;
     if (kernel_ == "copy") expected = a_.to(at::kDouble);
@@ -115,11 +141,39 @@ class Stream : public Workload {
   void teardown() override { a_ = b_ = c_ = scalar_ = at::Tensor(); }
 
  private:
+  bool is_transfer() const { return kernel_ == "h2d" || kernel_ == "d2h" || kernel_ == "d2d"; }
+
+  /// a_ is the source and c_ the destination of a host<->device or GPU-to-GPU copy.
+  void setup_transfer(ExecContext& context, const at::TensorOptions& device_options) {
+    if (!context.device.is_accelerator()) {
+      throw Unsupported("kernel=" + kernel_ +
+                        " copies between host and accelerator: use a CUDA device");
+    }
+    at::TensorOptions host = device_options.device(at::kCPU);
+    if (kernel_ == "h2d") {
+      a_ = at::randn({n_}, host);
+      if (pinned_) a_ = a_.pin_memory();
+      c_ = at::empty({n_}, device_options);
+    } else if (kernel_ == "d2h") {
+      a_ = at::randn({n_}, device_options);
+      c_ = at::empty({n_}, host.pinned_memory(pinned_));
+    } else {
+      int64_t count = static_cast<int64_t>(gpu_info().size());
+      if (count < 2)
+        throw Unsupported("kernel=d2d needs two GPUs (found " + std::to_string(count) + ")");
+      int peer = (context.device.torch_device().index() + 1) % static_cast<int>(count);
+      a_ = at::randn({n_}, device_options);
+      c_ = at::empty({n_}, device_options.device(at::Device(at::kCUDA, peer)));
+    }
+  }
+
   int arrays_touched() const { return kernel_ == "copy" || kernel_ == "scale" ? 2 : 3; }
   double tolerance() const { return default_tolerance(dtype_); }
 
   int64_t n_;
-  std::string kernel_, dtype_;
+  std::string kernel_;
+  bool pinned_ = true;
+  std::string dtype_;
   at::Tensor a_, b_, c_, scalar_;
 };
 

@@ -1,0 +1,49 @@
+#include "analysis/bound.h"
+
+#include "core/strings.h"
+
+namespace dlbench {
+
+std::optional<Bound> classify_bound(const WorkCounts& work, double seconds,
+                                    const std::optional<Ceiling>& compute,
+                                    const std::optional<Ceiling>& bandwidth) {
+  if (!(seconds > 0)) return std::nullopt;
+  bool has_compute = work.flops > 0 && compute && compute->value > 0;
+  bool has_memory = work.bytes > 0 && bandwidth && bandwidth->value > 0;
+  if (!has_compute && !has_memory) return std::nullopt;
+  double compute_share = has_compute ? work.flops / (compute->value * seconds) : 0;
+  double memory_share = has_memory ? work.bytes / (bandwidth->value * seconds) : 0;
+
+  std::vector<std::string> shares;
+  if (has_compute) {
+    shares.push_back(strprintf("compute %.0f%% of the %s %s ceiling", 100 * compute_share,
+                               compute->source.c_str(), work.dtype.c_str()));
+  }
+  if (has_memory) {
+    shares.push_back(strprintf("memory %.0f%% of the %s bandwidth ceiling", 100 * memory_share,
+                               bandwidth->source.c_str()));
+  }
+  Bound bound;
+  bound.detail = join(shares, ", ");
+  double best = std::max(compute_share, memory_share);
+  if (best >= kBoundShare) {
+    bound.verdict = compute_share >= memory_share ? "compute" : "memory";
+    return bound;
+  }
+  // Counted work needs a ceiling on each side before "neither explains it" can be said.
+  bool complete = (work.flops <= 0 || has_compute) && (work.bytes <= 0 || has_memory);
+  if (complete) {
+    bound.verdict = "latency";
+    bound.detail += strprintf(
+        "; neither ceiling explains the step time (best %.0f%% < %.0f%%): launch or latency, "
+        "synchronisation, or a kernel far from both limits",
+        100 * best, 100 * kBoundShare);
+  } else {
+    bound.verdict = "unknown";
+    bound.detail += std::string("; the ") + (has_compute ? "bandwidth" : "compute") +
+                    " ceiling is not known (run `dlbench peak`)";
+  }
+  return bound;
+}
+
+}  // namespace dlbench

@@ -1,0 +1,119 @@
+// Measured ceilings (`dlbench peak`), bound verdicts, problem lists and per-entry suite rules.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "analysis/bound.h"
+#include "core/error.h"
+#include "core/result.h"
+#include "core/suite.h"
+#include "test_util.h"
+
+namespace dlbench {
+namespace {
+
+using nlohmann::json;
+
+Ceiling ceiling(double value, const char* source = "measured") {
+  return Ceiling{value, source, "test"};
+}
+
+WorkCounts counts(double flops, double bytes) {
+  WorkCounts w;
+  w.flops = flops;
+  w.bytes = bytes;
+  return w;
+}
+
+TEST(Bound, SharesPickTheVerdict) {
+  // 8e9 FLOP in 0.1 s against 100 GFLOP/s: compute share 0.8; 1e8 B against 20 GB/s: 0.05.
+  auto b = classify_bound(counts(8e9, 1e8), 0.1, ceiling(100e9), ceiling(20e9));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->verdict, "compute");
+  EXPECT_NE(b->detail.find("compute 80%"), std::string::npos) << b->detail;
+  EXPECT_NE(b->detail.find("memory 5%"), std::string::npos) << b->detail;
+  // 1.8e9 B in 0.1 s against 20 GB/s: memory share 0.9.
+  b = classify_bound(counts(1e8, 1.8e9), 0.1, ceiling(100e9), ceiling(20e9));
+  EXPECT_EQ(b->verdict, "memory");
+  // Shares 0.3 and 0.2: neither ceiling explains the time.
+  b = classify_bound(counts(3e9, 4e8), 0.1, ceiling(100e9), ceiling(20e9));
+  EXPECT_EQ(b->verdict, "latency");
+  // Exactly at the threshold counts as bound.
+  b = classify_bound(counts(5e9, 0), 0.1, ceiling(100e9), std::nullopt);
+  EXPECT_EQ(b->verdict, "compute");
+  // Bytes counted but no bandwidth ceiling and a low compute share: cannot say.
+  b = classify_bound(counts(1e9, 1e9), 0.1, ceiling(100e9), std::nullopt);
+  EXPECT_EQ(b->verdict, "unknown");
+  EXPECT_FALSE(classify_bound(counts(0, 0), 0.1, ceiling(1), ceiling(1)));
+  EXPECT_FALSE(classify_bound(counts(1, 1), 0.1, std::nullopt, std::nullopt));
+}
+
+TEST(ProblemLists, SuiteEntriesExpandListsWithParamsAndRules) {
+  std::string dir = testing::temp_dir();
+  testing::write_file(dir + "/shapes.txt",
+                      "# a comment\n\nmicro/gemm m=8 n=8 k=8\n  micro/gemm m=4 n=4 k=4 \n");
+  testing::write_file(dir + "/s.yaml",
+                      "name: lists\nrun: {min_time: 0.5}\nproblems:\n"
+                      "  - inputs: " +
+                          dir +
+                          "/shapes.txt\n    params: {dtype: bf16}\n"
+                          "    timeout: 30\n"
+                          "  - problem: micro/gemm m=2 n=2 k=2\n    run: {repeats: 1}\n");
+  Suite suite = load_suite(dir + "/s.yaml");
+  ASSERT_EQ(suite.entries.size(), 3u);
+  EXPECT_EQ(suite.entries[0].problem.params.at("dtype"), "bf16");
+  EXPECT_EQ(suite.entries[1].problem.params.at("m"), "4");
+  EXPECT_EQ(*suite.entries[1].timeout, 30);
+  EXPECT_EQ(suite.entries[2].run.at("repeats"), 1);
+  EXPECT_EQ(suite.run.at("min_time"), 0.5);
+
+  testing::write_file(dir + "/bad.txt", "micro/gemm m=8\nmicro/gemm m==\n");
+  try {
+    load_problem_list(dir + "/bad.txt");
+    FAIL() << "a malformed line must be rejected";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.txt:2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_problem_list(dir + "/missing.txt"), Error);
+  testing::write_file(dir + "/bad.yaml",
+                      "name: x\nproblems:\n  - inputs: " + dir + "/shapes.txt\n    dtype: x\n");
+  EXPECT_THROW(load_suite(dir + "/bad.yaml"), Error);
+}
+
+TEST(Peak, MeasuresCachesAndFeedsLaterRuns) {
+  std::string dir = testing::temp_dir();
+  testing::ScopedEnv cache("DLBENCH_CACHE_DIR", (dir + "/cache").c_str());
+  testing::ScopedEnv measure("DLBENCH_NO_PEAK", "0");
+  testing::ScopedEnv quick("DLBENCH_PEAK_QUICK", "1");
+  testing::Command peak = testing::dlbench("peak --quick --format json");
+  ASSERT_EQ(peak.exit_code, 0) << peak.err << peak.out;
+  json measured = json::parse(peak.out);
+  ASSERT_TRUE(measured["compute"].contains("fp32")) << peak.out;
+  EXPECT_GT(measured["compute"]["fp32"]["flops"].get<double>(), 1e9);
+  EXPECT_EQ(measured["compute"]["fp32"]["source"], "measured");
+  EXPECT_GT(measured["bandwidth"]["bytes_per_s"].get<double>(), 1e9);
+  // Theoretical figures sit beside the measured ones; a measured GEMM cannot beat them by much.
+  EXPECT_LT(measured["compute"]["fp32"]["pct_of_theoretical"].get<double>(), 110);
+  std::ifstream cached(measured["cache_file"].get<std::string>());
+  EXPECT_TRUE(cached.good());
+
+  // A second call reads the cache (no measuring line), and a run uses the measured ceilings.
+  testing::Command again = testing::dlbench("peak");
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(again.err.find("measuring"), std::string::npos) << again.err;
+  testing::Command run = testing::dlbench(
+      "run micro/gemm m=128 n=128 k=128 --min-time 0 --min-steps 2 --repeats 1 --warmup-time 0 "
+      "--format json -o " +
+      dir + "/r.json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json doc = json::parse(run.out);
+  EXPECT_TRUE(doc["context"]["measured_ceilings"].contains("cpu"));
+  const json& record = doc["results"][0];
+  EXPECT_EQ(record["ceilings"]["compute"]["source"], "measured");
+  EXPECT_EQ(record["ceilings"]["bandwidth"]["source"], "measured");
+  EXPECT_TRUE(record["bound"].is_object());
+  EXPECT_TRUE(record["metrics"].contains("pct_theoretical_compute"));
+}
+
+}  // namespace
+}  // namespace dlbench
