@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <set>
@@ -24,6 +25,7 @@
 #include "core/suite.h"
 #include "core/system_info.h"
 #include "report/report.h"
+#include "report/roofline.h"
 
 namespace dlbench {
 
@@ -334,6 +336,24 @@ int command_info(const std::string& format) {
 int command_show(const std::string& path, const std::string& format) {
   ResultsDocument document = ResultsDocument::load(path);
   print(render(document, format));
+  return kExitOk;
+}
+
+// ---- roofline ----
+int command_roofline(const std::string& path, const std::string& out, RooflineOptions options) {
+  std::string svg = roofline_svg_file(path, options);
+  if (out.empty() || out == "-") {
+    print(svg);
+    return kExitOk;
+  }
+  std::string temporary = out + ".tmp";
+  {
+    std::ofstream file(temporary);
+    file << svg;
+    if (!file) throw Error("cannot write '" + out + "'");
+  }
+  if (std::rename(temporary.c_str(), out.c_str()) != 0) throw Error("cannot write '" + out + "'");
+  print_error_line("roofline: " + out);
   return kExitOk;
 }
 
@@ -658,6 +678,19 @@ int run_cli(int argc, char** argv) {
   show->add_option("--format", show_format, "table, json, csv or md")
       ->check(CLI::IsMember(formats));
 
+  std::string roofline_path, roofline_out;
+  RooflineOptions roofline_options;
+  CLI::App* roofline = app.add_subcommand(
+      "roofline", "draw a saved results file's problems on the roofline of its machine (SVG)");
+  roofline->add_option("file", roofline_path, "results JSON")->required();
+  roofline->add_option("--out,-o", roofline_out, "SVG file to write (default: stdout)");
+  roofline->add_option("--device", roofline_options.device, "which device's results to draw");
+  roofline->add_option("--title", roofline_options.title, "chart title");
+  roofline->add_option("--width", roofline_options.width, "width in pixels (>= 720)")
+      ->check(CLI::Range(720, 10000));
+  roofline->add_option("--height", roofline_options.height, "chart height in pixels")
+      ->check(CLI::Range(300, 10000));
+
   std::vector<std::string> child_args;
   CLI::App* child = app.add_subcommand("_child", "");  // internal: isolated problem runner
   child->group("");
@@ -705,6 +738,7 @@ int run_cli(int argc, char** argv) {
     }
     if (describe->parsed()) return command_describe(describe_tokens, describe_format);
     if (info->parsed()) return command_info(info_format);
+    if (roofline->parsed()) return command_roofline(roofline_path, roofline_out, roofline_options);
     if (peak->parsed()) {
       return command_peak(peak_device, peak_threads, peak_force, peak_quick, peak_format);
     }
