@@ -5,6 +5,7 @@
 
 #include "analysis/bound.h"
 #include "core/error.h"
+#include "core/registry.h"
 #include "core/result.h"
 #include "core/suite.h"
 #include "test_util.h"
@@ -67,7 +68,7 @@ TEST(ProblemLists, SuiteEntriesExpandListsWithParamsAndRules) {
   EXPECT_EQ(suite.entries[2].run.at("repeats"), 1);
   EXPECT_EQ(suite.run.at("min_time"), 0.5);
 
-  testing::write_file(dir + "/bad.txt", "micro/gemm m=8\nmicro/gemm m==\n");
+  testing::write_file(dir + "/bad.txt", "micro/gemm m=8\nmicro/gemm oops\n");
   try {
     load_problem_list(dir + "/bad.txt");
     FAIL() << "a malformed line must be rejected";
@@ -78,6 +79,21 @@ TEST(ProblemLists, SuiteEntriesExpandListsWithParamsAndRules) {
   testing::write_file(dir + "/bad.yaml",
                       "name: x\nproblems:\n  - inputs: " + dir + "/shapes.txt\n    dtype: x\n");
   EXPECT_THROW(load_suite(dir + "/bad.yaml"), Error);
+}
+
+TEST(ProblemLists, EveryShippedListResolves) {
+  // Every line of every list under inputs/ names a registered workload with valid values.
+  size_t total = 0;
+  for (const char* kind : {"gemm", "conv", "rnn"}) {
+    for (const char* set : {"train", "inference-server", "inference-device"}) {
+      std::string name = std::string("deepbench/") + kind + "-" + set + ".txt";
+      for (const Problem& problem : load_problem_list(name)) {
+        EXPECT_NO_THROW(Registry::instance().resolve(problem)) << name << ": " << problem.str();
+        ++total;
+      }
+    }
+  }
+  EXPECT_EQ(total, 589u);
 }
 
 TEST(Peak, MeasuresCachesAndFeedsLaterRuns) {
