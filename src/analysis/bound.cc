@@ -32,7 +32,12 @@ std::optional<Bound> classify_bound(const WorkCounts& work, double seconds,
   }
   // Counted work needs a ceiling on each side before "neither explains it" can be said.
   bool complete = (work.flops <= 0 || has_compute) && (work.bytes <= 0 || has_memory);
-  if (complete) {
+  if (work.partial_accounting) {
+    bound.verdict = "unknown";
+    bound.detail +=
+        "; only GEMM-class FLOPs are counted for this workload (no bytes), so a low compute "
+        "share cannot tell memory from latency: see its layers (layer/...) for the breakdown";
+  } else if (complete) {
     bound.verdict = "latency";
     bound.detail += strprintf(
         "; neither ceiling explains the step time (best %.0f%% < %.0f%%): launch or latency, "

@@ -133,7 +133,8 @@ json to_json(const Result& r) {
                 {"samples_per_step", r.work.samples},
                 {"sample_unit", r.work.sample_unit},
                 {"dtype", r.work.dtype},
-                {"primary_metric", r.work.primary_metric()}}},
+                {"primary_metric", r.work.primary_metric()},
+                {"partial_accounting", r.work.partial_accounting}}},
               {"metrics", metrics},
               {"check", check},
               {"ceilings",
@@ -168,6 +169,7 @@ Result result_from_json(const json& j) {
     r.work.sample_unit = work.value("sample_unit", "steps");
     r.work.dtype = work.value("dtype", "fp32");
     r.work.primary = work.value("primary_metric", "");
+    r.work.partial_accounting = work.value("partial_accounting", false);
     for (const auto& [name, m] : j.at("metrics").items()) {
       Metric metric;
       metric.value = m.at("value").is_null() ? NAN : m.at("value").get<double>();

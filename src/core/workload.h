@@ -23,6 +23,10 @@ struct WorkCounts {
   /// (memory-bound kernels) or "throughput". Empty: flops if counted, else bandwidth, else
   /// throughput.
   std::string primary;
+  /// True when the counts cover only part of the work (whole models count the FLOPs of
+  /// GEMM-class layers and no bytes): a low compute share then says nothing about latency, and
+  /// the bound verdict is "unknown" rather than "latency".
+  bool partial_accounting = false;
   /// `primary`, with the empty default resolved.
   std::string primary_metric() const {
     if (!primary.empty()) return primary;

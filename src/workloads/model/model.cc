@@ -1,0 +1,417 @@
+// The shared machinery of model/... workloads: runtime FLOP counting, presets, mixed precision,
+// the training step and the sanity check. See model.h and docs/workloads/models.md.
+#include "workloads/model/model.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <limits>
+
+#include "core/check.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace dlbench::model {
+
+// ---------------------------------------------------------------------------------------------
+// Runtime FLOP counting.
+
+namespace {
+thread_local FlopTally* active_tally = nullptr;
+
+double kernel_volume(const torch::Tensor& weight) {
+  double volume = 1;
+  for (int64_t d = 2; d < weight.dim(); ++d) volume *= static_cast<double>(weight.size(d));
+  return volume;
+}
+
+template <class Holder>
+torch::Tensor counted_conv(Holder& m, const torch::Tensor& x) {
+  torch::Tensor y = m->forward(x);
+  // weight: [C_out, C_in / groups, k...]
+  const torch::Tensor& w = m->weight;
+  record_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(w.size(1)) *
+                   kernel_volume(w),
+               needs_grad(x), needs_grad(w));
+  return y;
+}
+
+template <class Holder>
+torch::Tensor counted_transposed(Holder& m, const torch::Tensor& x) {
+  torch::Tensor y = m->forward(x);
+  // weight: [C_in, C_out / groups, k...]; every input element scatters into C_out/g x kernel.
+  const torch::Tensor& w = m->weight;
+  record_flops(2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.size(1)) *
+                   kernel_volume(w),
+               needs_grad(x), needs_grad(w));
+  return y;
+}
+
+template <class Holder>
+torch::Tensor counted_recurrent(Holder& m, const torch::Tensor& x, double gates) {
+  const auto& o = m->options;
+  const double steps = static_cast<double>(o.batch_first() ? x.size(1) : x.size(0));
+  const double batch = static_cast<double>(o.batch_first() ? x.size(0) : x.size(1));
+  const double hidden = static_cast<double>(o.hidden_size());
+  const double directions = o.bidirectional() ? 2 : 1;
+  const bool weights_grad = needs_grad(m->all_weights().front());
+  for (int64_t layer = 0; layer < o.num_layers(); ++layer) {
+    double in = layer == 0 ? static_cast<double>(o.input_size()) : directions * hidden;
+    double per = 2.0 * steps * batch * directions * gates * hidden;
+    // Input-to-hidden GEMM: its data gradient reaches the layer's input.
+    record_flops(per * in, layer == 0 ? needs_grad(x) : weights_grad, weights_grad);
+    // Hidden-to-hidden GEMM: the recurrence always carries a gradient when training.
+    record_flops(per * hidden, weights_grad, weights_grad);
+  }
+  return std::get<0>(m->forward(x));
+}
+}  // namespace
+
+FlopCounter::FlopCounter() {
+  if (active_tally != nullptr) throw Error("FlopCounter: counters do not nest");
+  active_tally = &tally_;
+}
+
+FlopCounter::~FlopCounter() { active_tally = nullptr; }
+
+void record_flops(double forward_flops, bool input_needs_grad, bool weight_needs_grad) {
+  if (active_tally == nullptr) return;
+  active_tally->forward += forward_flops;
+  if (torch::GradMode::is_enabled()) {
+    active_tally->backward +=
+        forward_flops * ((input_needs_grad ? 1 : 0) + (weight_needs_grad ? 1 : 0));
+  }
+}
+
+bool needs_grad(const torch::Tensor& t) {
+  return torch::GradMode::is_enabled() && t.defined() && t.requires_grad();
+}
+
+torch::Tensor counted(torch::nn::Conv1d& m, const torch::Tensor& x) { return counted_conv(m, x); }
+torch::Tensor counted(torch::nn::Conv2d& m, const torch::Tensor& x) { return counted_conv(m, x); }
+torch::Tensor counted(torch::nn::Conv3d& m, const torch::Tensor& x) { return counted_conv(m, x); }
+torch::Tensor counted(torch::nn::ConvTranspose2d& m, const torch::Tensor& x) {
+  return counted_transposed(m, x);
+}
+torch::Tensor counted(torch::nn::ConvTranspose3d& m, const torch::Tensor& x) {
+  return counted_transposed(m, x);
+}
+
+torch::Tensor counted(torch::nn::Linear& m, const torch::Tensor& x) {
+  torch::Tensor y = m->forward(x);
+  record_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(m->weight.size(1)),
+               needs_grad(x), needs_grad(m->weight));
+  return y;
+}
+
+torch::Tensor counted(torch::nn::LSTM& m, const torch::Tensor& x) {
+  return counted_recurrent(m, x, 4);
+}
+torch::Tensor counted(torch::nn::GRU& m, const torch::Tensor& x) {
+  return counted_recurrent(m, x, 3);
+}
+
+torch::Tensor counted_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  torch::Tensor y = torch::matmul(a, b);
+  record_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(a.size(-1)),
+               needs_grad(a), needs_grad(b));
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presets and parameters.
+
+std::string size_name(Size size) {
+  return size == Size::kTiny ? "tiny" : size == Size::kSmall ? "small" : "full";
+}
+
+std::vector<ParamSpec> model_params(std::vector<ParamSpec> extra) {
+  std::vector<ParamSpec> params = {
+      ParamSpec::choice("mode", "train", {"train", "infer"},
+                        "train: forward, loss, backward, optimizer step; infer: no-grad forward "
+                        "in eval mode with post-processing"),
+      ParamSpec::choice("size", "small", {"tiny", "small", "full"},
+                        "preset: tiny (tests), small (CPU quick suite), full (the paper's "
+                        "configuration)"),
+      ParamSpec::integer("batch", 0, "samples per step (0: the preset's batch)", 0),
+      ParamSpec::choice("dtype", "fp32", {"fp32", "bf16", "fp16"},
+                        "compute type: bf16/fp16 = autocast mixed precision with fp32 weights "
+                        "(fp16 with dynamic loss scaling; CUDA only)"),
+      ParamSpec::boolean("channels_last", false,
+                         "activations and conv weights in channels-last (NHWC / NDHWC) layout"),
+  };
+  for (ParamSpec& spec : extra) params.push_back(std::move(spec));
+  return params;
+}
+
+WorkloadInfo model_info(const std::string& name, const std::string& description,
+                        std::vector<ParamSpec> extra) {
+  WorkloadInfo info;
+  info.name = name;
+  info.category = "model";
+  info.description = description;
+  info.modes = {"train", "infer"};
+  info.params = model_params(std::move(extra));
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mixed precision.
+
+AutocastScope::AutocastScope(torch::DeviceType device_type, torch::ScalarType dtype)
+    : device_type_(device_type), enabled_(dtype != torch::kFloat) {
+  if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  previous_ = at::autocast::is_autocast_enabled(device_type_);
+  previous_dtype_ = at::autocast::get_autocast_dtype(device_type_);
+  at::autocast::set_autocast_dtype(device_type_, dtype);
+  at::autocast::set_autocast_enabled(device_type_, true);
+#else
+  if (device_type_ == torch::kCUDA) {
+    previous_ = at::autocast::is_enabled();
+    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(true);
+  } else {
+    previous_ = at::autocast::is_cpu_enabled();
+    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(true);
+  }
+#endif
+}
+
+AutocastScope::~AutocastScope() {
+  if (!enabled_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  at::autocast::set_autocast_enabled(device_type_, previous_);
+  at::autocast::set_autocast_dtype(device_type_, previous_dtype_);
+#else
+  if (device_type_ == torch::kCUDA) {
+    at::autocast::set_enabled(previous_);
+    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+  } else {
+    at::autocast::set_cpu_enabled(previous_);
+    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  }
+#endif
+  // Casted weights are cached per autocast region; drop them so the next step casts afresh
+  // (as a training step must, its weights having changed).
+  at::autocast::clear_cache();
+}
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t total = 0;
+  for (const torch::Tensor& p : module.parameters(/*recurse=*/true)) {
+    if (p.requires_grad()) total += p.numel();
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ModelWorkload.
+
+ModelWorkload::ModelWorkload(const Problem& problem)
+    : Workload(problem),
+      training_(problem.get("mode") == "train"),
+      size_(problem.get("size") == "tiny"    ? Size::kTiny
+            : problem.get("size") == "small" ? Size::kSmall
+                                             : Size::kFull),
+      dtype_(problem.get("dtype")),
+      channels_last_(problem.get_bool("channels_last")),
+      seed_(static_cast<uint64_t>(problem.get_int("seed"))) {}
+
+int64_t ModelWorkload::batch() const { return param_or("batch", preset_batch(size_)); }
+
+int64_t ModelWorkload::param_or(const std::string& key, int64_t preset) const {
+  int64_t value = problem_.get_int(key);
+  return value != 0 ? value : preset;
+}
+
+torch::ScalarType ModelWorkload::compute_dtype() const {
+  if (dtype_ == "bf16") return torch::kBFloat16;
+  if (dtype_ == "fp16") return torch::kHalf;
+  return torch::kFloat;
+}
+
+torch::MemoryFormat ModelWorkload::memory_format(int spatial_dims) const {
+  if (!channels_last_) return torch::MemoryFormat::Contiguous;
+  return spatial_dims == 3 ? torch::MemoryFormat::ChannelsLast3d : torch::MemoryFormat::ChannelsLast;
+}
+
+torch::Tensor ModelWorkload::to_format(const torch::Tensor& x) const {
+  if (!channels_last_ || (x.dim() != 4 && x.dim() != 5)) return x;
+  return x.contiguous(memory_format(static_cast<int>(x.dim()) - 2));
+}
+
+WorkCounts ModelWorkload::work() const {
+  WorkCounts work;
+  Flops flops = analytic_flops();
+  double samples = static_cast<double>(batch());
+  work.flops = samples * (training_ ? flops.train : flops.forward);
+  work.samples = samples;
+  work.sample_unit = sample_unit();
+  work.dtype = dtype_;
+  work.primary = "throughput";
+  work.partial_accounting = true;
+  return work;
+}
+
+void ModelWorkload::ensure_built() const {
+  if (built_) return;
+  auto* self = const_cast<ModelWorkload*>(this);
+  torch::manual_seed(seed_);
+  self->build();
+  built_ = true;
+}
+
+int64_t ModelWorkload::parameter_count() const {
+  ensure_built();
+  return count_parameters(*net_);
+}
+
+Description ModelWorkload::describe() const {
+  Description d;
+  d.summary = summary();
+  Flops flops = analytic_flops();
+  int64_t params = parameter_count();
+  d.facts.push_back({"mode", training_ ? "train" : "infer"});
+  d.facts.push_back({"preset", size_name(size_) + ", batch " + std::to_string(batch())});
+  for (auto& fact : facts()) d.facts.push_back(fact);
+  d.facts.push_back({"parameters", strprintf("%lld (%.2f M)", static_cast<long long>(params),
+                                             static_cast<double>(params) / 1e6)});
+  if (auto published = published_parameters()) {
+    d.facts.push_back({"published parameters (full)",
+                       strprintf("%.2f M, %s", published->parameters / 1e6,
+                                 published->source.c_str())});
+  }
+  d.facts.push_back({"forward FLOPs / sample", strprintf("%.4g GFLOP", flops.forward / 1e9)});
+  d.facts.push_back({"training FLOPs / sample", strprintf("%.4g GFLOP", flops.train / 1e9)});
+  d.facts.push_back({"FLOP convention",
+                     "2 per multiply-accumulate of conv, linear, matmul and recurrent GEMMs; "
+                     "normalisation, activations, pooling, losses and post-processing not "
+                     "counted (docs/workloads/models.md)"});
+  d.facts.push_back({"optimizer", optimizer_name()});
+  d.facts.push_back({"precision", dtype_ == "fp32" ? "fp32"
+                                                   : dtype_ + " autocast, fp32 weights" +
+                                                         (dtype_ == "fp16" ? ", loss scaling"
+                                                                           : "")});
+  return d;
+}
+
+void ModelWorkload::setup(ExecContext& context) {
+  device_ = context.device.torch_device();
+  if (dtype_ == "fp16" && !device_.is_cuda()) {
+    throw Unsupported("dtype=fp16 runs under CUDA autocast only; use dtype=bf16 on the CPU");
+  }
+  ensure_built();
+  net_->to(device_);
+  if (channels_last_) {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& p : net_->parameters()) {
+      if (p.dim() == 4 || p.dim() == 5) {
+        p.set_data(p.contiguous(memory_format(static_cast<int>(p.dim()) - 2)));
+      }
+    }
+  }
+  torch::manual_seed(seed_ + 1);
+  make_batch();
+  if (training_) {
+    net_->train();
+    optimizer_ = make_optimizer();
+  } else {
+    net_->eval();
+  }
+}
+
+bool ModelWorkload::scaled_backward(const torch::Tensor& loss) {
+  if (dtype_ != "fp16") {
+    loss.backward();
+    return true;
+  }
+  (loss * loss_scale_).backward();
+  std::vector<torch::Tensor> finite;
+  for (torch::Tensor& p : net_->parameters()) {
+    if (!p.grad().defined()) continue;
+    p.mutable_grad().mul_(1.0 / loss_scale_);
+    finite.push_back(torch::isfinite(p.grad()).all());
+  }
+  bool ok = finite.empty() || torch::stack(finite).all().item<bool>();
+  if (!ok) {
+    loss_scale_ /= 2;
+    good_steps_ = 0;
+    return false;
+  }
+  if (++good_steps_ >= 2000) {
+    loss_scale_ *= 2;
+    good_steps_ = 0;
+  }
+  return true;
+}
+
+torch::Tensor ModelWorkload::train_step() {
+  optimizer_->zero_grad();
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(device_.type(), compute_dtype());
+    loss = training_loss();
+  }
+  if (scaled_backward(loss.to(torch::kFloat))) optimizer_->step();
+  return loss.detach();
+}
+
+void ModelWorkload::step() {
+  if (training_) {
+    last_loss_ = train_step();
+  } else {
+    torch::NoGradGuard no_grad;
+    AutocastScope autocast(device_.type(), compute_dtype());
+    last_output_ = inference();
+  }
+}
+
+double ModelWorkload::last_loss() const {
+  if (!last_loss_.defined()) return std::numeric_limits<double>::quiet_NaN();
+  return last_loss_.to(torch::kCPU).to(torch::kDouble).item<double>();
+}
+
+FlopTally ModelWorkload::count_step_flops() {
+  FlopCounter counter;
+  step();
+  return counter.tally();
+}
+
+CheckOutcome ModelWorkload::check() {
+  step();
+  torch::Tensor scanned = training_ ? last_loss_ : last_output_;
+  if (!scanned.defined()) {
+    return CheckOutcome::compare(1, 0, "non-finite values in one extra step's output",
+                                 "the step produced no output");
+  }
+  torch::Tensor values = scanned.detach().to(torch::kCPU).to(torch::kDouble).flatten();
+  if (test_switch_active() && values.numel() > 0 && std::getenv("DLBENCH_TEST_CORRUPT_OUTPUT")) {
+    values[0] = std::numeric_limits<double>::quiet_NaN();
+  }
+  double bad = static_cast<double>((~torch::isfinite(values)).sum().item<int64_t>());
+  std::string what = training_ ? "the training loss" : "the inference outputs";
+  CheckOutcome outcome = CheckOutcome::compare(
+      bad, effective_tolerance(0.5),
+      "non-finite values in " + what + " of one extra step",
+      strprintf("%lld values scanned%s", static_cast<long long>(values.numel()),
+                training_ ? strprintf(", loss %.6g", values.numel() ? values[0].item<double>()
+                                                                    : 0.0)
+                                .c_str()
+                          : ""));
+  if (test_switch_active()) outcome.detail += " (made with a DLBENCH_TEST_ switch)";
+  return outcome;
+}
+
+void ModelWorkload::teardown() {
+  optimizer_.reset();
+  last_loss_ = torch::Tensor();
+  last_output_ = torch::Tensor();
+}
+
+}  // namespace dlbench::model

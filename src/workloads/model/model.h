@@ -1,0 +1,225 @@
+// Whole-model benchmarks (model/...): the shared contract every model follows. A model file
+// describes its network (LibTorch C++ modules), its presets, its generated batch, its loss and
+// its inference; this base owns modes, presets, mixed precision, the optimizer step and the
+// runtime FLOP count that cross-checks each model's analytic formula. See docs/workloads/models.md.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/registry.h"
+#include "core/workload.h"
+
+namespace dlbench::model {
+
+// ---------------------------------------------------------------------------------------------
+// Runtime FLOP accounting: the "forward hooks" of the C++ API. Counted layers record their FLOPs
+// from the shapes they actually see; a test holds every model's analytic formula to this count.
+// Convention (docs/workloads/models.md): 2 FLOPs per multiply-accumulate of convolutions
+// (incl. transposed), linear layers, matrix products and recurrent GEMMs. Normalisation,
+// activations, pooling, losses and post-processing (NMS, decoding) are not counted.
+
+/// FLOPs collected while a FlopCounter is alive on this thread.
+struct FlopTally {
+  double forward = 0;   ///< FLOPs of counted layers as they ran
+  double backward = 0;  ///< FLOPs autograd will spend on them: data and weight gradients
+  double total() const { return forward + backward; }
+};
+
+/// While alive, counted layers on this thread add to its tally. Not nestable.
+class FlopCounter {
+ public:
+  FlopCounter();
+  ~FlopCounter();
+  FlopCounter(const FlopCounter&) = delete;
+  FlopCounter& operator=(const FlopCounter&) = delete;
+  /// What was recorded so far.
+  const FlopTally& tally() const { return tally_; }
+
+ private:
+  FlopTally tally_;
+};
+
+/// Records a GEMM-like operation of `forward_flops`. Its backward costs `forward_flops` for the
+/// data gradient when `input_needs_grad` and again for the weight gradient when
+/// `weight_needs_grad` (both only while grad mode is on). No-op without a FlopCounter.
+void record_flops(double forward_flops, bool input_needs_grad, bool weight_needs_grad);
+
+/// True when autograd will want a gradient for `t` (grad mode on and t requires grad).
+bool needs_grad(const torch::Tensor& t);
+
+/// Counted layers: run the module's forward and record its FLOPs from the runtime shapes.
+/// Convolution: 2 x output elements x (C_in / groups) x kernel volume. Transposed convolution:
+/// 2 x input elements x (C_out / groups) x kernel volume. Linear: 2 x output elements x in.
+torch::Tensor counted(torch::nn::Conv1d& m, const torch::Tensor& x);
+torch::Tensor counted(torch::nn::Conv2d& m, const torch::Tensor& x);
+torch::Tensor counted(torch::nn::Conv3d& m, const torch::Tensor& x);
+torch::Tensor counted(torch::nn::ConvTranspose2d& m, const torch::Tensor& x);
+torch::Tensor counted(torch::nn::ConvTranspose3d& m, const torch::Tensor& x);
+torch::Tensor counted(torch::nn::Linear& m, const torch::Tensor& x);
+/// Recurrent layers (input [T, B, I], or [B, T, I] with batch_first): the output sequence.
+/// FLOPs per layer and direction: 2 x T x B x gates x H x (I_layer + H), gates = 4 (LSTM) or
+/// 3 (GRU); the input-to-hidden part's data gradient only when its input needs one.
+torch::Tensor counted(torch::nn::LSTM& m, const torch::Tensor& x);
+torch::Tensor counted(torch::nn::GRU& m, const torch::Tensor& x);
+/// A matrix product a @ b (any batch dims), counted as 2 x output elements x inner dimension.
+torch::Tensor counted_matmul(const torch::Tensor& a, const torch::Tensor& b);
+
+// ---------------------------------------------------------------------------------------------
+// Presets and parameters.
+
+/// The preset sizes: tiny (tests: a step well under a second on 2 CPU cores), small (the CPU
+/// quick suite), full (the paper's configuration, for real hardware).
+enum class Size { kTiny, kSmall, kFull };
+
+/// "tiny" | "small" | "full".
+std::string size_name(Size size);
+
+/// Picks the preset value for a size.
+template <class T>
+T by_size(Size size, T tiny, T small, T full) {
+  return size == Size::kTiny ? tiny : size == Size::kSmall ? small : full;
+}
+
+/// A published parameter count a `full` preset is held to.
+struct PublishedCount {
+  double parameters = 0;    ///< the published figure
+  double tolerance = 0.01;  ///< relative
+  std::string source;       ///< paper, table, or reference implementation
+};
+
+/// The parameters every model takes (mode, size, batch, dtype, channels_last) followed by the
+/// model's own `extra` ones. Integer extras whose default is 0 mean "the preset's value".
+std::vector<ParamSpec> model_params(std::vector<ParamSpec> extra);
+
+/// WorkloadInfo for model/NAME with the standard parameters and modes.
+WorkloadInfo model_info(const std::string& name, const std::string& description,
+                        std::vector<ParamSpec> extra = {});
+
+// ---------------------------------------------------------------------------------------------
+
+/// Base of every model/... workload. Modes: `train` (forward, loss, backward, optimizer step)
+/// and `infer` (no-grad, eval mode, with the model's post-processing). dtype bf16/fp16 run under
+/// autocast (mixed precision, fp32 master weights; fp16 with dynamic loss scaling, CUDA only).
+class ModelWorkload : public Workload {
+ public:
+  explicit ModelWorkload(const Problem& problem);
+
+  /// Analytic FLOPs per sample (docs/workloads/models.md convention).
+  struct Flops {
+    double forward = 0;  ///< one inference forward pass
+    double train = 0;    ///< one training step: forward + data and weight gradients
+  };
+  /// The model's analytic FLOP formula for this problem's configuration.
+  virtual Flops analytic_flops() const = 0;
+  /// The published parameter count of the `full` preset, when there is one.
+  virtual std::optional<PublishedCount> published_parameters() const { return std::nullopt; }
+
+  WorkCounts work() const override;
+  Description describe() const override;
+  void setup(ExecContext& context) override;
+  void step() override;
+  CheckOutcome check() override;
+  void teardown() override;
+
+  bool training() const { return training_; }
+  Size size() const { return size_; }
+  /// The batch this problem runs (the `batch` parameter, or the preset's).
+  int64_t batch() const;
+  /// Trainable parameters of the built network (builds it on the CPU if not set up).
+  int64_t parameter_count() const;
+  /// Builds the network on the CPU once (setup moves it to the device).
+  void ensure_built() const;
+  /// The loss of the last training step (NaN before the first one or in infer mode).
+  double last_loss() const;
+  /// Runs one step under a FlopCounter (after setup) and returns what it counted.
+  FlopTally count_step_flops();
+
+ protected:
+  // --- What a model describes (valid before setup) ---
+  /// The preset batch for a size.
+  virtual int64_t preset_batch(Size size) const = 0;
+  /// What one sample is, plural ("images", "volumes", "jets").
+  virtual std::string sample_unit() const { return "images"; }
+  /// One line: the architecture at this configuration.
+  virtual std::string summary() const = 0;
+  /// Extra facts for `describe` (input shape, widths, anchors...).
+  virtual std::vector<std::pair<std::string, std::string>> facts() const { return {}; }
+  /// The optimizer the paper trains with, by name ("SGD momentum 0.9, weight decay 1e-4").
+  virtual std::string optimizer_name() const = 0;
+
+  // --- What a model sets up and runs ---
+  /// Creates the network (on the CPU) and registers its parts in `net()`.
+  virtual void build() = 0;
+  /// Generates the batch on `device()`: inputs and targets the loss accepts.
+  virtual void make_batch() = 0;
+  /// The paper's optimizer over `net()`'s parameters.
+  virtual std::unique_ptr<torch::optim::Optimizer> make_optimizer() = 0;
+  /// Forward pass and loss on the batch (grad mode on, autocast active when dtype != fp32).
+  virtual torch::Tensor training_loss() = 0;
+  /// Inference on the batch, post-processing included (no grad, eval mode, autocast active).
+  /// Returns a tensor whose values the check scans for NaN/Inf.
+  virtual torch::Tensor inference() = 0;
+  /// One training step. The default: zero grads, training_loss(), backward (loss-scaled for
+  /// fp16), optimizer step. Returns the loss (a detached scalar tensor; not synchronised).
+  virtual torch::Tensor train_step();
+
+  /// The root module every part is registered in.
+  torch::nn::Module& net() { return *net_; }
+  const std::shared_ptr<torch::nn::Module>& net_ptr() const { return net_; }
+  /// The device tensors go on (valid in setup and later).
+  const torch::Device& device() const { return device_; }
+  /// Memory format for activations of `spatial_dims` spatial dimensions (channels_last).
+  torch::MemoryFormat memory_format(int spatial_dims = 2) const;
+  /// `x` in this problem's memory format (4-D or 5-D tensors; others unchanged).
+  torch::Tensor to_format(const torch::Tensor& x) const;
+  /// A preset-or-override integer parameter: the parameter when non-zero, else `preset`.
+  int64_t param_or(const std::string& key, int64_t preset) const;
+  /// The autocast dtype (kFloat for fp32).
+  torch::ScalarType compute_dtype() const;
+
+  bool training_ = true;
+  Size size_ = Size::kSmall;
+  std::string dtype_ = "fp32";
+  bool channels_last_ = false;
+  uint64_t seed_ = 0;
+
+ private:
+  /// Backward with dynamic loss scaling (fp16): unscale, skip the step on overflow.
+  bool scaled_backward(const torch::Tensor& loss);
+
+  std::shared_ptr<torch::nn::Module> net_ = std::make_shared<torch::nn::Module>("net");
+  torch::Device device_{torch::kCPU};
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  torch::Tensor last_loss_;
+  torch::Tensor last_output_;
+  double loss_scale_ = 65536.0;
+  int good_steps_ = 0;
+  mutable bool built_ = false;
+};
+
+/// Enables autocast for `dtype` (kFloat: nothing) on the device type while alive.
+class AutocastScope {
+ public:
+  AutocastScope(torch::DeviceType device_type, torch::ScalarType dtype);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  torch::DeviceType device_type_;
+  bool enabled_ = false;
+  bool previous_ = false;
+  torch::ScalarType previous_dtype_ = torch::kFloat;
+};
+
+/// Sum of elements of every trainable parameter of a module.
+int64_t count_parameters(const torch::nn::Module& module);
+
+}  // namespace dlbench::model
