@@ -26,6 +26,21 @@ WorkCounts counts(double flops, double bytes) {
   return w;
 }
 
+TEST(Bound, PartialAccountingNeverClaimsLatency) {
+  // A whole model counts GEMM FLOPs only: 20% of the ceiling says nothing about the rest.
+  WorkCounts work = counts(2e9, 0);
+  work.partial_accounting = true;
+  auto b = classify_bound(work, 0.1, ceiling(100e9), ceiling(20e9));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->verdict, "unknown");
+  EXPECT_NE(b->detail.find("compute 20%"), std::string::npos) << b->detail;
+  EXPECT_NE(b->detail.find("layer/"), std::string::npos) << b->detail;
+  // 70%: the counted FLOPs alone explain the time.
+  work.flops = 7e9;
+  b = classify_bound(work, 0.1, ceiling(100e9), ceiling(20e9));
+  EXPECT_EQ(b->verdict, "compute");
+}
+
 TEST(Bound, SharesPickTheVerdict) {
   // 8e9 FLOP in 0.1 s against 100 GFLOP/s: compute share 0.8; 1e8 B against 20 GB/s: 0.05.
   auto b = classify_bound(counts(8e9, 1e8), 0.1, ceiling(100e9), ceiling(20e9));

@@ -36,10 +36,12 @@ std::string read_first_line(const std::string& path) {
 double measure_cpu_clock_hz() {
 #if defined(__x86_64__)
   // 64 dependent 1-cycle adds per iteration; the loop counter runs on another port. The best of
-  // several short bursts lets the core reach its boost clock first.
+  // many short bursts (about 0.35 ms each) lets the core reach its boost clock first, and on a
+  // loaded machine some bursts run without being descheduled (long bursts never did: under a
+  // load of 3 per core the clock read 0.7 GHz instead of 3.7).
   double best = 0;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    uint64_t value = 0, iterations = 1000000;
+  for (int attempt = 0; attempt < 120; ++attempt) {
+    uint64_t value = 0, iterations = 20000;
     auto start = std::chrono::steady_clock::now();
     asm volatile(
         "1:\n\t"
@@ -53,7 +55,7 @@ double measure_cpu_clock_hz() {
         : "cc");
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (seconds > 0) best = std::max(best, 64.0 * 1e6 / seconds);
+    if (seconds > 0) best = std::max(best, 64.0 * 20000 / seconds);
   }
   return best;
 #else

@@ -40,6 +40,9 @@ std::string peak_text(const Result& r) {
   const Metric* m = find_metric(r, primary == "flops"       ? "pct_peak_compute"
                                    : primary == "bandwidth" ? "pct_peak_bandwidth"
                                                             : "");
+  // Throughput-judged results (whole models) still show how much of the compute ceiling their
+  // counted FLOPs reach.
+  if (!m && primary == "throughput") m = find_metric(r, "pct_peak_compute");
   return m ? strprintf("%.1f%%", m->value) : "-";
 }
 
@@ -290,6 +293,10 @@ std::string headline(const Result& r) {
     if (const Metric* m = find_metric(r, "flops")) return format_si(m->value, "FLOP/s");
   }
   if (primary == "bandwidth") {
+    if (const Metric* m = find_metric(r, "bandwidth")) return format_si(m->value, "B/s");
+  }
+  if (primary == "throughput") {
+    if (const Metric* m = find_metric(r, "flops")) return format_si(m->value, "FLOP/s");
     if (const Metric* m = find_metric(r, "bandwidth")) return format_si(m->value, "B/s");
   }
   return "-";

@@ -32,9 +32,9 @@ torch::Tensor counted_conv(Holder& m, const torch::Tensor& x) {
   torch::Tensor y = m->forward(x);
   // weight: [C_out, C_in / groups, k...]
   const torch::Tensor& w = m->weight;
-  record_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(w.size(1)) *
-                   kernel_volume(w),
-               needs_grad(x), needs_grad(w));
+  record_flops(
+      2.0 * static_cast<double>(y.numel()) * static_cast<double>(w.size(1)) * kernel_volume(w),
+      needs_grad(x), needs_grad(w));
   return y;
 }
 
@@ -43,9 +43,9 @@ torch::Tensor counted_transposed(Holder& m, const torch::Tensor& x) {
   torch::Tensor y = m->forward(x);
   // weight: [C_in, C_out / groups, k...]; every input element scatters into C_out/g x kernel.
   const torch::Tensor& w = m->weight;
-  record_flops(2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.size(1)) *
-                   kernel_volume(w),
-               needs_grad(x), needs_grad(w));
+  record_flops(
+      2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.size(1)) * kernel_volume(w),
+      needs_grad(x), needs_grad(w));
   return y;
 }
 
@@ -238,7 +238,8 @@ torch::ScalarType ModelWorkload::compute_dtype() const {
 
 torch::MemoryFormat ModelWorkload::memory_format(int spatial_dims) const {
   if (!channels_last_) return torch::MemoryFormat::Contiguous;
-  return spatial_dims == 3 ? torch::MemoryFormat::ChannelsLast3d : torch::MemoryFormat::ChannelsLast;
+  return spatial_dims == 3 ? torch::MemoryFormat::ChannelsLast3d
+                           : torch::MemoryFormat::ChannelsLast;
 }
 
 torch::Tensor ModelWorkload::to_format(const torch::Tensor& x) const {
@@ -283,9 +284,9 @@ Description ModelWorkload::describe() const {
   d.facts.push_back({"parameters", strprintf("%lld (%.2f M)", static_cast<long long>(params),
                                              static_cast<double>(params) / 1e6)});
   if (auto published = published_parameters()) {
-    d.facts.push_back({"published parameters (full)",
-                       strprintf("%.2f M, %s", published->parameters / 1e6,
-                                 published->source.c_str())});
+    d.facts.push_back(
+        {"published parameters (full)",
+         strprintf("%.2f M, %s", published->parameters / 1e6, published->source.c_str())});
   }
   d.facts.push_back({"forward FLOPs / sample", strprintf("%.4g GFLOP", flops.forward / 1e9)});
   d.facts.push_back({"training FLOPs / sample", strprintf("%.4g GFLOP", flops.train / 1e9)});
@@ -294,10 +295,10 @@ Description ModelWorkload::describe() const {
                      "normalisation, activations, pooling, losses and post-processing not "
                      "counted (docs/workloads/models.md)"});
   d.facts.push_back({"optimizer", optimizer_name()});
-  d.facts.push_back({"precision", dtype_ == "fp32" ? "fp32"
-                                                   : dtype_ + " autocast, fp32 weights" +
-                                                         (dtype_ == "fp16" ? ", loss scaling"
-                                                                           : "")});
+  d.facts.push_back({"precision", dtype_ == "fp32"
+                                      ? "fp32"
+                                      : dtype_ + " autocast, fp32 weights" +
+                                            (dtype_ == "fp16" ? ", loss scaling" : "")});
   return d;
 }
 
@@ -397,13 +398,12 @@ CheckOutcome ModelWorkload::check() {
   double bad = static_cast<double>((~torch::isfinite(values)).sum().item<int64_t>());
   std::string what = training_ ? "the training loss" : "the inference outputs";
   CheckOutcome outcome = CheckOutcome::compare(
-      bad, effective_tolerance(0.5),
-      "non-finite values in " + what + " of one extra step",
-      strprintf("%lld values scanned%s", static_cast<long long>(values.numel()),
-                training_ ? strprintf(", loss %.6g", values.numel() ? values[0].item<double>()
-                                                                    : 0.0)
-                                .c_str()
-                          : ""));
+      bad, effective_tolerance(0.5), "non-finite values in " + what + " of one extra step",
+      strprintf(
+          "%lld values scanned%s", static_cast<long long>(values.numel()),
+          training_
+              ? strprintf(", loss %.6g", values.numel() ? values[0].item<double>() : 0.0).c_str()
+              : ""));
   if (test_switch_active()) outcome.detail += " (made with a DLBENCH_TEST_ switch)";
   return outcome;
 }

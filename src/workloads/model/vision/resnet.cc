@@ -2,6 +2,7 @@
 #include "workloads/model/vision/resnet.h"
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::model {
@@ -15,16 +16,30 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
 
 std::vector<int64_t> resnet_blocks(int64_t depth) {
   switch (depth) {
-    case 18: return {2, 2, 2, 2};
-    case 34: return {3, 4, 6, 3};
-    case 50: return {3, 4, 6, 3};
-    case 101: return {3, 4, 23, 3};
-    case 152: return {3, 8, 36, 3};
-    default: throw Error("ResNet depth must be 18, 34, 50, 101 or 152");
+    case 18:
+      return {2, 2, 2, 2};
+    case 34:
+      return {3, 4, 6, 3};
+    case 50:
+      return {3, 4, 6, 3};
+    case 101:
+      return {3, 4, 23, 3};
+    case 152:
+      return {3, 8, 36, 3};
+    default:
+      throw Error("ResNet depth must be 18, 34, 50, 101 or 152");
   }
 }
 
 bool resnet_bottleneck(int64_t depth) { return depth >= 50; }
+
+namespace {
+std::string join_ints(const std::vector<int64_t>& values) {
+  std::string out;
+  for (int64_t v : values) out += (out.empty() ? "" : "-") + std::to_string(v);
+  return out;
+}
+}  // namespace
 
 int64_t conv_out(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
   return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
@@ -126,9 +141,9 @@ ResNetFlops resnet_flops(const ResNetConfig& config, int64_t height, int64_t wid
       int64_t stride = b == 0 ? config.stage_strides[s] : 1;
       int64_t ho = conv_out(h, 3, stride, 1), wo = conv_out(w, 3, stride, 1);
       if (bottleneck) {
-        f.forward += conv_flops(h, w, in, planes, 1);         // 1x1 reduce
-        f.forward += conv_flops(ho, wo, planes, planes, 3);   // 3x3 (strided)
-        f.forward += conv_flops(ho, wo, planes, out, 1);      // 1x1 expand
+        f.forward += conv_flops(h, w, in, planes, 1);        // 1x1 reduce
+        f.forward += conv_flops(ho, wo, planes, planes, 3);  // 3x3 (strided)
+        f.forward += conv_flops(ho, wo, planes, out, 1);     // 1x1 expand
       } else {
         f.forward += conv_flops(ho, wo, in, planes, 3);
         f.forward += conv_flops(ho, wo, planes, planes, 3);
@@ -144,6 +159,56 @@ ResNetFlops resnet_flops(const ResNetConfig& config, int64_t height, int64_t wid
   f.out_w = w;
   f.channels = in;
   return f;
+}
+
+}  // namespace dlbench::model
+
+namespace dlbench::model {
+
+ResNetClassifier::ResNetClassifier(const Problem& problem, ResNetConfig config, int64_t image)
+    : ModelWorkload(problem), config_(std::move(config)), image_(image) {}
+
+ModelWorkload::Flops ResNetClassifier::analytic_flops() const {
+  ResNetFlops f = resnet_flops(config_, image_, image_);
+  // Every counted layer gets a weight gradient and a data gradient, except the stem conv,
+  // whose input is data.
+  return {f.forward, 3 * f.forward - f.stem};
+}
+
+std::vector<std::pair<std::string, std::string>> ResNetClassifier::facts() const {
+  return {{"input", strprintf("%lld x %lld x %lld", static_cast<long long>(config_.in_channels),
+                              static_cast<long long>(image_), static_cast<long long>(image_))},
+          {"stages", strprintf("%s blocks (%s), widths %lld..%lld",
+                               resnet_bottleneck(config_.depth) ? "bottleneck" : "basic",
+                               join_ints(resnet_blocks(config_.depth)).c_str(),
+                               static_cast<long long>(config_.width),
+                               static_cast<long long>(config_.width * 8))},
+          {"loss", "softmax cross-entropy"}};
+}
+
+std::string ResNetClassifier::optimizer_name() const {
+  return "SGD, lr 0.1, momentum 0.9, weight decay 1e-4 (He et al. 2015)";
+}
+
+void ResNetClassifier::build() { resnet_ = net().register_module("resnet", ResNet(config_)); }
+
+void ResNetClassifier::make_batch() {
+  images_ = to_format(
+      torch::randn({batch(), config_.in_channels, image_, image_}, torch::device(device())));
+  labels_ = torch::randint(config_.classes, {batch()}, torch::device(device()).dtype(torch::kLong));
+}
+
+std::unique_ptr<torch::optim::Optimizer> ResNetClassifier::make_optimizer() {
+  return std::make_unique<torch::optim::SGD>(
+      net().parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
+}
+
+torch::Tensor ResNetClassifier::training_loss() {
+  return torch::cross_entropy_loss(resnet_->forward(images_), labels_);
+}
+
+torch::Tensor ResNetClassifier::inference() {
+  return torch::softmax(resnet_->forward(images_).to(torch::kFloat), 1);
 }
 
 }  // namespace dlbench::model

@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "workloads/model/model.h"
+
 namespace dlbench::model {
 
 /// Blocks per stage for depth 18, 34, 50, 101 or 152 (He et al. 2015, Table 1).
@@ -17,10 +19,10 @@ bool resnet_bottleneck(int64_t depth);
 /// A ResNet's shape.
 struct ResNetConfig {
   int64_t depth = 50;
-  int64_t width = 64;        ///< channels of the stem and of the first stage's 3x3 convs
-  int64_t in_channels = 3;   ///< input channels (3 for RGB)
-  int64_t classes = 1000;    ///< fc outputs; 0: no classifier (a backbone)
-  int64_t stages = 4;        ///< stages built (a backbone may stop early, e.g. C4 = 3)
+  int64_t width = 64;       ///< channels of the stem and of the first stage's 3x3 convs
+  int64_t in_channels = 3;  ///< input channels (3 for RGB)
+  int64_t classes = 1000;   ///< fc outputs; 0: no classifier (a backbone)
+  int64_t stages = 4;       ///< stages built (a backbone may stop early, e.g. C4 = 3)
   /// Stride of the first 3x3 conv of each stage after the first (SSD sets stage 4's to 1).
   std::vector<int64_t> stage_strides = {1, 2, 2, 2};
 };
@@ -66,11 +68,11 @@ TORCH_MODULE(ResNet);
 
 /// Analytic FLOPs of one forward pass of one sample (2 per MAC of convs and fc).
 struct ResNetFlops {
-  double forward = 0;   ///< whole network
-  double stem = 0;      ///< the first conv alone (no data gradient in training)
-  int64_t out_h = 0;    ///< feature map height after the last stage
-  int64_t out_w = 0;    ///< and width
-  int64_t channels = 0; ///< and channels
+  double forward = 0;    ///< whole network
+  double stem = 0;       ///< the first conv alone (no data gradient in training)
+  int64_t out_h = 0;     ///< feature map height after the last stage
+  int64_t out_w = 0;     ///< and width
+  int64_t channels = 0;  ///< and channels
 };
 ResNetFlops resnet_flops(const ResNetConfig& config, int64_t height, int64_t width);
 
@@ -79,5 +81,35 @@ int64_t conv_out(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_
 
 /// torchvision's initialisation: Kaiming normal (fan-out, ReLU) for convs, BN weight 1, bias 0.
 void init_conv_bn(torch::nn::Module& module);
+
+}  // namespace dlbench::model
+
+namespace dlbench::model {
+
+/// A ResNet image classifier as a model workload: the network, its FLOP formula, SGD with
+/// momentum (He et al. 2015) and softmax cross-entropy. model/resnet50 and model/hep derive from
+/// it and add presets, data and their sources.
+class ResNetClassifier : public ModelWorkload {
+ public:
+  /// `config` and the input size (square) for this problem.
+  ResNetClassifier(const Problem& problem, ResNetConfig config, int64_t image);
+
+  Flops analytic_flops() const override;
+
+ protected:
+  std::vector<std::pair<std::string, std::string>> facts() const override;
+  std::string optimizer_name() const override;
+  void build() override;
+  std::unique_ptr<torch::optim::Optimizer> make_optimizer() override;
+  torch::Tensor training_loss() override;
+  torch::Tensor inference() override;
+  /// Random normal images and uniform labels; subclasses with other data override it.
+  void make_batch() override;
+
+  ResNetConfig config_;
+  int64_t image_;
+  ResNet resnet_{nullptr};
+  torch::Tensor images_, labels_;
+};
 
 }  // namespace dlbench::model

@@ -1,16 +1,39 @@
-// model/resnet50: ResNet-50 v1.5 image classification (AI Matrix vision, MLPerf Training),
-// also depth 18/34/101/152. Trained with SGD + momentum on cross-entropy as He et al. (2015) do.
-// FLOPs: resnet_flops (resnet.h); a training step is 3x forward less the stem's data gradient.
-// See docs/workloads/resnet50.md.
+// model/resnet50: ResNet-50 v1.5 image classification (AI Matrix vision, MLPerf Training,
+// HPC AI500's image classification), also depth 18/34/101/152, trained with SGD + momentum on
+// cross-entropy as He et al. (2015) do. FLOPs: resnet_flops (resnet.h); a training step is 3x
+// forward less the stem's data gradient. See docs/workloads/resnet50.md.
+#include <map>
+
 #include "core/registry.h"
 #include "core/strings.h"
-#include "workloads/model/model.h"
 #include "workloads/model/vision/resnet.h"
 
 namespace dlbench::model {
 namespace {
 
-class ResNetModel : public ModelWorkload {
+ResNetConfig resnet50_config(const Problem& problem) {
+  Size size = problem.get("size") == "tiny"    ? Size::kTiny
+              : problem.get("size") == "small" ? Size::kSmall
+                                               : Size::kFull;
+  auto preset = [&](const char* key, int64_t tiny, int64_t small, int64_t full) {
+    int64_t value = problem.get_int(key);
+    return value != 0 ? value : by_size(size, tiny, small, full);
+  };
+  ResNetConfig config;
+  config.depth = problem.get_int("depth");
+  config.width = preset("width", 16, 64, 64);
+  config.classes = preset("classes", 10, 1000, 1000);
+  return config;
+}
+
+int64_t resnet50_image(const Problem& problem) {
+  int64_t image = problem.get_int("image");
+  if (image != 0) return image;
+  const std::string& size = problem.get("size");
+  return size == "tiny" ? 32 : size == "small" ? 128 : 224;
+}
+
+class ResNetModel : public ResNetClassifier {
  public:
   static WorkloadInfo info() {
     return model_info(
@@ -24,25 +47,15 @@ class ResNetModel : public ModelWorkload {
   }
 
   explicit ResNetModel(const Problem& problem)
-      : ModelWorkload(problem),
-        image_(param_or("image", by_size<int64_t>(size_, 32, 128, 224))) {
-    config_.depth = problem.get_int("depth");
-    config_.width = param_or("width", by_size<int64_t>(size_, 16, 64, 64));
-    config_.classes = param_or("classes", by_size<int64_t>(size_, 10, 1000, 1000));
-  }
-
-  Flops analytic_flops() const override {
-    ResNetFlops f = resnet_flops(config_, image_, image_);
-    return {f.forward, 3 * f.forward - f.stem};
-  }
+      : ResNetClassifier(problem, resnet50_config(problem), resnet50_image(problem)) {}
 
   std::optional<PublishedCount> published_parameters() const override {
-    // torchvision's model table (weights IMAGENET1K_V1), 1000 classes, width 64.
-    const std::map<int64_t, double> table = {{18, 11689512},  {34, 21797672}, {50, 25557032},
-                                             {101, 44549160}, {152, 60192808}};
+    // torchvision's model table (IMAGENET1K_V1 weights): 1000 classes, width 64.
+    const std::map<int64_t, double> table = {
+        {18, 11689512}, {34, 21797672}, {50, 25557032}, {101, 44549160}, {152, 60192808}};
     return PublishedCount{table.at(config_.depth), 0.0005,
                           "torchvision.models.resnet" + std::to_string(config_.depth) +
-                              " documentation (He et al. 2015: 25.6 M for ResNet-50)"};
+                              " documentation; He et al. 2015 give 25.6 M for ResNet-50"};
   }
 
  protected:
@@ -52,50 +65,9 @@ class ResNetModel : public ModelWorkload {
                      static_cast<long long>(config_.depth), static_cast<long long>(image_),
                      static_cast<long long>(image_), static_cast<long long>(config_.classes));
   }
-  std::vector<std::pair<std::string, std::string>> facts() const override {
-    return {{"input", strprintf("3 x %lld x %lld", static_cast<long long>(image_),
-                                static_cast<long long>(image_))},
-            {"stages", strprintf("%s blocks, widths %lld..%lld",
-                                 resnet_bottleneck(config_.depth) ? "bottleneck" : "basic",
-                                 static_cast<long long>(config_.width),
-                                 static_cast<long long>(config_.width * 8))},
-            {"loss", "softmax cross-entropy"}};
-  }
-  std::string optimizer_name() const override {
-    return "SGD, lr 0.1, momentum 0.9, weight decay 1e-4 (He et al. 2015)";
-  }
-
-  void build() override { resnet_ = net().register_module("resnet", ResNet(config_)); }
-
-  void make_batch() override {
-    images_ = to_format(torch::randn({batch(), 3, image_, image_}, torch::device(device())));
-    labels_ = torch::randint(config_.classes, {batch()},
-                             torch::device(device()).dtype(torch::kLong));
-  }
-
-  std::unique_ptr<torch::optim::Optimizer> make_optimizer() override {
-    return std::make_unique<torch::optim::SGD>(
-        net().parameters(), torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4));
-  }
-
-  torch::Tensor training_loss() override {
-    return torch::cross_entropy_loss(resnet_->forward(images_), labels_);
-  }
-
-  torch::Tensor inference() override {
-    torch::Tensor logits = resnet_->forward(images_);
-    return torch::softmax(logits.to(torch::kFloat), 1);
-  }
-
- private:
-  ResNetConfig config_;
-  int64_t image_;
-  ResNet resnet_{nullptr};
-  torch::Tensor images_, labels_;
 };
-
-}  // namespace
 
 DLBENCH_REGISTER_WORKLOAD(ResNetModel);
 
+}  // namespace
 }  // namespace dlbench::model
