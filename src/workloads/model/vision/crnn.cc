@@ -196,8 +196,9 @@ class CrnnModel : public ModelWorkload {
   }
 
   std::optional<PublishedCount> published_parameters() const override {
-    return PublishedCount{8.3e6, 0.01,
-                          "Shi et al. 2017 (arXiv:1507.05717), Table 2: CRNN 8.3 M parameters"};
+    return PublishedCount{
+        8.3e6, 0.01,
+        "Shi et al. 2017 (arXiv:1507.05717), model-size column of the method comparison: 8.3 M"};
   }
 
  protected:
