@@ -202,7 +202,8 @@ class SsdModel : public ModelWorkload {
         conf, target_labels_,
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [N, A]
     torch::Tensor negative_loss = ce.detach().masked_fill(positive, 0);
-    torch::Tensor rank = std::get<1>(std::get<1>(negative_loss.sort(1, /*descending=*/true)).sort(1));
+    torch::Tensor rank =
+        std::get<1>(std::get<1>(negative_loss.sort(1, /*descending=*/true)).sort(1));
     torch::Tensor hard_negative =
         rank < torch::clamp_max(3 * positives, target_labels_.size(1)).unsqueeze(1);
     torch::Tensor class_loss =
