@@ -51,7 +51,9 @@ class Models : public ::testing::TestWithParam<std::string> {};
 TEST(ModelsRegistered, TheIssueModelsAreAllThere) {
   // The vision and science models of the model issue; more may register.
   std::vector<std::string> names = model_names();
-  for (const char* expected : {"model/resnet50"}) {
+  for (const char* expected :
+       {"model/resnet50", "model/ssd", "model/faster_rcnn", "model/crnn", "model/cosmoflow",
+        "model/deepcam", "model/ewa", "model/hep", "model/dcgan"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
 }
@@ -86,8 +88,12 @@ TEST_P(Models, AnalyticFlopsMatchTheRuntimeCount) {
     double counted = tally.total() / batch;
     double expected = m->training() ? analytic.train : analytic.forward;
     EXPECT_GT(counted, 0) << GetParam() << " " << mode;
-    EXPECT_NEAR(analytic.forward, tally.forward / batch, 0.02 * analytic.forward)
-        << GetParam() << " " << mode << ": forward";
+    // `forward` is one inference pass; a training step may run several (a GAN runs G and D
+    // more than once), so the forward tally is compared in infer mode only.
+    if (!m->training()) {
+      EXPECT_NEAR(analytic.forward, tally.forward / batch, 0.02 * analytic.forward)
+          << GetParam() << ": forward";
+    }
     EXPECT_NEAR(expected, counted, 0.02 * expected) << GetParam() << " " << mode;
     if (!m->training()) EXPECT_EQ(tally.backward, 0) << GetParam();
   }

@@ -169,16 +169,14 @@ class DcganModel : public ModelWorkload {
   Flops analytic_flops() const override {
     GanFlops f = dcgan_flops(shape_);
     const double g = f.generator, d = f.discriminator;
-    if (!training_) return {g, 3 * g - f.generator_first};
     // Discriminator update: G forward without grad; D on the real and the generated batch, each
     // backward with weight gradients and data gradients for all but the first conv.
     double d_update = g + 2 * (d + d + (d - f.discriminator_first));
     // Generator update (D's weights frozen): G forward, D forward, D data gradients down to the
     // maps, G's weight and data gradients (none for the latent input).
     double g_update = g + d + d + g + (g - f.generator_first);
-    // In train mode `forward` is every forward pass of the step (G twice, D three times), the
-    // count the runtime tally holds it to.
-    return {2 * g + 3 * d, d_update + g_update};
+    // `forward` is one inference pass (generating maps); `train` the whole alternating step.
+    return {g, d_update + g_update};
   }
 
   // No parameter count is published for CosmoGAN (see docs/workloads/dcgan.md).
@@ -219,7 +217,7 @@ class DcganModel : public ModelWorkload {
         {"generator forward FLOPs / map", strprintf("%.4g GFLOP", f.generator / 1e9)},
         {"discriminator forward FLOPs / map", strprintf("%.4g GFLOP", f.discriminator / 1e9)},
         {"step", training_ ? "D update (real + generated batch, G under no-grad), then G update "
-                             "through D (D weights frozen); forward FLOPs count all five passes"
+                             "through D (D weights frozen)"
                            : "generate a batch of maps from fixed latents (eval mode)"},
         {"loss reported", "discriminator loss (BCE real + BCE generated)"},
         {"published parameters", "none stated by CosmoGAN (paper or code)"}};
