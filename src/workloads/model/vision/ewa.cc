@@ -13,7 +13,7 @@ namespace {
 class EwaModel : public FasterRcnnModel {
  public:
   static FasterRcnnSpec spec() {
-    FasterRcnnSpec s;
+    FasterRcnnSpec s = scaled_down_spec();
     s.name = "model/ewa";
     s.title = "Extreme weather analytics: Faster R-CNN R-50-C4";
     s.input_kind = "climate fields";
@@ -28,25 +28,11 @@ class EwaModel : public FasterRcnnModel {
     for (FasterRcnnPreset* p : {&s.tiny, &s.small, &s.full}) p->classes = 4;
     s.tiny.height = 64;
     s.tiny.width = 96;
-    s.tiny.resnet_width = 8;
-    s.tiny.anchor_sizes = {16, 32, 64};
+    // More RPN candidates before NMS than model/faster_rcnn's tiny preset.
     s.tiny.pre_nms_train = 96;
-    s.tiny.post_nms_train = 16;
     s.tiny.pre_nms_test = 96;
-    s.tiny.post_nms_test = 8;
-    s.tiny.rpn_batch = 64;
-    s.tiny.roi_batch = 8;
-    s.tiny.max_boxes = 3;
-    s.tiny.detections = 10;
     s.small.height = 192;
     s.small.width = 288;
-    s.small.resnet_width = 32;
-    s.small.anchor_sizes = {32, 64, 128};
-    s.small.pre_nms_train = 1000;
-    s.small.post_nms_train = 128;
-    s.small.pre_nms_test = 1000;
-    s.small.post_nms_test = 32;
-    s.small.roi_batch = 16;
     s.full.height = 768;
     s.full.width = 1152;
     return s;

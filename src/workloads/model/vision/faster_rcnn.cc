@@ -364,13 +364,35 @@ torch::Tensor FasterRcnnModel::inference() {
   return detect_per_class(boxes, scores, 0.05, 0.5, kCandidatesPerClass, preset_.detections);
 }
 
+FasterRcnnSpec scaled_down_spec() {
+  FasterRcnnSpec s;
+  s.tiny.resnet_width = 8;
+  s.tiny.anchor_sizes = {16, 32, 64};
+  s.tiny.pre_nms_train = 64;
+  s.tiny.post_nms_train = 16;
+  s.tiny.pre_nms_test = 64;
+  s.tiny.post_nms_test = 8;
+  s.tiny.rpn_batch = 64;
+  s.tiny.roi_batch = 8;
+  s.tiny.max_boxes = 3;
+  s.tiny.detections = 10;
+  s.small.resnet_width = 32;
+  s.small.anchor_sizes = {32, 64, 128};
+  s.small.pre_nms_train = 1000;
+  s.small.post_nms_train = 128;
+  s.small.pre_nms_test = 1000;
+  s.small.post_nms_test = 32;
+  s.small.roi_batch = 16;
+  return s;
+}
+
 namespace {
 
 /// model/faster_rcnn on COCO-shaped data.
 class FasterRcnnWorkload : public FasterRcnnModel {
  public:
   static FasterRcnnSpec spec() {
-    FasterRcnnSpec s;
+    FasterRcnnSpec s = scaled_down_spec();
     s.name = "model/faster_rcnn";
     s.title = "Faster R-CNN R-50-C4";
     s.input_kind = "RGB image";
@@ -381,26 +403,9 @@ class FasterRcnnWorkload : public FasterRcnnModel {
     s.in_channels = 3;
     s.tiny.height = 64;
     s.tiny.width = 64;
-    s.tiny.resnet_width = 8;
     s.tiny.classes = 3;
-    s.tiny.anchor_sizes = {16, 32, 64};
-    s.tiny.pre_nms_train = 64;
-    s.tiny.post_nms_train = 16;
-    s.tiny.pre_nms_test = 64;
-    s.tiny.post_nms_test = 8;
-    s.tiny.rpn_batch = 64;
-    s.tiny.roi_batch = 8;
-    s.tiny.max_boxes = 3;
-    s.tiny.detections = 10;
     s.small.height = 224;
     s.small.width = 320;
-    s.small.resnet_width = 32;
-    s.small.anchor_sizes = {32, 64, 128};
-    s.small.pre_nms_train = 1000;
-    s.small.post_nms_train = 128;
-    s.small.pre_nms_test = 1000;
-    s.small.post_nms_test = 32;
-    s.small.roi_batch = 16;
     s.full.height = 800;
     s.full.width = 1333;
     return s;

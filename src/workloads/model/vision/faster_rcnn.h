@@ -39,6 +39,11 @@ struct FasterRcnnSpec {
   FasterRcnnPreset tiny, small, full;
 };
 
+/// A spec whose tiny and small presets carry the scaled-down detector settings every Faster
+/// R-CNN workload shares (ResNet width, anchor sizes, proposal and RoI counts, boxes per image);
+/// a workload fills in its names, input channels, input sizes and classes.
+FasterRcnnSpec scaled_down_spec();
+
 /// The parameters a Faster R-CNN workload takes beyond the standard ones.
 std::vector<ParamSpec> faster_rcnn_params(const FasterRcnnSpec& spec);
 
