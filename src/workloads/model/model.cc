@@ -127,6 +127,17 @@ std::string size_name(Size size) {
   return size == Size::kTiny ? "tiny" : size == Size::kSmall ? "small" : "full";
 }
 
+Size parse_size(const Problem& problem) {
+  const std::string& size = problem.get("size");
+  return size == "tiny" ? Size::kTiny : size == "small" ? Size::kSmall : Size::kFull;
+}
+
+int64_t preset_param(const Problem& problem, const std::string& key, int64_t tiny, int64_t small,
+                     int64_t full) {
+  int64_t value = problem.get_int(key);
+  return value != 0 ? value : by_size(parse_size(problem), tiny, small, full);
+}
+
 std::vector<ParamSpec> model_params(std::vector<ParamSpec> extra) {
   std::vector<ParamSpec> params = {
       ParamSpec::choice("mode", "train", {"train", "infer"},
@@ -216,9 +227,7 @@ int64_t count_parameters(const torch::nn::Module& module) {
 ModelWorkload::ModelWorkload(const Problem& problem)
     : Workload(problem),
       training_(problem.get("mode") == "train"),
-      size_(problem.get("size") == "tiny"    ? Size::kTiny
-            : problem.get("size") == "small" ? Size::kSmall
-                                             : Size::kFull),
+      size_(parse_size(problem)),
       dtype_(problem.get("dtype")),
       channels_last_(problem.get_bool("channels_last")),
       seed_(static_cast<uint64_t>(problem.get_int("seed"))) {}

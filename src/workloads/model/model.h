@@ -81,6 +81,15 @@ enum class Size { kTiny, kSmall, kFull };
 /// "tiny" | "small" | "full".
 std::string size_name(Size size);
 
+/// The preset a problem's `size` parameter names.
+Size parse_size(const Problem& problem);
+
+/// A model's integer parameter `key` when non-zero, else its preset value for the problem's
+/// size. For configuration computed before a ModelWorkload is constructed; inside one, use
+/// ModelWorkload::param_or.
+int64_t preset_param(const Problem& problem, const std::string& key, int64_t tiny, int64_t small,
+                     int64_t full);
+
 /// Picks the preset value for a size.
 template <class T>
 T by_size(Size size, T tiny, T small, T full) {

@@ -9,21 +9,12 @@ namespace dlbench::model {
 namespace {
 
 ResNetConfig hep_config(const Problem& problem) {
-  const std::string& size = problem.get("size");
   ResNetConfig config;
   config.depth = problem.get_int("depth");
-  int64_t width = problem.get_int("width");
-  config.width = width != 0 ? width : size == "tiny" ? 16 : 64;
+  config.width = preset_param(problem, "width", 16, 64, 64);
   config.in_channels = 3;
   config.classes = 2;
   return config;
-}
-
-int64_t hep_image(const Problem& problem) {
-  int64_t image = problem.get_int("image");
-  if (image != 0) return image;
-  const std::string& size = problem.get("size");
-  return size == "tiny" ? 32 : size == "small" ? 64 : 224;
 }
 
 class Hep : public ResNetClassifier {
@@ -41,7 +32,7 @@ class Hep : public ResNetClassifier {
   }
 
   explicit Hep(const Problem& problem)
-      : ResNetClassifier(problem, hep_config(problem), hep_image(problem)),
+      : ResNetClassifier(problem, hep_config(problem), preset_param(problem, "image", 32, 64, 224)),
         occupancy_(problem.get_double("occupancy")) {}
 
   std::optional<PublishedCount> published_parameters() const override {

@@ -12,25 +12,11 @@ namespace dlbench::model {
 namespace {
 
 ResNetConfig resnet50_config(const Problem& problem) {
-  Size size = problem.get("size") == "tiny"    ? Size::kTiny
-              : problem.get("size") == "small" ? Size::kSmall
-                                               : Size::kFull;
-  auto preset = [&](const char* key, int64_t tiny, int64_t small, int64_t full) {
-    int64_t value = problem.get_int(key);
-    return value != 0 ? value : by_size(size, tiny, small, full);
-  };
   ResNetConfig config;
   config.depth = problem.get_int("depth");
-  config.width = preset("width", 16, 64, 64);
-  config.classes = preset("classes", 10, 1000, 1000);
+  config.width = preset_param(problem, "width", 16, 64, 64);
+  config.classes = preset_param(problem, "classes", 10, 1000, 1000);
   return config;
-}
-
-int64_t resnet50_image(const Problem& problem) {
-  int64_t image = problem.get_int("image");
-  if (image != 0) return image;
-  const std::string& size = problem.get("size");
-  return size == "tiny" ? 32 : size == "small" ? 128 : 224;
 }
 
 class ResNetModel : public ResNetClassifier {
@@ -47,7 +33,8 @@ class ResNetModel : public ResNetClassifier {
   }
 
   explicit ResNetModel(const Problem& problem)
-      : ResNetClassifier(problem, resnet50_config(problem), resnet50_image(problem)) {}
+      : ResNetClassifier(problem, resnet50_config(problem),
+                         preset_param(problem, "image", 32, 128, 224)) {}
 
   std::optional<PublishedCount> published_parameters() const override {
     // torchvision's model table (IMAGENET1K_V1 weights): 1000 classes, width 64.
