@@ -13,11 +13,7 @@
 #include "core/registry.h"
 #include "workloads/model/adadelta.h"
 #include "workloads/model/model.h"
-
-namespace dlbench::model {
-/// Defined in src/workloads/model/vision/crnn.cc.
-std::vector<std::vector<int64_t>> ctc_greedy_decode(const torch::Tensor& scores, int64_t blank);
-}  // namespace dlbench::model
+#include "workloads/model/vision/ctc.h"
 
 namespace dlbench {
 namespace {

@@ -16,12 +16,10 @@
 #include "core/strings.h"
 #include "workloads/model/adadelta.h"
 #include "workloads/model/model.h"
+#include "workloads/model/vision/ctc.h"
 
 namespace dlbench::model {
 
-/// Best-path CTC decoding: per sequence, the most likely class of each frame, repeats collapsed
-/// and blanks dropped. `scores` is [T, B, C] (logits or log-probabilities); returns B label
-/// sequences. Declared here (and in tests/crnn_dcgan_test.cc, which tests it).
 std::vector<std::vector<int64_t>> ctc_greedy_decode(const torch::Tensor& scores, int64_t blank) {
   torch::Tensor best = scores.argmax(2).to(torch::kCPU).to(torch::kLong).contiguous();  // [T, B]
   const int64_t frames = best.size(0);
