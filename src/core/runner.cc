@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <new>
 
 #include "analysis/bound.h"
@@ -63,16 +64,63 @@ struct StepTiming {
   double device = NAN;
 };
 
-StepTiming timed_step(Workload& workload, Device& device, DeviceTimer* timer) {
+StepTiming timed_call(const std::function<void()>& call, Device& device, DeviceTimer* timer) {
   StepTiming timing;
   auto start = Clock::now();
   if (timer) timer->start();
-  workload.step();
+  call();
   if (timer) timer->stop();
   device.synchronize();
   timing.wall = seconds_since(start);
   if (timer) timing.device = timer->elapsed_seconds();
   return timing;
+}
+
+/// The times of one call measured under the run rules.
+struct Measured {
+  std::vector<double> wall, device_times, repeat_medians;
+  int warmup_done = 0;
+  int measured = 0;
+  bool capped = false;  ///< min_steps not reached within max_time
+};
+
+/// Warm-up, then `repeats` repetitions of at least min_steps calls and min_time seconds each
+/// (a dry run: one call, no warm-up).
+Measured measure_calls(const std::function<void()>& call, Device& device, const RunOptions& o) {
+  std::unique_ptr<DeviceTimer> timer = device.make_timer();
+  Measured m;
+  if (o.dry_run) {
+    StepTiming t = timed_call(call, device, timer.get());
+    m.wall.push_back(t.wall);
+    if (timer) m.device_times.push_back(t.device);
+    m.measured = 1;
+    m.repeat_medians.push_back(t.wall);
+    return m;
+  }
+  auto warmup_start = Clock::now();
+  while (m.warmup_done < o.warmup_steps || seconds_since(warmup_start) < o.warmup_time) {
+    timed_call(call, device, timer.get());
+    ++m.warmup_done;
+    if (seconds_since(warmup_start) > o.max_time) break;
+  }
+  for (int repeat = 0; repeat < std::max(1, o.repeats); ++repeat) {
+    std::vector<double> this_repeat;
+    auto start = Clock::now();
+    while (static_cast<int>(this_repeat.size()) < o.min_steps ||
+           seconds_since(start) < o.min_time) {
+      StepTiming t = timed_call(call, device, timer.get());
+      this_repeat.push_back(t.wall);
+      m.wall.push_back(t.wall);
+      if (timer) m.device_times.push_back(t.device);
+      if (seconds_since(start) > o.max_time) {
+        m.capped |= static_cast<int>(this_repeat.size()) < o.min_steps;
+        break;
+      }
+    }
+    m.measured += static_cast<int>(this_repeat.size());
+    m.repeat_medians.push_back(summarize(this_repeat).median);
+  }
+  return m;
 }
 
 /// The first line of an exception message (c10 errors carry long backtraces).
@@ -168,51 +216,19 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
 
 void run_measurement(Result& result, Workload& workload, Device& device, const RunOptions& o,
                      int threads) {
-  std::unique_ptr<DeviceTimer> timer = device.make_timer();
-  std::vector<double> wall, device_times, repeat_medians;
-  int warmup_done = 0, measured = 0;
-  bool capped = false;
-
   if (o.dry_run) {
     result.notes.push_back("dry run: one step without warm-up; its figures are not measurements");
-    StepTiming t = timed_step(workload, device, timer.get());
-    wall.push_back(t.wall);
-    if (timer) device_times.push_back(t.device);
-    measured = 1;
-  } else {
-    auto warmup_start = Clock::now();
-    while (warmup_done < o.warmup_steps || seconds_since(warmup_start) < o.warmup_time) {
-      timed_step(workload, device, timer.get());
-      ++warmup_done;
-      if (seconds_since(warmup_start) > o.max_time) break;
-    }
-    for (int repeat = 0; repeat < std::max(1, o.repeats); ++repeat) {
-      std::vector<double> this_repeat;
-      auto start = Clock::now();
-      while (static_cast<int>(this_repeat.size()) < o.min_steps ||
-             seconds_since(start) < o.min_time) {
-        StepTiming t = timed_step(workload, device, timer.get());
-        this_repeat.push_back(t.wall);
-        wall.push_back(t.wall);
-        if (timer) device_times.push_back(t.device);
-        if (seconds_since(start) > o.max_time) {
-          capped |= static_cast<int>(this_repeat.size()) < o.min_steps;
-          break;
-        }
-      }
-      measured += static_cast<int>(this_repeat.size());
-      repeat_medians.push_back(summarize(this_repeat).median);
-    }
   }
-  add_derived_metrics(result, wall, device_times, threads);
+  Measured m = measure_calls([&workload] { workload.step(); }, device, o);
+  add_derived_metrics(result, m.wall, m.device_times, threads);
 
-  Summary repeats = summarize(repeat_medians);
-  result.run["warmup_steps_done"] = warmup_done;
-  result.run["measured_steps"] = measured;
-  result.run["repeat_medians_s"] = repeat_medians;
+  Summary repeats = summarize(m.repeat_medians);
+  result.run["warmup_steps_done"] = m.warmup_done;
+  result.run["measured_steps"] = m.measured;
+  result.run["repeat_medians_s"] = m.repeat_medians;
   result.run["repeat_spread"] =
       repeats.median > 0 ? (repeats.max - repeats.min) / repeats.median : 0.0;
-  if (capped) {
+  if (m.capped) {
     result.notes.push_back(
         strprintf("min_steps=%d not reached within max_time=%gs", o.min_steps, o.max_time));
   }
@@ -220,7 +236,7 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
   // between repetitions cannot be trusted); with one repetition, the CV of the steps.
   const Metric& step = result.metrics["step_time"];
   if (o.dry_run || !step.stats) return;
-  bool across_repeats = repeat_medians.size() >= 2;
+  bool across_repeats = m.repeat_medians.size() >= 2;
   double noise = across_repeats ? repeats.cv : step.stats->cv;
   result.set_metric("noise", 100 * noise, "%", "lower");
   result.run["noise_basis"] = across_repeats ? "cv of repetition medians" : "cv of step times";
@@ -231,6 +247,51 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
                   across_repeats ? "CV of the repetition medians" : "step-time CV", 100 * noise,
                   100 * o.cv_bound));
   }
+}
+
+/// Measures each of the workload's probes under the same run rules: `<name>_time` (wall clock,
+/// percentiles, raw samples), `<name>_device_time` on accelerators, `<name>_throughput` and
+/// `<name>_share` of the step's median (device time where measured, else wall) when asked.
+void run_probes(Result& result, Workload& workload, Device& device, const RunOptions& o) {
+  std::vector<Probe> probes = workload.probes();
+  if (probes.empty()) return;
+  auto step_basis = [&]() -> double {
+    for (const char* name : {"device_time", "step_time"}) {
+      auto it = result.metrics.find(name);
+      if (it != result.metrics.end()) return it->second.value;
+    }
+    return 0;
+  };
+  json described = json::array();
+  for (const Probe& probe : probes) {
+    Measured m = measure_calls(probe.run, device, o);
+    result.metrics[probe.name + "_time"] = time_metric(m.wall);
+    double median = result.metrics[probe.name + "_time"].value;
+    if (!m.device_times.empty()) {
+      result.metrics[probe.name + "_device_time"] = time_metric(m.device_times);
+      median = result.metrics[probe.name + "_device_time"].value;
+    }
+    double wall_median = result.metrics[probe.name + "_time"].value;
+    if (probe.samples > 0 && wall_median > 0) {
+      result.set_metric(probe.name + "_throughput", probe.samples / wall_median,
+                        probe.sample_unit + "/s", "higher");
+    }
+    double step = step_basis();
+    if (probe.share_of_step && step > 0) {
+      result.set_metric(probe.name + "_share", 100 * median / step, "%", "");
+    }
+    described.push_back({{"name", probe.name},
+                         {"description", probe.description},
+                         {"samples", probe.samples},
+                         {"sample_unit", probe.sample_unit},
+                         {"share_of_step", probe.share_of_step},
+                         {"measured_calls", m.measured}});
+    if (m.capped) {
+      result.notes.push_back(strprintf("probe %s: min_steps=%d not reached within max_time=%gs",
+                                       probe.name.c_str(), o.min_steps, o.max_time));
+    }
+  }
+  result.run["probes"] = described;
 }
 
 /// Runs every distinct part of a composite workload as its own problem (same run rules) and
@@ -408,6 +469,7 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     workload->setup(context);
     set_up = true;
     run_measurement(result, *workload, *device, options, threads);
+    run_probes(result, *workload, *device, options);
     // Peaks of the measured run, before the check allocates its reference tensors.
     result.set_metric("host_peak_rss", host_peak_rss_bytes(), "B", "lower");
     if (auto peak = device->peak_memory_bytes()) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -71,6 +72,21 @@ struct Part {
   std::string pass;  ///< which pass of the layer it is: "fwd", "bwd_data", "bwd_weight", "bwd"
 };
 
+/// A measurement a workload asks for besides its step: the runner times `run` under the same run
+/// rules (warm-up, minimum steps and time, device synchronised inside the timer) after the
+/// step's own measurement, and reports `<name>_time` (percentiles and raw samples),
+/// `<name>_throughput` when `samples` > 0 and `<name>_share` (% of the step's median time) when
+/// `share_of_step`. Used for the batch-1 latency and the embedding share of recommendation
+/// models, and for time-to-first-token and time-per-output-token of language-model serving.
+struct Probe {
+  std::string name;            ///< metric prefix: "batch1", "embedding", "prefill", "decode"
+  std::string description;     ///< what one call does, for the result and the docs
+  std::function<void()> run;   ///< one timed call (may be asynchronous on accelerators)
+  double samples = 0;          ///< samples one call processes (0: no throughput)
+  std::string sample_unit;     ///< their unit, plural ("queries", "tokens")
+  bool share_of_step = false;  ///< report the median as a share of the step's median
+};
+
 /// A benchmark workload bound to one canonical problem. It never reads a clock: the runner
 /// times `step()` and synchronises the device.
 class Workload {
@@ -91,6 +107,8 @@ class Workload {
   virtual void step() = 0;
   /// Checks correctness (after measuring); may run extra steps.
   virtual CheckOutcome check() { return {}; }
+  /// Extra measurements to take after the step's (valid after setup). Empty by default.
+  virtual std::vector<Probe> probes() { return {}; }
   /// Releases resources.
   virtual void teardown() {}
   /// A composite workload returns its parts; the harness then measures every part as its own

@@ -417,6 +417,27 @@ CheckOutcome ModelWorkload::check() {
   return outcome;
 }
 
+Probe ModelWorkload::make_probe(std::string name, std::string description,
+                                std::function<void()> body, double samples, std::string sample_unit,
+                                bool share_of_step) const {
+  Probe probe;
+  probe.name = std::move(name);
+  probe.description = std::move(description);
+  probe.samples = samples;
+  probe.sample_unit = std::move(sample_unit);
+  probe.share_of_step = share_of_step;
+  const bool training = training_;
+  const torch::DeviceType device_type = device_.type();
+  const torch::ScalarType dtype = compute_dtype();
+  probe.run = [training, device_type, dtype, body = std::move(body)] {
+    std::optional<torch::NoGradGuard> no_grad;
+    if (!training) no_grad.emplace();
+    AutocastScope autocast(device_type, dtype);
+    body();
+  };
+  return probe;
+}
+
 void ModelWorkload::teardown() {
   optimizer_.reset();
   last_loss_ = torch::Tensor();

@@ -179,6 +179,12 @@ class ModelWorkload : public Workload {
   /// fp16), optimizer step. Returns the loss (a detached scalar tensor; not synchronised).
   virtual torch::Tensor train_step();
 
+  /// A probe (core/workload.h) whose call runs `body` the way this mode's step runs: under
+  /// NoGradGuard and eval mode in infer, with autocast when dtype != fp32.
+  Probe make_probe(std::string name, std::string description, std::function<void()> body,
+                   double samples = 0, std::string sample_unit = "",
+                   bool share_of_step = false) const;
+
   /// The root module every part is registered in.
   torch::nn::Module& net() { return *net_; }
   const std::shared_ptr<torch::nn::Module>& net_ptr() const { return net_; }
