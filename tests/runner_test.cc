@@ -32,6 +32,32 @@ TEST(Runner, MeasuresAKnownStepTime) {
   EXPECT_EQ(r.run.at("repeat_medians_s").size(), 2u);
 }
 
+TEST(Runner, ProbesAreTimedUnderTheSameRulesAndReportedBesideTheStep) {
+  RunOptions o = testing::fast_options();
+  o.min_steps = 4;
+  o.repeats = 2;
+  Result r = run("test/sleep ms=10 probe_ms=5", o);
+  ASSERT_EQ(r.status, Status::kPassed) << r.reason;
+  const Metric& nap = r.metrics.at("nap_time");
+  ASSERT_TRUE(nap.stats);
+  EXPECT_EQ(nap.samples.size(), 8u);  // min_steps x repeats, like the step
+  EXPECT_GE(nap.value, 0.005);
+  EXPECT_GE(nap.stats->p99, nap.stats->p50);
+  // 2 naps per call; share = probe median / step median.
+  EXPECT_DOUBLE_EQ(r.metrics.at("nap_throughput").value, 2.0 / nap.value);
+  EXPECT_EQ(r.metrics.at("nap_throughput").unit, "naps/s");
+  EXPECT_DOUBLE_EQ(r.metrics.at("nap_share").value,
+                   100.0 * nap.value / r.metrics.at("step_time").value);
+  EXPECT_GT(r.metrics.at("nap_share").value, 20);
+  EXPECT_LT(r.metrics.at("nap_share").value, 80);
+  ASSERT_EQ(r.run.at("probes").size(), 1u);
+  EXPECT_EQ(r.run.at("probes")[0].at("name"), "nap");
+  EXPECT_EQ(r.run.at("probes")[0].at("measured_calls"), 8);
+  // No probe, no probe metrics.
+  Result plain = run("test/sleep ms=1", o);
+  EXPECT_EQ(plain.metrics.count("nap_time"), 0u);
+}
+
 TEST(Runner, MinTimeExtendsMeasurement) {
   RunOptions o = testing::fast_options();
   o.min_steps = 1;

@@ -89,6 +89,30 @@ std::string text_table(const std::vector<std::string>& headers,
   return out;
 }
 
+/// One line per probe (run.probes): its latency percentiles, throughput and share of the step.
+std::vector<std::string> probe_lines(const Result& r) {
+  std::vector<std::string> lines;
+  auto probes = r.run.find("probes");
+  if (probes == r.run.end() || !probes->is_array()) return lines;
+  for (const json& probe : *probes) {
+    std::string name = probe.value("name", "");
+    const Metric* time = find_metric(r, name + "_time");
+    if (!time || !time->stats) continue;
+    std::string line = strprintf(
+        "%s: p50 %s, p90 %s, p99 %s", name.c_str(), format_seconds(time->stats->p50).c_str(),
+        format_seconds(time->stats->p90).c_str(), format_seconds(time->stats->p99).c_str());
+    if (const Metric* t = find_metric(r, name + "_throughput")) {
+      line += ", " + format_si(t->value, t->unit);
+    }
+    if (const Metric* share = find_metric(r, name + "_share")) {
+      line += strprintf(", %.1f%% of the step", share->value);
+    }
+    line += " (" + probe.value("description", "") + ")";
+    lines.push_back(line);
+  }
+  return lines;
+}
+
 std::string bound_text(const Result& r) { return r.bound ? r.bound->verdict : "-"; }
 
 std::string json_number_text(const json& j, const std::function<std::string(double)>& format) {
@@ -167,6 +191,7 @@ std::string render_table(const ResultsDocument& doc) {
                     memory_text(r)});
     std::vector<std::string> lines = {"repro: " + r.problem};
     if (!r.reason.empty()) lines.push_back("reason: " + r.reason);
+    for (const std::string& line : probe_lines(r)) lines.push_back(line);
     if (r.bound && !r.bound->detail.empty()) lines.push_back("bound: " + r.bound->detail);
     for (const auto& note : r.notes) lines.push_back("note: " + note);
     after.push_back(lines);

@@ -16,10 +16,16 @@ class Sleep : public Workload {
     info.category = "test";
     info.description = "each step sleeps a fixed time (tests the runner's clock)";
     info.hidden = true;
-    info.params = {ParamSpec::real("ms", 2.0, "milliseconds per step", 0.0, 60000.0)};
+    info.params = {ParamSpec::real("ms", 2.0, "milliseconds per step", 0.0, 60000.0),
+                   ParamSpec::real("probe_ms", 0.0,
+                                   "milliseconds per call of a probe 'nap' of 2 naps (0: none)",
+                                   0.0, 60000.0)};
     return info;
   }
-  explicit Sleep(const Problem& problem) : Workload(problem), ms_(problem.get_double("ms")) {}
+  explicit Sleep(const Problem& problem)
+      : Workload(problem),
+        ms_(problem.get_double("ms")),
+        probe_ms_(problem.get_double("probe_ms")) {}
   WorkCounts work() const override {
     WorkCounts work;
     work.samples = 1;
@@ -27,12 +33,18 @@ class Sleep : public Workload {
     return work;
   }
   void setup(ExecContext&) override {}
-  void step() override {
-    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms_));
+  void step() override { nap(ms_); }
+  std::vector<Probe> probes() override {
+    if (!(probe_ms_ > 0)) return {};
+    return {Probe{"nap", "sleeps probe_ms", [this] { nap(probe_ms_); }, 2, "naps", true}};
   }
 
  private:
+  static void nap(double ms) {
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(ms));
+  }
   double ms_;
+  double probe_ms_;
 };
 
 }  // namespace
