@@ -218,6 +218,20 @@ TEST(GptTraining, CountsTokensPerStep) {
   EXPECT_FALSE(r.metrics.count("prefill_time"));
 }
 
+TEST(GptParameters, TheCountedFormulaEqualsTheBuiltNetwork) {
+  // parameter_count() is analytic (the full preset is never built to be counted); the base's
+  // count of the built network must agree, untied and tied, GQA and multi-query.
+  const Registry& registry = Registry::instance();
+  for (const char* text :
+       {"model/gpt size=tiny", "model/gpt size=small", "model/gpt size=tiny tied=true",
+        "model/gpt size=tiny kv_heads=1 layers=3"}) {
+    std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
+    auto* m = dynamic_cast<model::ModelWorkload*>(w.get());
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->parameter_count(), m->ModelWorkload::parameter_count()) << text;
+  }
+}
+
 TEST(GcnAdjacency, RenormalisesAHandMadeThreeNodeGraph) {
   // Path 0 - 1 - 2 with self loops: degrees 2, 3, 2. Â_ij = 1 / sqrt(d_i d_j) on edges.
   torch::Tensor edges = torch::tensor({0, 2, 1, 1}, torch::kLong).view({2, 2});  // (0,1), (2,1)

@@ -141,8 +141,9 @@ class ModelWorkload : public Workload {
   Size size() const { return size_; }
   /// The batch this problem runs (the `batch` parameter, or the preset's).
   int64_t batch() const;
-  /// Trainable parameters of the built network (builds it on the CPU if not set up).
-  int64_t parameter_count() const;
+  /// Trainable parameters of the built network (builds it on the CPU if not set up). A model too
+  /// large to build on the host (DLRM's terabyte-scale tables) counts them analytically instead.
+  virtual int64_t parameter_count() const;
   /// Builds the network on the CPU once (setup moves it to the device).
   void ensure_built() const;
   /// The loss of the last training step (NaN before the first one or in infer mode).

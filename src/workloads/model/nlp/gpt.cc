@@ -322,6 +322,16 @@ class GptModel : public ModelWorkload {
                           "intermediate 5632, vocab 32000, untied head)"};
   }
 
+  /// Counted from the configuration, so `describe` and the published-count test need not build
+  /// (and initialise) a billion parameters; a test holds it to the built network's count.
+  int64_t parameter_count() const override {
+    const GptConfig& c = config_;
+    const int64_t dh = c.head_dim();
+    const int64_t per_layer = c.d_model * c.heads * dh + 2 * c.d_model * c.kv_heads * dh +
+                              c.heads * dh * c.d_model + 3 * c.d_model * c.ffn + 2 * c.d_model;
+    return c.vocab * c.d_model * (c.tied ? 1 : 2) + c.layers * per_layer + c.d_model;
+  }
+
   WorkCounts work() const override {
     WorkCounts work = ModelWorkload::work();
     // Per step: training sees batch x seq tokens; serving generates batch x gen tokens.
