@@ -1,0 +1,160 @@
+#include "workloads/model/recsys/recsys.h"
+
+#include <cmath>
+
+namespace dlbench::model {
+
+torch::Tensor zipf_ids(torch::IntArrayRef shape, int64_t rows, double alpha,
+                       const torch::Device& device) {
+  torch::Tensor u = torch::rand(shape, torch::dtype(torch::kDouble).device(device));
+  const double n = static_cast<double>(rows);
+  torch::Tensor rank;
+  if (alpha == 0) {
+    rank = torch::floor(u * n);
+  } else if (std::abs(alpha - 1.0) < 1e-9) {
+    // CDF of 1/x on [1, n + 1): log(x) / log(n + 1).
+    rank = torch::floor(torch::pow(n + 1, u)) - 1;
+  } else {
+    // CDF of x^-a on [1, n + 1): (x^(1-a) - 1) / ((n + 1)^(1-a) - 1).
+    const double e = 1 - alpha;
+    rank = torch::floor(torch::pow((std::pow(n + 1, e) - 1) * u + 1, 1 / e)) - 1;
+  }
+  rank = rank.clamp(0, n - 1).to(torch::kLong);
+  // A bijection on [0, rows) whenever rows is not a multiple of the (prime) multiplier.
+  return (rank * int64_t{2654435761}).remainder(rows);
+}
+
+torch::Tensor hidden_weights(const torch::Tensor& ids, int64_t salt) {
+  torch::Tensor x =
+      torch::sin(ids.to(torch::kDouble) * 12.9898 + 78.233 * static_cast<double>(salt));
+  x = x * 43758.5453;
+  return ((x - torch::floor(x)) * 2 - 1).to(torch::kFloat);
+}
+
+torch::Tensor clicks_from_scores(const torch::Tensor& scores) {
+  return (scores > scores.median()).to(torch::kFloat);
+}
+
+MlpImpl::MlpImpl(const std::vector<int64_t>& widths, bool relu_last) : relu_last_(relu_last) {
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    layers_.push_back(
+        register_module("fc" + std::to_string(i + 1), torch::nn::Linear(widths[i], widths[i + 1])));
+  }
+}
+
+torch::Tensor MlpImpl::forward(torch::Tensor x) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    x = counted(layers_[i], x);
+    if (relu_last_ || i + 1 < layers_.size()) x = torch::relu(x);
+  }
+  return x;
+}
+
+DiceImpl::DiceImpl(int64_t channels) {
+  norm_ = register_module(
+      "norm", torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(channels).affine(false)));
+  alpha_ = register_parameter("alpha", torch::zeros({channels}));
+}
+
+torch::Tensor DiceImpl::forward(const torch::Tensor& x) {
+  torch::Tensor flat = x.reshape({-1, x.size(-1)});
+  torch::Tensor p = torch::sigmoid(norm_(flat.to(torch::kFloat))).view(x.sizes());
+  return p * x + (1 - p) * alpha_ * x;
+}
+
+DiceMlpImpl::DiceMlpImpl(const std::vector<int64_t>& widths) {
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    layers_.push_back(
+        register_module("fc" + std::to_string(i + 1), torch::nn::Linear(widths[i], widths[i + 1])));
+    if (i + 2 < widths.size()) {
+      activations_.push_back(register_module("dice" + std::to_string(i + 1), Dice(widths[i + 1])));
+    }
+  }
+}
+
+torch::Tensor DiceMlpImpl::forward(torch::Tensor x) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    x = counted(layers_[i], x);
+    if (i < activations_.size()) x = activations_[i]->forward(x);
+  }
+  return x;
+}
+
+double mlp_flops(const std::vector<int64_t>& widths) {
+  double flops = 0;
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    flops += 2.0 * static_cast<double>(widths[i]) * static_cast<double>(widths[i + 1]);
+  }
+  return flops;
+}
+
+double mlp_train_flops(const std::vector<int64_t>& widths, bool input_needs_grad) {
+  double total = 2 * mlp_flops(widths);  // forward + weight gradients
+  for (size_t i = 0; i + 1 < widths.size(); ++i) {
+    if (i > 0 || input_needs_grad) {
+      total += 2.0 * static_cast<double>(widths[i]) * static_cast<double>(widths[i + 1]);
+    }
+  }
+  return total;
+}
+
+int64_t mlp_parameters(const std::vector<int64_t>& widths) {
+  int64_t total = 0;
+  for (size_t i = 0; i + 1 < widths.size(); ++i) total += (widths[i] + 1) * widths[i + 1];
+  return total;
+}
+
+void RecsysWorkload::make_batch() {
+  batch_ = make_requests(batch());
+  if (!training_) single_ = make_requests(1);
+}
+
+torch::Tensor RecsysWorkload::click_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  torch::Tensor out = logits.to(torch::kFloat);
+  if (out.dim() == 2) return torch::cross_entropy_loss(out, labels.to(torch::kLong));
+  return torch::binary_cross_entropy_with_logits(out, labels);
+}
+
+torch::Tensor RecsysWorkload::click_probability(const torch::Tensor& logits) {
+  torch::Tensor out = logits.to(torch::kFloat);
+  if (out.dim() == 2) return torch::softmax(out, 1).select(1, 1);
+  return torch::sigmoid(out);
+}
+
+torch::Tensor RecsysWorkload::training_loss() {
+  return click_loss(predict(embed(batch_), batch_), batch_.labels);
+}
+
+torch::Tensor RecsysWorkload::inference() {
+  return click_probability(predict(embed(batch_), batch_));
+}
+
+std::vector<Probe> RecsysWorkload::probes() {
+  std::vector<Probe> probes;
+  const double n = static_cast<double>(batch());
+  if (training_) {
+    probes.push_back(make_probe(
+        "embedding",
+        "the embedding lookups of the step's batch and their gradients (no optimizer update)",
+        [this] {
+          torch::Tensor total = torch::zeros({}, torch::device(device()));
+          for (const torch::Tensor& e : embed(batch_)) total = total + e.to(torch::kFloat).sum();
+          std::vector<torch::Tensor> weights;
+          for (const torch::Tensor& p : net().parameters()) {
+            if (p.requires_grad()) weights.push_back(p);
+          }
+          torch::autograd::grad({total}, weights, {}, false, false, /*allow_unused=*/true);
+        },
+        n, sample_unit(), true));
+    return probes;
+  }
+  probes.push_back(make_probe(
+      "batch1", "one request at batch 1: lookups, model and click probability",
+      [this] { click_probability(predict(embed(single_), single_)); }, 1, "queries"));
+  probes.push_back(make_probe(
+      "embedding", "the embedding lookups of the step's batch", [this] { embed(batch_); }, n,
+      sample_unit(), true));
+  return probes;
+}
+
+}  // namespace dlbench::model
