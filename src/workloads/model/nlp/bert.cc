@@ -226,7 +226,7 @@ class BertModel : public ModelWorkload {
         {"inference", "encoder + pooler (sequence output and pooled [CLS])"},
         {"samples",
          "tokens: batch x seq (every position, padding included); FLOPs / sample "
-         "above are per sequence"}};
+         "below are per sequence"}};
   }
   std::string optimizer_name() const override {
     return strprintf(

@@ -289,7 +289,7 @@ class GnmtModel : public ModelWorkload {
                    "no early stop at EOS) carrying the LSTM states",
                    static_cast<long long>(shape_.decode_steps()),
                    static_cast<long long>(shape_.extra))},
-        {"samples", strprintf("tokens: %s; FLOPs / sample above are per sentence",
+        {"samples", strprintf("tokens: %s; FLOPs / sample below are per sentence",
                               training_ ? "target tokens incl. EOS, padding excluded"
                                         : "generated positions (batch x decode steps)")}};
   }

@@ -236,7 +236,7 @@ class TransformerModel : public ModelWorkload {
                                       static_cast<long long>(shape_.beam))
                                 .c_str()
                           : "greedy")},
-        {"samples", strprintf("tokens: %s; FLOPs / sample above are per sentence",
+        {"samples", strprintf("tokens: %s; FLOPs / sample below are per sentence",
                               training_ ? "target tokens incl. EOS, padding excluded"
                                         : "generated positions (batch x decode steps)")},
         {"tokens per step", strprintf("%.0f", tokens_per_step())}};
