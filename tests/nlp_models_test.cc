@@ -241,17 +241,21 @@ TEST(NlpModels, FullParameterCountsAreTheLayerByLayerSums) {
 
 TEST(NlpModels, BeamDecodingFlopsMatchTheRuntimeCount) {
   auto device = Device::create("cpu");
-  auto m = make_model("model/transformer size=tiny mode=infer decode=beam beam=3");
-  ASSERT_NE(m, nullptr);
-  ExecContext context{*device, 2, 0};
-  m->setup(context);
-  model::FlopTally tally = m->count_step_flops();
-  m->teardown();
-  const double expected = m->analytic_flops().forward;
-  EXPECT_NEAR(tally.forward / static_cast<double>(m->batch()), expected, 0.02 * expected);
-  // The beam multiplies the decoder's work: more than twice the greedy count.
-  auto greedy = make_model("model/transformer size=tiny mode=infer");
-  EXPECT_GT(expected, 2 * greedy->analytic_flops().forward);
+  for (const char* name : {"model/transformer", "model/gnmt"}) {
+    auto m = make_model(std::string(name) + " size=tiny mode=infer decode=beam beam=3");
+    ASSERT_NE(m, nullptr);
+    ExecContext context{*device, 2, 0};
+    m->setup(context);
+    model::FlopTally tally = m->count_step_flops();
+    CheckOutcome check = m->check();
+    m->teardown();
+    EXPECT_EQ(check.status, CheckOutcome::Status::kPassed) << name << " " << check.detail;
+    const double expected = m->analytic_flops().forward;
+    EXPECT_NEAR(tally.forward / static_cast<double>(m->batch()), expected, 0.02 * expected) << name;
+    // The beam multiplies the decoder's work: more than twice the greedy count.
+    auto greedy = make_model(std::string(name) + " size=tiny mode=infer");
+    EXPECT_GT(expected, 2 * greedy->analytic_flops().forward) << name;
+  }
 }
 
 }  // namespace

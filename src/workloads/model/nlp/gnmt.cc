@@ -5,7 +5,7 @@
 // first layer's output queries a normalized Bahdanau attention and whose context is concatenated
 // to the input of every later layer (residual from the third), hidden 1024, one 32320-token
 // vocabulary (32000 BPE merges) with the embedding shared by encoder and decoder, label
-// smoothing 0.1, Adam. Inference: greedy decoding for a fixed number of steps.
+// smoothing 0.1, Adam. Inference: greedy or beam-search decoding for a fixed number of steps.
 // FLOPs: GnmtModel::analytic_flops, documented in docs/workloads/gnmt.md.
 #include <torch/torch.h>
 
@@ -33,6 +33,7 @@ using LstmState = std::tuple<torch::Tensor, torch::Tensor>;
 constexpr int64_t kFirstWord = 3;  // 0 PAD, 1 BOS, 2 EOS (the reference's PAD, BOS, EOS, UNK order
                                    // differs; the ids are arbitrary)
 constexpr double kLabelSmoothing = 0.1;
+constexpr double kLengthPenalty = 0.6;  // the reference's len_norm_factor (and constant 5)
 constexpr double kInitRange = 0.1;  // the reference's uniform(-0.1, 0.1) for LSTMs and embedding
 
 struct GnmtShape {
@@ -193,7 +194,8 @@ class GnmtModel : public ModelWorkload {
     return model_info(
         "model/gnmt",
         "GNMT v2 (Wu et al. 2016, the MLPerf rnn_translator reference): 4+4 LSTM layers, "
-        "normalized Bahdanau attention, shared embedding, label smoothing, Adam; greedy decoding",
+        "normalized Bahdanau attention, shared embedding, label smoothing, Adam; greedy or beam "
+        "decoding",
         {ParamSpec::integer("vocab", 0, "shared vocabulary (0: preset: 64 / 8000 / 32320)", 0),
          ParamSpec::integer("hidden", 0, "LSTM and embedding width (0: preset: 32 / 256 / 1024)",
                             0),
@@ -201,8 +203,10 @@ class GnmtModel : public ModelWorkload {
          ParamSpec::integer(
              "seq", 0, "padded source and target length in tokens (0: preset: 10 / 32 / 50)", 0),
          ParamSpec::integer("extra_len", 0,
-                            "inference decodes seq + extra_len tokens (0: preset: 2 / 8 / 50)",
-                            0)});
+                            "inference decodes seq + extra_len tokens (0: preset: 2 / 8 / 50)", 0),
+         ParamSpec::choice("decode", "greedy", {"greedy", "beam"},
+                           "inference search: greedy, or beam search with length penalty 0.6"),
+         ParamSpec::integer("beam", 5, "beam size for decode=beam (the reference's 5)", 1)});
   }
 
   explicit GnmtModel(const Problem& problem) : ModelWorkload(problem) {
@@ -211,9 +215,13 @@ class GnmtModel : public ModelWorkload {
     shape_.layers = param_or("layers", 4);
     shape_.seq = param_or("seq", by_size<int64_t>(size_, 10, 32, 50));
     shape_.extra = param_or("extra_len", by_size<int64_t>(size_, 2, 8, 50));
+    beam_search_ = problem.get("decode") == "beam";
+    beam_ = beam_search_ ? problem.get_int("beam") : 1;
     if (shape_.layers < 2) throw Error("model/gnmt: layers must be at least 2");
     if (shape_.seq < 2) throw Error("model/gnmt: seq must be at least 2");
-    if (shape_.vocab < kFirstWord + 2) throw Error("model/gnmt: vocab too small");
+    if (shape_.vocab < kFirstWord + 2 || shape_.vocab < beam_) {
+      throw Error("model/gnmt: vocab too small (needs 5 tokens and at least beam)");
+    }
     std::mt19937_64 rng(seed_ + 17);
     const int64_t longest = shape_.seq - 1;
     const int64_t shortest = std::max<int64_t>(1, (longest + 1) / 2);
@@ -237,7 +245,10 @@ class GnmtModel : public ModelWorkload {
     };
     const double keys = 2 * s * h * h;  // W_k, once per sentence
     Flops flops;
-    flops.forward = encoder + keys + static_cast<double>(shape_.decode_steps()) * decoder(1);
+    // Each step runs the decoder on batch x beam rows (beam 1: greedy).
+    flops.forward =
+        encoder + keys +
+        static_cast<double>(beam_) * static_cast<double>(shape_.decode_steps()) * decoder(1);
     flops.train = 3 * (encoder + keys + decoder(s));  // every counted input needs a gradient
     return flops;
   }
@@ -285,10 +296,15 @@ class GnmtModel : public ModelWorkload {
          "from the third); linear classifier"},
         {"loss", "cross entropy with label smoothing 0.1, padding ignored, mean over tokens"},
         {"inference",
-         strprintf("encoder once (W_k of the attention once), then %lld greedy steps (seq + %lld, "
-                   "no early stop at EOS) carrying the LSTM states",
-                   static_cast<long long>(shape_.decode_steps()),
-                   static_cast<long long>(shape_.extra))},
+         strprintf(
+             "encoder once (W_k of the attention once), then %lld steps (seq + %lld, "
+             "no early stop at EOS) carrying the LSTM states; %s",
+             static_cast<long long>(shape_.decode_steps()), static_cast<long long>(shape_.extra),
+             beam_search_ ? strprintf("beam search, beam %lld, length penalty ((5+len)/6)^0.6, no "
+                                      "coverage penalty",
+                                      static_cast<long long>(beam_))
+                                .c_str()
+                          : "greedy")},
         {"samples", strprintf("tokens: %s; FLOPs / sample below are per sentence",
                               training_ ? "target tokens incl. EOS, padding excluded"
                                         : "generated positions (batch x decode steps)")}};
@@ -345,15 +361,36 @@ class GnmtModel : public ModelWorkload {
   torch::Tensor inference() override {
     torch::Tensor keys = model_->encode(src_);
     torch::Tensor projected = model_->attention->project_keys(keys);
+    torch::Tensor mask = mask_;
+    if (beam_search_) {
+      // Hypotheses of sentence b are rows b*beam .. b*beam+beam-1.
+      keys = keys.repeat_interleave(beam_, 0);
+      projected = projected.repeat_interleave(beam_, 0);
+      mask = mask.repeat_interleave(beam_, 0);
+    }
     std::vector<std::optional<LstmState>> states(static_cast<size_t>(shape_.layers));
     std::vector<torch::Tensor> best_log_probs;
     auto next = [&](const torch::Tensor& prefix) {
       torch::Tensor last = prefix.select(1, prefix.size(1) - 1);
       torch::Tensor log_probs = torch::log_softmax(
-          model_->step(last, keys, projected, mask_, states).to(torch::kFloat), -1);
-      best_log_probs.push_back(std::get<0>(log_probs.max(-1)));
+          model_->step(last, keys, projected, mask, states).to(torch::kFloat), -1);
+      if (!beam_search_) best_log_probs.push_back(std::get<0>(log_probs.max(-1)));
       return log_probs;
     };
+    if (beam_search_) {
+      // The LSTM states follow their hypotheses' parents ([1, rows, H] each).
+      auto reorder = [&](const torch::Tensor& rows) {
+        for (auto& state : states) {
+          if (!state) continue;
+          state = LstmState{std::get<0>(*state).index_select(1, rows),
+                            std::get<1>(*state).index_select(1, rows)};
+        }
+      };
+      nlp::BeamResult result = nlp::beam_search(next, batch(), beam_, shape_.decode_steps(),
+                                                kLengthPenalty, SpecialTokens{}, device(), reorder);
+      decoded_ = result.tokens;
+      return result.scores;
+    }
     decoded_ = nlp::greedy_decode(next, batch(), shape_.decode_steps(), SpecialTokens{}, device());
     return torch::stack(best_log_probs, 1).sum(1);
   }
@@ -368,6 +405,8 @@ class GnmtModel : public ModelWorkload {
   }
 
   GnmtShape shape_{};
+  bool beam_search_ = false;
+  int64_t beam_ = 1;
   std::vector<int64_t> lengths_;
   Gnmt model_{nullptr};
   torch::Tensor src_, tgt_in_, labels_, mask_, decoded_;
