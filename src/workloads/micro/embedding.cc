@@ -8,9 +8,10 @@
 //   bwd FLOPs = L dim adds (+ bags dim divides for mean: the output gradient scaled by 1/bag_size)
 //   bwd bytes = bags dim e (output gradient read) + L dim e (one gradient row update per lookup)
 //             + 8 L + 8 bags + rows dim e (the dense table gradient LibTorch materialises)
-// Indices: uniform (at::randint) or Zipf(alpha) over ranks 1..rows by inverse-CDF sampling (CDF in
-// fp64 on the CPU), the ranks mapped to row ids by a seeded random permutation. They are drawn on
-// the CPU and copied to the device, so a seed gives the same indices on every device.
+// Indices: uniform (at::randint) or Zipf(alpha) over ranks 1..rows (zipf_ranks,
+// workloads/common/zipf.h: inverse CDF in fp64 on the CPU), the ranks mapped to row ids by a seeded
+// random permutation. They are drawn on the CPU and copied to the device, so a seed gives the same
+// indices on every device.
 #include <ATen/ATen.h>
 #include <torch/torch.h>
 
@@ -22,6 +23,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "workloads/common/zipf.h"
 
 namespace dlbench {
 
@@ -32,14 +34,8 @@ namespace dlbench {
 at::Tensor embedding_lookup_indices(int64_t rows, int64_t count, bool zipf, double alpha) {
   auto long_cpu = at::TensorOptions().dtype(at::kLong).device(at::kCPU);
   if (!zipf) return at::randint(rows, {count}, long_cpu);
-  auto double_cpu = at::TensorOptions().dtype(at::kDouble).device(at::kCPU);
-  at::Tensor cdf = at::arange(1, rows + 1, double_cpu).pow_(-alpha).cumsum(0);
-  cdf.div_(cdf[rows - 1].item<double>());
   at::Tensor permutation = at::randperm(rows, long_cpu);
-  at::Tensor u = at::rand({count}, double_cpu);
-  // The first rank whose CDF exceeds u (right=true); clamp guards the last CDF entry rounding.
-  at::Tensor rank =
-      at::searchsorted(cdf, u, /*out_int32=*/false, /*right=*/true).clamp_max_(rows - 1);
+  at::Tensor rank = zipf_ranks({count}, rows, alpha, torch::kCPU);
   return permutation.index_select(0, rank);
 }
 

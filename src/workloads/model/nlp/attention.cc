@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "workloads/common/zipf.h"
 
 namespace dlbench::model::nlp {
 
@@ -267,11 +268,8 @@ MaskedLm mask_tokens(const torch::Tensor& tokens, const torch::Tensor& candidate
 torch::Tensor zipf_tokens(at::IntArrayRef shape, int64_t first, int64_t vocab, double exponent) {
   const int64_t kinds = vocab - first;
   if (kinds < 1) throw Error("zipf_tokens: no regular tokens in the vocabulary");
-  torch::Tensor weights = torch::pow(torch::arange(1, kinds + 1, torch::kDouble), -exponent);
-  int64_t count = 1;
-  for (int64_t s : shape) count *= s;
-  torch::Tensor draws = torch::multinomial(weights, count, /*replacement=*/true);
-  return (draws + first).view(shape);
+  torch::Tensor draws = zipf_ranks(shape, kinds, exponent, torch::kCPU);
+  return draws + first;
 }
 
 }  // namespace dlbench::model::nlp

@@ -1,25 +1,14 @@
 #include "workloads/model/recsys/recsys.h"
 
+#include "workloads/common/zipf.h"
+
 #include <cmath>
 
 namespace dlbench::model {
 
 torch::Tensor zipf_ids(torch::IntArrayRef shape, int64_t rows, double alpha,
                        const torch::Device& device) {
-  torch::Tensor u = torch::rand(shape, torch::dtype(torch::kDouble).device(device));
-  const double n = static_cast<double>(rows);
-  torch::Tensor rank;
-  if (alpha == 0) {
-    rank = torch::floor(u * n);
-  } else if (std::abs(alpha - 1.0) < 1e-9) {
-    // CDF of 1/x on [1, n + 1): log(x) / log(n + 1).
-    rank = torch::floor(torch::pow(n + 1, u)) - 1;
-  } else {
-    // CDF of x^-a on [1, n + 1): (x^(1-a) - 1) / ((n + 1)^(1-a) - 1).
-    const double e = 1 - alpha;
-    rank = torch::floor(torch::pow((std::pow(n + 1, e) - 1) * u + 1, 1 / e)) - 1;
-  }
-  rank = rank.clamp(0, n - 1).to(torch::kLong);
+  torch::Tensor rank = zipf_ranks(shape, rows, alpha, device);
   // A bijection on [0, rows) whenever rows is not a multiple of the (prime) multiplier.
   return (rank * int64_t{2654435761}).remainder(rows);
 }

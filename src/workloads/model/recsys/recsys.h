@@ -14,7 +14,7 @@
 namespace dlbench::model {
 
 /// Ids in [0, rows) whose popularity ranks follow a Zipf law, P(rank r) ~ (r + 1)^-alpha
-/// (inverse CDF of the continuous power law; alpha = 0 is uniform), scattered over the table by a
+/// (zipf_ranks, workloads/common/zipf.h; alpha = 0 is uniform), scattered over the table by a
 /// multiplicative hash so that popular rows are not neighbours (production ids are hashed).
 /// Drawn from the current torch generator, on `device`.
 torch::Tensor zipf_ids(torch::IntArrayRef shape, int64_t rows, double alpha,
