@@ -49,11 +49,13 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
 class Models : public ::testing::TestWithParam<std::string> {};
 
 TEST(ModelsRegistered, TheIssueModelsAreAllThere) {
-  // The vision and science models of the model issue; more may register.
+  // The vision and science models, the recommendation and language models; more may register.
   std::vector<std::string> names = model_names();
   for (const char* expected :
        {"model/resnet50", "model/ssd", "model/faster_rcnn", "model/crnn", "model/cosmoflow",
-        "model/deepcam", "model/ewa", "model/hep", "model/dcgan"}) {
+        "model/deepcam", "model/ewa", "model/hep", "model/dcgan", "model/wide_deep", "model/din",
+        "model/dien", "model/dlrm", "model/ncf", "model/transformer", "model/gnmt", "model/bert",
+        "model/gpt", "model/gcn"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
 }

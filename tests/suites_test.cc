@@ -30,7 +30,7 @@ TEST(ShippedSuites, EveryProblemResolves) {
 
 TEST(ShippedSuites, ModelSuitesRunFullPresets) {
   const std::string dir = std::string(DLBENCH_SOURCE_DIR) + "/suites/";
-  for (const char* name : {"vision.yaml", "science.yaml"}) {
+  for (const char* name : {"vision.yaml", "science.yaml", "recsys.yaml", "nlp.yaml"}) {
     Suite suite = load_suite(dir + name);
     for (const SuiteEntry& e : suite.entries) {
       Problem p = Registry::instance().resolve(e.problem);
