@@ -324,3 +324,29 @@ TEST(Cli, InterruptStopsTheRunAndKeepsResults) {
 
 }  // namespace
 }  // namespace dlbench
+
+namespace dlbench {
+namespace {
+
+TEST(Cli, TunesOpenMpWaitingUnlessTheUserChoseAPolicy) {
+  auto environment_of = [](const std::string& env) {
+    std::string dir = testing::temp_dir();
+    std::string command = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u DLBENCH_OPENMP_TUNED " +
+                          env + " " + std::string(DLBENCH_BINARY) + " info --format json >" + dir +
+                          "/out 2>/dev/null </dev/null";
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    std::ifstream in(dir + "/out");
+    nlohmann::json context = nlohmann::json::parse(in);
+    return context.value("environment", nlohmann::json::object());
+  };
+  // Nothing chosen: dlbench restarts itself with a short spin (docs/metrics.md, "Threads").
+  nlohmann::json tuned = environment_of("");
+  EXPECT_EQ(tuned.value("GOMP_SPINCOUNT", ""), "10000") << tuned.dump();
+  // A user's policy is kept and recorded.
+  nlohmann::json chosen = environment_of("OMP_WAIT_POLICY=active");
+  EXPECT_EQ(chosen.value("OMP_WAIT_POLICY", ""), "active") << chosen.dump();
+  EXPECT_FALSE(chosen.contains("GOMP_SPINCOUNT")) << chosen.dump();
+}
+
+}  // namespace
+}  // namespace dlbench

@@ -366,7 +366,8 @@ nlohmann::json collect_context() {
   for (const char* name :
        {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES",
         "GOMP_CPU_AFFINITY", "KMP_AFFINITY", "CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
-        "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "LD_PRELOAD"}) {
+        "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "LD_PRELOAD", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+        "KMP_BLOCKTIME"}) {
     if (const char* value = std::getenv(name)) environment[name] = value;
   }
   context["environment"] = environment;
