@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "core/error.h"
@@ -263,6 +264,46 @@ MaskedLm mask_tokens(const torch::Tensor& tokens, const torch::Tensor& candidate
     m.weights[b].narrow(0, 0, chosen).fill_(1);
   }
   return m;
+}
+
+std::vector<int64_t> sentence_lengths(int64_t batch, int64_t seq, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const int64_t longest = seq - 1;
+  const int64_t shortest = std::max<int64_t>(1, (longest + 1) / 2);
+  std::uniform_int_distribution<int64_t> length(shortest, longest);
+  std::vector<int64_t> lengths;
+  for (int64_t b = 0; b < batch; ++b) lengths.push_back(length(rng));
+  return lengths;
+}
+
+double target_tokens(const std::vector<int64_t>& lengths) {
+  double tokens = 0;
+  for (int64_t n : lengths) tokens += static_cast<double>(n + 1);
+  return tokens;
+}
+
+TranslationBatch translation_batch(const std::vector<int64_t>& lengths, int64_t seq, int64_t vocab,
+                                   int64_t first_word, const SpecialTokens& special) {
+  const int64_t b = static_cast<int64_t>(lengths.size());
+  torch::Tensor content = zipf_tokens({b, seq}, first_word, vocab);
+  torch::Tensor mapped = (vocab - 1) - (content - first_word);
+  TranslationBatch batch;
+  batch.source = torch::full({b, seq}, special.pad, torch::kLong);
+  batch.target_input = torch::full({b, seq}, special.pad, torch::kLong);
+  batch.labels = torch::full({b, seq}, special.pad, torch::kLong);
+  std::vector<int64_t> real(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t n = lengths[static_cast<size_t>(i)];
+    batch.source[i].narrow(0, 0, n).copy_(content[i].narrow(0, 0, n));
+    batch.source[i][n] = special.eos;
+    batch.target_input[i][0] = special.bos;
+    batch.target_input[i].narrow(0, 1, n).copy_(mapped[i].narrow(0, 0, n));
+    batch.labels[i].narrow(0, 0, n).copy_(mapped[i].narrow(0, 0, n));
+    batch.labels[i][n] = special.eos;
+    real[static_cast<size_t>(i)] = n + 1;
+  }
+  batch.lengths = torch::tensor(real, torch::kLong);
+  return batch;
 }
 
 torch::Tensor zipf_tokens(at::IntArrayRef shape, int64_t first, int64_t vocab, double exponent) {

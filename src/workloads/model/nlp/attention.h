@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <utility>
+#include <vector>
 
 #include "workloads/model/model.h"
 
@@ -123,6 +124,27 @@ struct SpecialTokens {
   int64_t bos = 1;
   int64_t eos = 2;
 };
+
+/// Content lengths (without EOS) of `batch` generated sentences, uniform in
+/// [ceil((seq - 1) / 2), seq - 1], fixed by `seed` so that a step's token count is known before
+/// setup.
+std::vector<int64_t> sentence_lengths(int64_t batch, int64_t seq, uint64_t seed);
+
+/// Target tokens a teacher-forced step predicts: every sentence's content and its EOS.
+double target_tokens(const std::vector<int64_t>& lengths);
+
+/// A generated translation batch on the CPU, [B, seq] int64 each, padded with PAD.
+struct TranslationBatch {
+  torch::Tensor source;        ///< Zipf tokens in [first_word, vocab), then EOS
+  torch::Tensor target_input;  ///< BOS, then the target tokens
+  torch::Tensor labels;        ///< the target tokens, then EOS
+  torch::Tensor lengths;       ///< [B] real tokens per row (content + EOS)
+};
+
+/// Sentence pairs whose target is a fixed permutation of the source tokens (rank r -> rank
+/// K - 1 - r): learnable, so training on a fixed batch lowers the loss.
+TranslationBatch translation_batch(const std::vector<int64_t>& lengths, int64_t seq, int64_t vocab,
+                                   int64_t first_word, const SpecialTokens& special = {});
 
 /// A decoder step for the search: given the prefix [rows, t] of tokens generated so far (the
 /// first column is BOS), the log-probabilities [rows, V] of the next token.

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <random>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -222,11 +221,7 @@ class GnmtModel : public ModelWorkload {
     if (shape_.vocab < kFirstWord + 2 || shape_.vocab < beam_) {
       throw Error("model/gnmt: vocab too small (needs 5 tokens and at least beam)");
     }
-    std::mt19937_64 rng(seed_ + 17);
-    const int64_t longest = shape_.seq - 1;
-    const int64_t shortest = std::max<int64_t>(1, (longest + 1) / 2);
-    std::uniform_int_distribution<int64_t> length(shortest, longest);
-    for (int64_t b = 0; b < batch(); ++b) lengths_.push_back(length(rng));
+    lengths_ = nlp::sentence_lengths(batch(), shape_.seq, seed_ + 17);
   }
 
   Flops analytic_flops() const override {
@@ -319,30 +314,14 @@ class GnmtModel : public ModelWorkload {
   void build() override { model_ = net().register_module("gnmt", Gnmt(shape_)); }
 
   void make_batch() override {
-    const int64_t b = batch();
     const int64_t s = shape_.seq;
-    const SpecialTokens special;
-    torch::Tensor content = nlp::zipf_tokens({b, s}, kFirstWord, shape_.vocab);
-    torch::Tensor mapped = (shape_.vocab - 1) - (content - kFirstWord);
-    torch::Tensor src = torch::full({b, s}, special.pad, torch::kLong);
-    torch::Tensor tgt_in = torch::full({b, s}, special.pad, torch::kLong);
-    torch::Tensor labels = torch::full({b, s}, special.pad, torch::kLong);
-    std::vector<int64_t> real(static_cast<size_t>(b));
-    for (int64_t i = 0; i < b; ++i) {
-      const int64_t n = lengths_[static_cast<size_t>(i)];
-      src[i].narrow(0, 0, n).copy_(content[i].narrow(0, 0, n));
-      src[i][n] = special.eos;
-      tgt_in[i][0] = special.bos;
-      tgt_in[i].narrow(0, 1, n).copy_(mapped[i].narrow(0, 0, n));
-      labels[i].narrow(0, 0, n).copy_(mapped[i].narrow(0, 0, n));
-      labels[i][n] = special.eos;
-      real[static_cast<size_t>(i)] = n + 1;
-    }
-    src_ = src.to(device());
-    tgt_in_ = tgt_in.to(device());
+    nlp::TranslationBatch pairs =
+        nlp::translation_batch(lengths_, s, shape_.vocab, kFirstWord, SpecialTokens{});
+    src_ = pairs.source.to(device());
+    tgt_in_ = pairs.target_input.to(device());
     // [T, B], as the decoder's scores come out.
-    labels_ = labels.transpose(0, 1).contiguous().to(device());
-    mask_ = nlp::key_padding_mask(torch::tensor(real, torch::kLong), s).squeeze(1).to(device());
+    labels_ = pairs.labels.transpose(0, 1).contiguous().to(device());
+    mask_ = nlp::key_padding_mask(pairs.lengths, s).squeeze(1).to(device());
   }
 
   std::unique_ptr<torch::optim::Optimizer> make_optimizer() override {
@@ -399,9 +378,7 @@ class GnmtModel : public ModelWorkload {
   double learning_rate() const { return size_ == Size::kTiny ? 2e-3 : 5e-4; }
   double tokens_per_step() const {
     if (!training_) return static_cast<double>(batch() * shape_.decode_steps());
-    double tokens = 0;
-    for (int64_t n : lengths_) tokens += static_cast<double>(n + 1);
-    return tokens;
+    return nlp::target_tokens(lengths_);
   }
 
   GnmtShape shape_{};
