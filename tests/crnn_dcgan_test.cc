@@ -11,6 +11,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/registry.h"
+#include "test_util.h"
 #include "workloads/model/adadelta.h"
 #include "workloads/model/model.h"
 #include "workloads/model/vision/ctc.h"
@@ -19,15 +20,7 @@ namespace dlbench {
 namespace {
 
 using model::ModelWorkload;
-
-std::unique_ptr<ModelWorkload> make_model(const std::string& text) {
-  const Registry& registry = Registry::instance();
-  std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
-  auto* m = dynamic_cast<ModelWorkload*>(w.get());
-  if (m == nullptr) return nullptr;
-  w.release();
-  return std::unique_ptr<ModelWorkload>(m);
-}
+using testing::make_model;
 
 /// Scores [T, B, C] whose per-frame argmax is `best[b][t]`.
 torch::Tensor one_hot_scores(const std::vector<std::vector<int64_t>>& best, int64_t classes) {

@@ -221,12 +221,10 @@ TEST(GptTraining, CountsTokensPerStep) {
 TEST(GptParameters, TheCountedFormulaEqualsTheBuiltNetwork) {
   // parameter_count() is analytic (the full preset is never built to be counted); the base's
   // count of the built network must agree, untied and tied, GQA and multi-query.
-  const Registry& registry = Registry::instance();
   for (const char* text :
        {"model/gpt size=tiny", "model/gpt size=small", "model/gpt size=tiny tied=true",
         "model/gpt size=tiny kv_heads=1 layers=3"}) {
-    std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
-    auto* m = dynamic_cast<model::ModelWorkload*>(w.get());
+    auto m = testing::make_model(text);
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->parameter_count(), m->ModelWorkload::parameter_count()) << text;
   }

@@ -20,6 +20,7 @@ namespace dlbench {
 namespace {
 
 using model::ModelWorkload;
+using testing::make_model;
 
 std::vector<std::string> model_names() {
   std::vector<std::string> names;
@@ -27,15 +28,6 @@ std::vector<std::string> model_names() {
     if (info->category == "model") names.push_back(info->name);
   }
   return names;
-}
-
-std::unique_ptr<ModelWorkload> make_model(const std::string& text) {
-  const Registry& registry = Registry::instance();
-  std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
-  auto* m = dynamic_cast<ModelWorkload*>(w.get());
-  if (m == nullptr) return nullptr;
-  w.release();
-  return std::unique_ptr<ModelWorkload>(m);
 }
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {

@@ -13,6 +13,7 @@
 
 #include "core/device.h"
 #include "core/registry.h"
+#include "test_util.h"
 #include "workloads/model/model.h"
 #include "workloads/model/nlp/attention.h"
 
@@ -20,16 +21,8 @@ namespace dlbench {
 namespace {
 
 using model::ModelWorkload;
+using testing::make_model;
 namespace nlp = model::nlp;
-
-std::unique_ptr<ModelWorkload> make_model(const std::string& text) {
-  const Registry& registry = Registry::instance();
-  std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
-  auto* m = dynamic_cast<ModelWorkload*>(w.get());
-  if (m == nullptr) return nullptr;
-  w.release();
-  return std::unique_ptr<ModelWorkload>(m);
-}
 
 TEST(NlpModels, MasksHaveTheExpectedValues) {
   torch::Tensor causal = nlp::causal_mask(3, torch::kCPU).view({3, 3});

@@ -15,15 +15,7 @@ namespace dlbench {
 namespace {
 
 using model::ModelWorkload;
-
-std::unique_ptr<ModelWorkload> make_model(const std::string& text) {
-  const Registry& registry = Registry::instance();
-  std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
-  auto* m = dynamic_cast<ModelWorkload*>(w.get());
-  if (m == nullptr) return nullptr;
-  w.release();
-  return std::unique_ptr<ModelWorkload>(m);
-}
+using testing::make_model;
 
 const char* const kRecsysModels[] = {"model/wide_deep", "model/din", "model/dien", "model/dlrm",
                                      "model/ncf"};

@@ -81,6 +81,15 @@ static std::string slurp(const std::string& path) {
   return s.str();
 }
 
+std::unique_ptr<model::ModelWorkload> make_model(const std::string& text) {
+  const Registry& registry = Registry::instance();
+  std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
+  auto* m = dynamic_cast<model::ModelWorkload*>(w.get());
+  if (m == nullptr) return nullptr;
+  w.release();
+  return std::unique_ptr<model::ModelWorkload>(m);
+}
+
 Command dlbench(const std::string& args) {
   std::string dir = temp_dir();
   std::string command =

@@ -1,10 +1,12 @@
 // Helpers shared by the tests: fast run rules, temporary files, running the dlbench binary.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/result.h"
 #include "core/runner.h"
+#include "workloads/model/model.h"
 
 namespace dlbench::testing {
 
@@ -28,6 +30,9 @@ Command dlbench(const std::string& args);
 
 /// Resolves and runs a problem ("micro/gemm m=8") in this process with fast_options().
 Result run_problem(const std::string& text);
+
+/// Resolves a problem and creates its model workload (null when it is not a model/...).
+std::unique_ptr<model::ModelWorkload> make_model(const std::string& text);
 
 /// Asserts a result PASSED its check and that its figures follow from its work counts and
 /// median time and stay below the ceiling.
