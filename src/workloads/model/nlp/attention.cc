@@ -266,6 +266,25 @@ MaskedLm mask_tokens(const torch::Tensor& tokens, const torch::Tensor& candidate
   return m;
 }
 
+BeamResult translate(const NextTokenLogProbs& next, int64_t batch, bool beam_search_mode,
+                     int64_t beam, int64_t steps, double alpha, const torch::Device& device,
+                     const std::function<void(const torch::Tensor&)>& reorder) {
+  const SpecialTokens special;
+  if (beam_search_mode) {
+    return beam_search(next, batch, beam, steps, alpha, special, device, reorder);
+  }
+  std::vector<torch::Tensor> best_log_probs;
+  auto recording = [&](const torch::Tensor& prefix) {
+    torch::Tensor log_probs = next(prefix);
+    best_log_probs.push_back(std::get<0>(log_probs.max(-1)));
+    return log_probs;
+  };
+  BeamResult result;
+  result.tokens = greedy_decode(recording, batch, steps, special, device);
+  result.scores = torch::stack(best_log_probs, 1).sum(1);
+  return result;
+}
+
 std::vector<int64_t> sentence_lengths(int64_t batch, int64_t seq, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const int64_t longest = seq - 1;

@@ -174,6 +174,13 @@ BeamResult beam_search(const NextTokenLogProbs& next, int64_t batch, int64_t bea
                        double alpha, const SpecialTokens& tokens, const torch::Device& device,
                        const std::function<void(const torch::Tensor&)>& reorder = nullptr);
 
+/// A translator's inference search: beam_search when `beam_search` (beam `beam`, length penalty
+/// `alpha`, `reorder` as there), else greedy_decode, whose scores are the per-sentence sums of
+/// the chosen tokens' log-probabilities. Tokens [batch, steps]; scores [batch].
+BeamResult translate(const NextTokenLogProbs& next, int64_t batch, bool beam_search, int64_t beam,
+                     int64_t steps, double alpha, const torch::Device& device,
+                     const std::function<void(const torch::Tensor&)>& reorder = nullptr);
+
 /// BERT's masked-LM inputs: which positions to predict and what the model reads there.
 struct MaskedLm {
   torch::Tensor input_ids;  ///< [B, T] tokens after masking

@@ -348,30 +348,24 @@ class GnmtModel : public ModelWorkload {
       mask = mask.repeat_interleave(beam_, 0);
     }
     std::vector<std::optional<LstmState>> states(static_cast<size_t>(shape_.layers));
-    std::vector<torch::Tensor> best_log_probs;
     auto next = [&](const torch::Tensor& prefix) {
       torch::Tensor last = prefix.select(1, prefix.size(1) - 1);
-      torch::Tensor log_probs = torch::log_softmax(
-          model_->step(last, keys, projected, mask, states).to(torch::kFloat), -1);
-      if (!beam_search_) best_log_probs.push_back(std::get<0>(log_probs.max(-1)));
-      return log_probs;
+      return torch::log_softmax(model_->step(last, keys, projected, mask, states).to(torch::kFloat),
+                                -1);
     };
-    if (beam_search_) {
-      // The LSTM states follow their hypotheses' parents ([1, rows, H] each).
-      auto reorder = [&](const torch::Tensor& rows) {
-        for (auto& state : states) {
-          if (!state) continue;
-          state = LstmState{std::get<0>(*state).index_select(1, rows),
-                            std::get<1>(*state).index_select(1, rows)};
-        }
-      };
-      nlp::BeamResult result = nlp::beam_search(next, batch(), beam_, shape_.decode_steps(),
-                                                kLengthPenalty, SpecialTokens{}, device(), reorder);
-      decoded_ = result.tokens;
-      return result.scores;
-    }
-    decoded_ = nlp::greedy_decode(next, batch(), shape_.decode_steps(), SpecialTokens{}, device());
-    return torch::stack(best_log_probs, 1).sum(1);
+    // Under beam search the LSTM states follow their hypotheses' parents ([1, rows, H] each).
+    auto reorder = [&](const torch::Tensor& rows) {
+      for (auto& state : states) {
+        if (!state) continue;
+        state = LstmState{std::get<0>(*state).index_select(1, rows),
+                          std::get<1>(*state).index_select(1, rows)};
+      }
+    };
+    nlp::BeamResult result =
+        nlp::translate(next, batch(), beam_search_, beam_, shape_.decode_steps(), kLengthPenalty,
+                       device(), reorder);
+    decoded_ = result.tokens;
+    return result.scores;
   }
 
  private:

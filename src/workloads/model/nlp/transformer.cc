@@ -270,7 +270,6 @@ class TransformerModel : public ModelWorkload {
   }
 
   torch::Tensor inference() override {
-    const SpecialTokens special;
     const int64_t k = shape_.beam;
     torch::Tensor memory = model_->encode(src_, src_mask_);
     torch::Tensor memory_mask = src_mask_;
@@ -278,26 +277,19 @@ class TransformerModel : public ModelWorkload {
       memory = memory.repeat_interleave(k, 0);
       memory_mask = memory_mask.repeat_interleave(k, 0);
     }
-    std::vector<torch::Tensor> best_log_probs;
     auto next = [&](const torch::Tensor& prefix) {
       const int64_t m = prefix.size(1);
       torch::Tensor hidden =
           model_->decode(prefix, memory, nlp::causal_mask(m, device()), memory_mask);
       torch::Tensor last = hidden.narrow(1, m - 1, 1);
-      torch::Tensor log_probs =
-          torch::log_softmax(model_->logits(last).squeeze(1).to(torch::kFloat), -1);
-      if (!beam_search_) best_log_probs.push_back(std::get<0>(log_probs.max(-1)));
-      return log_probs;
+      return torch::log_softmax(model_->logits(last).squeeze(1).to(torch::kFloat), -1);
     };
-    if (beam_search_) {
-      nlp::BeamResult result = nlp::beam_search(next, batch(), k, shape_.decode_steps(),
-                                                kLengthPenalty, special, device());
-      decoded_ = result.tokens;
-      return result.scores;
-    }
-    decoded_ = nlp::greedy_decode(next, batch(), shape_.decode_steps(), special, device());
-    // The per-sentence sum of the chosen log-probabilities: what the check scans for NaN/Inf.
-    return torch::stack(best_log_probs, 1).sum(1);
+    // Scores (what the check scans for NaN/Inf): the best hypothesis' penalised log-probability
+    // (beam) or the sum of the chosen tokens' log-probabilities (greedy).
+    nlp::BeamResult result = nlp::translate(next, batch(), beam_search_, k, shape_.decode_steps(),
+                                            kLengthPenalty, device());
+    decoded_ = result.tokens;
+    return result.scores;
   }
 
  private:
