@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "workloads/common/zipf.h"
 
 namespace dlbench::model::nlp {
@@ -283,6 +284,38 @@ BeamResult translate(const NextTokenLogProbs& next, int64_t batch, bool beam_sea
   result.tokens = greedy_decode(recording, batch, steps, special, device);
   result.scores = torch::stack(best_log_probs, 1).sum(1);
   return result;
+}
+
+TranslationWorkload::TranslationWorkload(const Problem& problem)
+    : ModelWorkload(problem), beam_search_(problem.get("decode") == "beam") {}
+
+WorkCounts TranslationWorkload::work() const {
+  WorkCounts w = ModelWorkload::work();
+  w.samples = tokens_per_step();
+  return w;
+}
+
+std::string TranslationWorkload::sample_unit() const {
+  return training_ ? "target tokens" : "generated tokens";
+}
+
+void TranslationWorkload::generate_lengths(int64_t seq) {
+  seq_ = seq;
+  lengths_ = sentence_lengths(batch(), seq, seed_ + 17);
+}
+
+double TranslationWorkload::tokens_per_step() const {
+  if (!training_) return static_cast<double>(batch() * decode_steps());
+  return target_tokens(lengths_);
+}
+
+std::pair<std::string, std::string> TranslationWorkload::input_fact() const {
+  return {"input",
+          strprintf("source and target padded to %lld tokens; content lengths %lld..%lld + EOS; "
+                    "Zipf-distributed tokens; target = a fixed token permutation of the source",
+                    static_cast<long long>(seq_),
+                    static_cast<long long>(*std::min_element(lengths_.begin(), lengths_.end())),
+                    static_cast<long long>(*std::max_element(lengths_.begin(), lengths_.end())))};
 }
 
 std::vector<int64_t> sentence_lengths(int64_t batch, int64_t seq, uint64_t seed) {

@@ -146,6 +146,33 @@ struct TranslationBatch {
 TranslationBatch translation_batch(const std::vector<int64_t>& lengths, int64_t seq, int64_t vocab,
                                    int64_t first_word, const SpecialTokens& special = {});
 
+/// Base of the translators (model/transformer, model/gnmt): the search choice (`decode`), the
+/// generated sentences' lengths and the token accounting: a training step counts the target
+/// tokens it predicts (content + EOS, padding excluded), an inference step the positions it
+/// generates (batch x decode steps).
+class TranslationWorkload : public ModelWorkload {
+ public:
+  explicit TranslationWorkload(const Problem& problem);
+  WorkCounts work() const override;
+
+ protected:
+  /// Decoding steps per sentence in inference.
+  virtual int64_t decode_steps() const = 0;
+  std::string sample_unit() const override;
+  /// Draws the sentence lengths of a batch padded to `seq` tokens (call once the batch is known).
+  void generate_lengths(int64_t seq);
+  /// Tokens one step processes (see the class comment).
+  double tokens_per_step() const;
+  /// The `describe` fact about the generated sentence pairs.
+  std::pair<std::string, std::string> input_fact() const;
+
+  bool beam_search_ = false;      ///< decode=beam
+  std::vector<int64_t> lengths_;  ///< content lengths (without EOS) of the batch's sentences
+
+ private:
+  int64_t seq_ = 0;
+};
+
 /// A decoder step for the search: given the prefix [rows, t] of tokens generated so far (the
 /// first column is BOS), the log-probabilities [rows, V] of the next token.
 using NextTokenLogProbs = std::function<torch::Tensor(const torch::Tensor& prefix)>;

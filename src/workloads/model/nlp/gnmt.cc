@@ -187,7 +187,7 @@ struct GnmtImpl : torch::nn::Module {
 };
 TORCH_MODULE(Gnmt);
 
-class GnmtModel : public ModelWorkload {
+class GnmtModel : public nlp::TranslationWorkload {
  public:
   static WorkloadInfo info() {
     return model_info(
@@ -208,20 +208,19 @@ class GnmtModel : public ModelWorkload {
          ParamSpec::integer("beam", 5, "beam size for decode=beam (the reference's 5)", 1)});
   }
 
-  explicit GnmtModel(const Problem& problem) : ModelWorkload(problem) {
+  explicit GnmtModel(const Problem& problem) : TranslationWorkload(problem) {
     shape_.vocab = param_or("vocab", by_size<int64_t>(size_, 64, 8000, 32320));
     shape_.hidden = param_or("hidden", by_size<int64_t>(size_, 32, 256, 1024));
     shape_.layers = param_or("layers", 4);
     shape_.seq = param_or("seq", by_size<int64_t>(size_, 10, 32, 50));
     shape_.extra = param_or("extra_len", by_size<int64_t>(size_, 2, 8, 50));
-    beam_search_ = problem.get("decode") == "beam";
     beam_ = beam_search_ ? problem.get_int("beam") : 1;
     if (shape_.layers < 2) throw Error("model/gnmt: layers must be at least 2");
     if (shape_.seq < 2) throw Error("model/gnmt: seq must be at least 2");
     if (shape_.vocab < kFirstWord + 2 || shape_.vocab < beam_) {
       throw Error("model/gnmt: vocab too small (needs 5 tokens and at least beam)");
     }
-    lengths_ = nlp::sentence_lengths(batch(), shape_.seq, seed_ + 17);
+    generate_lengths(shape_.seq);
   }
 
   Flops analytic_flops() const override {
@@ -256,17 +255,8 @@ class GnmtModel : public ModelWorkload {
         "layer-by-layer sum of the reference code (docs/workloads/gnmt.md)"};
   }
 
-  WorkCounts work() const override {
-    WorkCounts w = ModelWorkload::work();
-    w.samples = tokens_per_step();
-    return w;
-  }
-
  protected:
   int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 4, 8, 128); }
-  std::string sample_unit() const override {
-    return training_ ? "target tokens" : "generated tokens";
-  }
   std::string summary() const override {
     return strprintf("GNMT v2: %lld+%lld LSTM layers, hidden %lld, vocab %lld (shared), seq %lld",
                      static_cast<long long>(shape_.layers), static_cast<long long>(shape_.layers),
@@ -275,13 +265,7 @@ class GnmtModel : public ModelWorkload {
   }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
-        {"input",
-         strprintf("source and target padded to %lld tokens; content lengths %lld..%lld "
-                   "+ EOS; Zipf-distributed tokens; target = a fixed token permutation "
-                   "of the source",
-                   static_cast<long long>(shape_.seq),
-                   static_cast<long long>(*std::min_element(lengths_.begin(), lengths_.end())),
-                   static_cast<long long>(*std::max_element(lengths_.begin(), lengths_.end())))},
+        input_fact(),
         {"encoder",
          "embedding, bidirectional LSTM, LSTM (2H -> H), then LSTMs with residual "
          "connections; dropout 0.2 on every LSTM input"},
@@ -370,15 +354,10 @@ class GnmtModel : public ModelWorkload {
 
  private:
   double learning_rate() const { return size_ == Size::kTiny ? 2e-3 : 5e-4; }
-  double tokens_per_step() const {
-    if (!training_) return static_cast<double>(batch() * shape_.decode_steps());
-    return nlp::target_tokens(lengths_);
-  }
+  int64_t decode_steps() const override { return shape_.decode_steps(); }
 
   GnmtShape shape_{};
-  bool beam_search_ = false;
   int64_t beam_ = 1;
-  std::vector<int64_t> lengths_;
   Gnmt model_{nullptr};
   torch::Tensor src_, tgt_in_, labels_, mask_, decoded_;
 };

@@ -110,7 +110,7 @@ struct TransformerImpl : torch::nn::Module {
 };
 TORCH_MODULE(Transformer);
 
-class TransformerModel : public ModelWorkload {
+class TransformerModel : public nlp::TranslationWorkload {
  public:
   static WorkloadInfo info() {
     return model_info(
@@ -132,7 +132,7 @@ class TransformerModel : public ModelWorkload {
          ParamSpec::integer("beam", 4, "beam size for decode=beam (the paper: 4)", 1)});
   }
 
-  explicit TransformerModel(const Problem& problem) : ModelWorkload(problem) {
+  explicit TransformerModel(const Problem& problem) : TranslationWorkload(problem) {
     shape_.vocab = param_or("vocab", by_size<int64_t>(size_, 64, 8000, 37000));
     shape_.d_model = param_or("d_model", by_size<int64_t>(size_, 32, 256, 512));
     shape_.heads = param_or("heads", by_size<int64_t>(size_, 4, 4, 8));
@@ -140,7 +140,6 @@ class TransformerModel : public ModelWorkload {
     shape_.layers = param_or("layers", by_size<int64_t>(size_, 2, 3, 6));
     shape_.seq = param_or("seq", by_size<int64_t>(size_, 10, 32, 64));
     shape_.extra = param_or("extra_len", by_size<int64_t>(size_, 2, 8, 50));
-    beam_search_ = problem.get("decode") == "beam";
     shape_.beam = beam_search_ ? problem.get_int("beam") : 1;
     if (shape_.d_model % shape_.heads != 0) {
       throw Error("model/transformer: d_model must be a multiple of heads");
@@ -149,7 +148,7 @@ class TransformerModel : public ModelWorkload {
     if (shape_.vocab < kFirstWord + 2 || shape_.vocab < shape_.beam) {
       throw Error("model/transformer: vocab too small (needs 5 tokens and at least beam)");
     }
-    lengths_ = nlp::sentence_lengths(batch(), shape_.seq, seed_ + 17);
+    generate_lengths(shape_.seq);
   }
 
   Flops analytic_flops() const override {
@@ -182,17 +181,8 @@ class TransformerModel : public ModelWorkload {
         "(docs/workloads/transformer.md)"};
   }
 
-  WorkCounts work() const override {
-    WorkCounts w = ModelWorkload::work();
-    w.samples = tokens_per_step();
-    return w;
-  }
-
  protected:
   int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 4, 8, 64); }
-  std::string sample_unit() const override {
-    return training_ ? "target tokens" : "generated tokens";
-  }
   std::string summary() const override {
     return strprintf(
         "Transformer %lld+%lld layers, d_model %lld, %lld heads, FFN %lld, vocab %lld (tied), "
@@ -206,13 +196,7 @@ class TransformerModel : public ModelWorkload {
   }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
-        {"input",
-         strprintf("source and target padded to %lld tokens; content lengths %lld..%lld "
-                   "+ EOS; Zipf-distributed tokens; target = a fixed token permutation "
-                   "of the source",
-                   static_cast<long long>(shape_.seq),
-                   static_cast<long long>(*std::min_element(lengths_.begin(), lengths_.end())),
-                   static_cast<long long>(*std::max_element(lengths_.begin(), lengths_.end())))},
+        input_fact(),
         {"layers",
          "post-LN: x = LN(x + dropout(sublayer(x))); ReLU FFN; sinusoidal positions; "
          "embeddings x sqrt(d_model); dropout 0.1 on sub-layer outputs and embeddings"},
@@ -296,14 +280,9 @@ class TransformerModel : public ModelWorkload {
   double learning_rate() const {
     return std::pow(static_cast<double>(shape_.d_model), -0.5) * std::pow(kWarmupSteps, -0.5);
   }
-  double tokens_per_step() const {
-    if (!training_) return static_cast<double>(batch() * shape_.decode_steps());
-    return nlp::target_tokens(lengths_);
-  }
+  int64_t decode_steps() const override { return shape_.decode_steps(); }
 
   TransformerShape shape_{};
-  bool beam_search_ = false;
-  std::vector<int64_t> lengths_;
   Transformer model_{nullptr};
   torch::Tensor src_, tgt_in_, labels_, src_mask_, tgt_mask_, decoded_;
 };
