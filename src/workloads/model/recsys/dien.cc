@@ -159,19 +159,13 @@ class DienModel : public RecsysWorkload {
 
   Requests make_requests(int64_t count) override {
     const DienConfig& c = config_;
-    auto long_options = torch::dtype(torch::kLong).device(device());
     torch::Tensor users = zipf_ids({count}, c.users, c.alpha, device());
     torch::Tensor items = zipf_ids({count, c.sequence}, c.items, c.alpha, device());
     torch::Tensor negatives = zipf_ids({count, c.sequence}, c.items, 0.0, device());
     torch::Tensor candidates = zipf_ids({count}, c.items, c.alpha, device());
-    torch::Tensor lengths = torch::randint(2, c.sequence + 1, {count, 1}, long_options);
-    torch::Tensor mask =
-        (torch::arange(c.sequence, long_options).unsqueeze(0) < lengths).to(torch::kFloat);
+    torch::Tensor mask = behaviour_mask(count, c.sequence, 2, device());
     torch::Tensor match =
-        (hidden_weights(items.remainder(c.categories), 1) *
-         hidden_weights(candidates.remainder(c.categories), 1).unsqueeze(1) * mask)
-            .sum(1) /
-        mask.sum(1);
+        category_match(items.remainder(c.categories), candidates.remainder(c.categories), mask);
     Requests r;
     r.inputs = {users, items, negatives, mask, candidates};
     r.labels = clicks_from_scores(match + 0.3 * hidden_weights(users, 3) +

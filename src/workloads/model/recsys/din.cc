@@ -112,20 +112,14 @@ class DinModel : public RecsysWorkload {
 
   Requests make_requests(int64_t count) override {
     const DinConfig& c = config_;
-    auto long_options = torch::dtype(torch::kLong).device(device());
     torch::Tensor items = zipf_ids({count, c.sequence}, c.items, c.alpha, device());
     torch::Tensor candidates = zipf_ids({count}, c.items, c.alpha, device());
-    torch::Tensor lengths = torch::randint(1, c.sequence + 1, {count, 1}, long_options);
-    torch::Tensor mask =
-        (torch::arange(c.sequence, long_options).unsqueeze(0) < lengths).to(torch::kFloat);
+    torch::Tensor mask = behaviour_mask(count, c.sequence, 1, device());
     // An item's category is a fixed function of the item.
     torch::Tensor categories = items.remainder(c.categories);
     torch::Tensor candidate_categories = candidates.remainder(c.categories);
     // Interest: how well the behaviours' categories match the candidate's, plus the item itself.
-    torch::Tensor match = (hidden_weights(categories, 1) *
-                           hidden_weights(candidate_categories, 1).unsqueeze(1) * mask)
-                              .sum(1) /
-                          mask.sum(1);
+    torch::Tensor match = category_match(categories, candidate_categories, mask);
     Requests r;
     r.inputs = {items, categories, mask, candidates, candidate_categories};
     r.labels = clicks_from_scores(match + 0.5 * hidden_weights(candidates, 2));

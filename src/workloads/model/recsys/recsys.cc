@@ -24,6 +24,21 @@ torch::Tensor clicks_from_scores(const torch::Tensor& scores) {
   return (scores > scores.median()).to(torch::kFloat);
 }
 
+torch::Tensor behaviour_mask(int64_t count, int64_t sequence, int64_t shortest,
+                             const torch::Device& device) {
+  auto long_options = torch::dtype(torch::kLong).device(device);
+  torch::Tensor lengths = torch::randint(shortest, sequence + 1, {count, 1}, long_options);
+  return (torch::arange(sequence, long_options).unsqueeze(0) < lengths).to(torch::kFloat);
+}
+
+torch::Tensor category_match(const torch::Tensor& categories,
+                             const torch::Tensor& candidate_categories, const torch::Tensor& mask) {
+  return (hidden_weights(categories, 1) * hidden_weights(candidate_categories, 1).unsqueeze(1) *
+          mask)
+             .sum(1) /
+         mask.sum(1);
+}
+
 MlpImpl::MlpImpl(const std::vector<int64_t>& widths, bool relu_last) : relu_last_(relu_last) {
   for (size_t i = 0; i + 1 < widths.size(); ++i) {
     layers_.push_back(

@@ -28,6 +28,16 @@ torch::Tensor hidden_weights(const torch::Tensor& ids, int64_t salt);
 /// batch median, so the classes are balanced and a deterministic function of the features.
 torch::Tensor clicks_from_scores(const torch::Tensor& scores);
 
+/// Masks [count, sequence] (float 1 / 0) of behaviour sequences whose lengths are uniform in
+/// [shortest, sequence], padded at the end (DIN, DIEN).
+torch::Tensor behaviour_mask(int64_t count, int64_t sequence, int64_t shortest,
+                             const torch::Device& device);
+
+/// A user's hidden interest in a candidate: the mean over the valid behaviours of the product of
+/// the hidden weights of the behaviours' categories [n, T] and the candidate's category [n].
+torch::Tensor category_match(const torch::Tensor& categories,
+                             const torch::Tensor& candidate_categories, const torch::Tensor& mask);
+
 /// A stack of counted fully connected layers: widths {in, h1, ..., out}, ReLU after each layer
 /// (after the last one too when `relu_last`).
 class MlpImpl : public torch::nn::Module {
