@@ -10,6 +10,7 @@ packages=(
   libopenblas0-pthread              # the BLAS LibTorch must use (not the reference one)
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
+  zlib1g-dev libpng-dev libjpeg-dev # real data formats: gzip'd IDX, PNG and JPEG image folders
 )
 
 missing=()

@@ -1,0 +1,110 @@
+// The input pipeline: a source that reads, decodes and augments samples, and a loader that runs
+// it on worker threads with a bounded prefetch queue, the way a training job's data loader does.
+// The loader keeps the time its consumer spent waiting for data: the input stall
+// (docs/metrics.md, "Input pipeline").
+#pragma once
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace dlbench::data {
+
+/// A batch of samples: host tensors in the order the source defines (e.g. {images, labels}),
+/// the first dimension of each being the batch.
+struct Batch {
+  std::vector<torch::Tensor> tensors;
+  int64_t size = 0;   ///< samples in the batch
+  int64_t index = 0;  ///< position in the epoch (0-based)
+};
+
+/// Where samples come from. `load` is called from several loader threads at once and must be
+/// thread-safe (const, no shared mutable state). It does the work the real pipeline does on the
+/// CPU: read, decode, augment, collate.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  /// Samples in the source.
+  virtual int64_t size() const = 0;
+  /// Reads and prepares the samples at `indices` as one batch. `seed` differs per batch and
+  /// epoch, for random augmentation that is reproducible whatever thread runs it.
+  virtual Batch load(const std::vector<int64_t>& indices, uint64_t seed) const = 0;
+  /// One line: what the samples are and where they come from.
+  virtual std::string describe() const = 0;
+};
+
+/// How a loader runs.
+struct LoaderOptions {
+  int64_t batch_size = 32;
+  int workers = 2;       ///< loader threads; 0 loads on the consumer's thread, synchronously
+  int prefetch = 2;      ///< batches each worker may have ready ahead of the consumer
+  bool shuffle = true;   ///< a new permutation each epoch, from (seed, epoch)
+  bool drop_last = true; ///< drop the last partial batch of an epoch
+  uint64_t seed = 0;
+};
+
+/// What a loader did since its construction or the last reset_stats().
+struct LoaderStats {
+  int64_t batches = 0;        ///< batches handed to the consumer
+  int64_t samples = 0;        ///< samples handed to the consumer
+  double wait_seconds = 0;    ///< consumer time blocked in next() waiting for a batch
+  double load_seconds = 0;    ///< worker time spent inside BatchSource::load (summed)
+  double elapsed_seconds = 0; ///< wall time since construction or reset
+};
+
+/// Runs a BatchSource on worker threads and hands batches to one consumer in epoch order.
+/// Batch b of an epoch always holds the same samples, whatever the number of workers.
+/// An exception thrown by the source (a corrupt file) is rethrown by next() on the consumer.
+class Loader {
+ public:
+  Loader(std::shared_ptr<const BatchSource> source, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  /// Batches per epoch (respecting drop_last).
+  int64_t batches_per_epoch() const;
+  /// Starts epoch `epoch` (its permutation derives from the seed and the epoch); workers begin
+  /// producing at once. An unfinished previous epoch is abandoned.
+  void start_epoch(int64_t epoch);
+  /// The next batch of the epoch, waiting for it if needed; nullopt at the end of the epoch.
+  std::optional<Batch> next();
+  /// Counters (thread-safe).
+  LoaderStats stats() const;
+  /// Zeroes the counters (e.g. after warm-up).
+  void reset_stats();
+  const LoaderOptions& options() const { return options_; }
+  const BatchSource& source() const { return *source_; }
+
+ private:
+  struct Impl;
+  std::shared_ptr<const BatchSource> source_;
+  LoaderOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A source over tensors already in host memory: sample i is row i of every tensor.
+class TensorSource : public BatchSource {
+ public:
+  TensorSource(std::vector<torch::Tensor> tensors, std::string description);
+  int64_t size() const override;
+  Batch load(const std::vector<int64_t>& indices, uint64_t seed) const override;
+  std::string describe() const override { return description_; }
+
+ private:
+  std::vector<torch::Tensor> tensors_;
+  std::string description_;
+};
+
+}  // namespace dlbench::data
