@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,40 @@ void expect_error(const std::function<void()>& action, std::initializer_list<std
     return;
   }
   ADD_FAILURE() << "expected dlbench::Error, nothing was thrown";
+}
+
+// Feeds `read` `count` random corruptions of `good` (a changed byte, a cut, a run of garbage;
+// half of them in the first 64 bytes, where the headers are): each must either read or throw
+// dlbench::Error; any other exception fails (a crash fails the whole binary).
+void expect_no_crash(const Bytes& good, const std::function<void(const Bytes&)>& read, int count,
+                     uint64_t seed) {
+  std::mt19937_64 random(seed);
+  int errors = 0;
+  for (int i = 0; i < count; ++i) {
+    Bytes bad = good;
+    const size_t span = i % 2 == 0 ? std::min<size_t>(64, bad.size()) : bad.size();
+    const size_t at = random() % span;
+    switch (random() % 3) {
+      case 0:
+        bad[at] ^= static_cast<uint8_t>(1 + random() % 255);
+        break;
+      case 1:
+        bad.resize(random() % bad.size());
+        break;
+      default:
+        for (size_t k = at; k < std::min(bad.size(), at + 1 + random() % 16); ++k) {
+          bad[k] = static_cast<uint8_t>(random());
+        }
+    }
+    try {
+      read(bad);
+    } catch (const Error&) {
+      ++errors;
+    } catch (const std::exception& other) {
+      ADD_FAILURE() << "corruption " << i << ": not a dlbench::Error: " << other.what();
+    }
+  }
+  EXPECT_GT(errors, count / 10) << "most corruptions should be caught";
 }
 
 class ReadersTest : public ::testing::Test {
@@ -247,6 +282,19 @@ TEST_F(ReadersIdx, WrongTypeEmptyAndMissingFilesAreRejected) {
   expect_error([&] { read_idx(dir_); }, {"is a folder"});
 }
 
+TEST_F(ReadersIdx, RandomCorruptionsGiveErrorsNotCrashes) {
+  for (bool gzip : {false, true}) {
+    write_idx(path("good"), torch::arange(120, torch::kInt16).reshape({2, 6, 10}), gzip);
+    expect_no_crash(
+        read_bytes(path("good")),
+        [&](const Bytes& bytes) {
+          write_bytes(path("bad"), bytes);
+          read_idx(path("bad"));
+        },
+        150, gzip ? 11 : 12);
+  }
+}
+
 TEST_F(ReadersIdx, PairChecksCounts) {
   write_idx(path("images.idx"), torch::zeros({5, 2, 2}, torch::kUInt8), false);
   write_idx(path("labels.idx"), torch::zeros({4}, torch::kUInt8), true);
@@ -362,13 +410,13 @@ std::vector<NcWriteVariable> sample_variables() {
   return variables;
 }
 
-TEST_F(ReadersNetcdf, WriterRoundTripsCdf1AndCdf2WithInterleavedRecords) {
+TEST_F(ReadersNetcdf, WriterRoundTripsCdf1Cdf2AndCdf5WithInterleavedRecords) {
   const std::vector<NcDimension> dims = {{"time", 0, true}, {"lat", 3, false}, {"lon", 4, false}};
   const std::vector<NcAttribute> globals = {
       NcAttribute::of_text("title", "round trip"),
       NcAttribute::of_numbers("version", NcType::kDouble, {1.5, 2.5})};
   const std::vector<NcWriteVariable> variables = sample_variables();
-  for (int version : {1, 2}) {
+  for (int version : {1, 2, 5}) {
     const std::string file_path = path("rt" + std::to_string(version) + ".nc");
     write_netcdf_classic(file_path, dims, globals, variables, version);
     EXPECT_EQ(read_bytes(file_path)[3], version);
@@ -513,6 +561,26 @@ TEST_F(ReadersNetcdf, CorruptHeadersAreRejected) {
   expect_error([&] { NetcdfFile::open(path("garbage.nc")); }, {"garbage.nc", "corrupt header"});
 }
 
+TEST_F(ReadersNetcdf, RandomCorruptionsGiveErrorsNotCrashes) {
+  const std::vector<NcDimension> dims = {{"time", 0, true}, {"lat", 3, false}, {"lon", 4, false}};
+  for (int version : {1, 5}) {
+    write_netcdf_classic(path("good.nc"), dims, {NcAttribute::of_text("title", "fuzz")},
+                         sample_variables(), version);
+    expect_no_crash(
+        read_bytes(path("good.nc")),
+        [&](const Bytes& bytes) {
+          write_bytes(path("bad.nc"), bytes);
+          const NetcdfFile file = NetcdfFile::open(path("bad.nc"));
+          for (const NcVariable& variable : file.variables()) {
+            file.read(variable.name);
+            if (variable.type != NcType::kChar) file.read_unpacked(variable.name);
+          }
+          file.describe();
+        },
+        200, 20 + version);
+  }
+}
+
 TEST_F(ReadersNetcdf, WrongTypeEmptyMissingAndHdf5FilesAreRejected) {
   Bytes hdf5 = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n', 0, 0, 0, 0};
   write_bytes(path("nc4.nc"), hdf5);
@@ -650,6 +718,15 @@ TEST_F(ReadersImage, TruncatedCorruptAndWrongTypeImagesAreRejected) {
         decode_image({0, 0, 8, 1, 0, 0, 0, 1, 5}, "what.bin");
       },
       {"what.bin", "not a PNG or JPEG image", "IDX file"});
+}
+
+TEST_F(ReadersImage, RandomCorruptionsGiveErrorsNotCrashes) {
+  torch::manual_seed(6);
+  const torch::Tensor image = torch::randint(0, 256, {24, 20, 3}).to(torch::kUInt8);
+  const auto decode = [](const Bytes& bytes) { decode_image(bytes, "fuzz"); };
+  expect_no_crash(encode_png(image), decode, 300, 31);
+  expect_no_crash(encode_jpeg(image, 80), decode, 300, 32);
+  expect_no_crash(make_png(2, 1, 8, 3, {{1, 0}}, "PLTE", {1, 2, 3, 200, 100, 50}), decode, 200, 33);
 }
 
 TEST_F(ReadersImage, FolderListsClassesAndLoadsOnDemand) {
@@ -790,6 +867,11 @@ TEST_F(ReadersCsv, BadLinesNameTheFileAndLine) {
   testing::write_file(path("label.tsv"), criteo_line("2") + "\n");
   expect_error([&] { read_click_log(path("label.tsv")); },
                {"label.tsv:1:", "label) is '2', expected 0 or 1"});
+  try {
+    read_click_log(path("label.tsv"));
+  } catch (const Error& error) {
+    EXPECT_EQ(std::string(error.what()).find("header"), std::string::npos) << error.what();
+  }
 
   std::string header = "label";
   for (int i = 1; i < 40; ++i) header += "\tf" + std::to_string(i);
@@ -813,6 +895,18 @@ TEST_F(ReadersCsv, BadLinesNameTheFileAndLine) {
   testing::write_file(path("comma.tsv"), criteo_line("1", ',') + "\n");
   expect_error([&] { read_click_log(path("comma.tsv")); },
                {"comma.tsv:1:", "1 fields", "wrong delimiter"});
+}
+
+TEST_F(ReadersCsv, RandomCorruptionsGiveErrorsNotCrashes) {
+  const std::string line = criteo_line("1") + "\n";
+  const std::string text = line + line + line;
+  expect_no_crash(
+      Bytes(text.begin(), text.end()),
+      [&](const Bytes& bytes) {
+        write_bytes(path("bad.tsv"), bytes);
+        read_click_log(path("bad.tsv"));
+      },
+      150, 41);
 }
 
 TEST_F(ReadersCsv, WrongTypeEmptyAndMissingFilesAreRejected) {

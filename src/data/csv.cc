@@ -143,10 +143,12 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
     // Label.
     const std::string label(starts[0], ends[0]);
     if (label != "0" && label != "1") {
-      const bool first = line_number == 1 && !format.header;
-      throw fail(strprintf("field 1 (label) is %s, expected 0 or 1%s",
-                           shown(starts[0], ends[0]).c_str(),
-                           first ? " (is the first line a header? set header=true)" : ""));
+      // A word where the label should be, on the first line: most likely column names.
+      const bool looks_like_header = line_number == 1 && !format.header && !label.empty() &&
+                                     std::isalpha(static_cast<unsigned char>(label[0]));
+      throw fail(
+          strprintf("field 1 (label) is %s, expected 0 or 1%s", shown(starts[0], ends[0]).c_str(),
+                    looks_like_header ? " (is the first line a header? set header=true)" : ""));
     }
     labels.push_back(label == "1" ? 1.0f : 0.0f);
     // Dense integers.

@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kMaxPixels = uint64_t{1} << 28;  // 256 Mpixel: beyond this a header lies
+// 64 Mpixel (8192 x 8192): beyond this a header most likely lies.
+constexpr uint64_t kMaxPixels = uint64_t{1} << 26;
 constexpr uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
 bool is_png(const std::vector<uint8_t>& bytes) {
@@ -120,7 +121,7 @@ bool png_decode_into(PngState* state, std::vector<uint8_t>* pixels, uint32_t* wi
   const uint32_t height = png_get_image_height(png, info);
   const int color_type = png_get_color_type(png, info);
   const int bit_depth = png_get_bit_depth(png, info);
-  if (uint64_t{width} * height > kMaxPixels) png_error(png, "image larger than 2^28 pixels");
+  if (uint64_t{width} * height > kMaxPixels) png_error(png, "image larger than 2^26 pixels");
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (bit_depth == 16) png_set_strip_16(png);
@@ -132,10 +133,22 @@ bool png_decode_into(PngState* state, std::vector<uint8_t>* pixels, uint32_t* wi
   if ((channels != 1 && channels != 3) || row_bytes != size_t{width} * channels) {
     png_error(png, "unsupported pixel layout after conversion to 8-bit grey or RGB");
   }
-  pixels->assign(row_bytes * height, 0);
-  for (int pass = 0; pass < passes; ++pass) {
-    for (uint32_t y = 0; y < height; ++y)
+  if (passes > 1) {
+    // Interlaced: every pass touches every row, so the image is allocated whole.
+    pixels->assign(row_bytes * height, 0);
+    for (int pass = 0; pass < passes; ++pass) {
+      for (uint32_t y = 0; y < height; ++y) {
+        png_read_row(png, pixels->data() + y * row_bytes, nullptr);
+      }
+    }
+  } else {
+    // Grown row by row: a header that lies about the size fails when the data run out, before
+    // the whole claimed image is allocated.
+    pixels->clear();
+    for (uint32_t y = 0; y < height; ++y) {
+      pixels->resize(pixels->size() + row_bytes);
       png_read_row(png, pixels->data() + y * row_bytes, nullptr);
+    }
   }
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
@@ -212,15 +225,18 @@ bool jpeg_decode_into(JpegErrors* errors, const uint8_t* data, size_t size,
   jpeg_read_header(&cinfo, TRUE);
   cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   if (uint64_t{cinfo.image_width} * cinfo.image_height > kMaxPixels) {
-    std::snprintf(errors->message, sizeof errors->message, "image larger than 2^28 pixels");
+    std::snprintf(errors->message, sizeof errors->message, "image larger than 2^26 pixels");
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
   jpeg_start_decompress(&cinfo);
   const size_t stride = size_t{cinfo.output_width} * cinfo.output_components;
-  pixels->assign(stride * cinfo.output_height, 0);
+  // Grown row by row: a header that lies about the size fails when the data run out.
+  pixels->clear();
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = pixels->data() + size_t{cinfo.output_scanline} * stride;
+    const size_t y = cinfo.output_scanline;
+    pixels->resize((y + 1) * stride);
+    JSAMPROW row = pixels->data() + y * stride;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   *width_out = cinfo.output_width;

@@ -29,8 +29,8 @@ std::string describe_content(const uint8_t* bytes, size_t size);
 /// Decodes a PNG image into a uint8 tensor [height, width, channels], channels 1 (grey) or 3
 /// (RGB). Palette images become RGB, 16-bit samples keep their high byte, an alpha channel is
 /// dropped (not composited), 1/2/4-bit grey is expanded to 0..255. `name` (a path) is used in
-/// errors: a bad signature, a CRC error, truncated data or an image larger than 2^28 pixels
-/// throws dlbench::Error "<name>: PNG: <reason>".
+/// errors: a bad signature, a CRC error, truncated data or an image larger than 2^26 pixels (8192 x
+/// 8192) throws dlbench::Error "<name>: PNG: <reason>".
 torch::Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name);
 
 /// Decodes a baseline or progressive JPEG into a uint8 tensor [height, width, channels],

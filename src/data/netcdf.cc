@@ -762,9 +762,9 @@ std::string NetcdfFile::describe() const {
 void write_netcdf_classic(const std::string& path, const std::vector<NcDimension>& dimensions,
                           const std::vector<NcAttribute>& global_attributes,
                           const std::vector<NcWriteVariable>& variables, int version) {
-  if (version != 1 && version != 2) {
-    throw Error(
-        strprintf("%s: the writer writes CDF-1 or CDF-2, not version %d", path.c_str(), version));
+  if (version != 1 && version != 2 && version != 5) {
+    throw Error(strprintf("%s: the writer writes CDF-1, CDF-2 or CDF-5, not version %d",
+                          path.c_str(), version));
   }
   int unlimited_id = -1;
   for (size_t d = 0; d < dimensions.size(); ++d) {
@@ -875,7 +875,7 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
         const int64_t vsize =
             pad4(layouts[v].is_record ? layouts[v].slab_bytes
                                       : layouts[v].data.numel() * type_size(variables[v].type));
-        out.non_negative(std::min<int64_t>(vsize, 0xFFFFFFFF));
+        out.non_negative(version == 5 ? vsize : std::min<int64_t>(vsize, 0xFFFFFFFF));
         out.offset(begins[v]);
       }
     }

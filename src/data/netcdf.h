@@ -134,11 +134,11 @@ struct NcWriteVariable {
   std::vector<NcAttribute> attributes;
 };
 
-/// Writes a CDF-1 (`version` 1) or CDF-2 (`version` 2) file: dimensions (at most one unlimited;
-/// its length is taken from the record variables' data), global attributes and variables of
-/// types byte, char, short, int, float and double. Fixed-size variables are written in order,
-/// then the records. For generated data and the tests. Throws dlbench::Error naming `path` when
-/// the description is inconsistent (unknown dimension, data shape mismatch, a CDF-1 offset
+/// Writes a CDF-1 (`version` 1), CDF-2 (`version` 2) or CDF-5 (`version` 5) file: dimensions (at
+/// most one unlimited; its length is taken from the record variables' data), global attributes and
+/// variables of types byte, char, short, int, float and double. Fixed-size variables are written in
+/// order, then the records. For generated data and the tests. Throws dlbench::Error naming `path`
+/// when the description is inconsistent (unknown dimension, data shape mismatch, a CDF-1 offset
 /// above 2^31 - 1) or the file cannot be written.
 void write_netcdf_classic(const std::string& path, const std::vector<NcDimension>& dimensions,
                           const std::vector<NcAttribute>& global_attributes,
