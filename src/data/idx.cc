@@ -1,0 +1,382 @@
+// IDX reader and writer (raw or gzip). The gzip stream is inflated with zlib's inflate() so that
+// every failure has its own message: a corrupt stream (zlib's reason), a stream cut short, data
+// after the stream. The header's declared size is checked against the file (raw) or against the
+// most a gzip file of that size can hold (deflate expands at most ~1032:1) before allocating.
+#include "data/idx.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "data/image.h"
+
+namespace dlbench::data {
+namespace {
+
+constexpr int64_t kMaxDeflateRatio = 1100;  // deflate's real bound is ~1032:1
+
+struct IdxType {
+  uint8_t code;
+  torch::ScalarType dtype;
+  int size;
+  const char* name;
+};
+
+constexpr IdxType kIdxTypes[] = {
+    {0x08, torch::kUInt8, 1, "uint8"},     {0x09, torch::kInt8, 1, "int8"},
+    {0x0B, torch::kInt16, 2, "int16"},     {0x0C, torch::kInt32, 4, "int32"},
+    {0x0D, torch::kFloat32, 4, "float32"}, {0x0E, torch::kFloat64, 8, "float64"},
+};
+
+const IdxType* idx_type_by_code(uint8_t code) {
+  for (const IdxType& type : kIdxTypes) {
+    if (type.code == code) return &type;
+  }
+  return nullptr;
+}
+
+const IdxType* idx_type_by_dtype(torch::ScalarType dtype) {
+  for (const IdxType& type : kIdxTypes) {
+    if (type.dtype == dtype) return &type;
+  }
+  return nullptr;
+}
+
+bool host_is_little_endian() {
+  const uint16_t probe = 1;
+  uint8_t first;
+  std::memcpy(&first, &probe, 1);
+  return first == 1;
+}
+
+// Reverses the bytes of each element in place (big-endian <-> little-endian host).
+void swap_bytes(uint8_t* data, int64_t count, int element_size) {
+  if (element_size == 1 || !host_is_little_endian()) return;
+  for (int64_t i = 0; i < count; ++i) {
+    uint8_t* element = data + i * element_size;
+    for (int a = 0, b = element_size - 1; a < b; ++a, --b) std::swap(element[a], element[b]);
+  }
+}
+
+// A file read as it is, or inflated when it starts with the gzip magic bytes.
+class ByteSource {
+ public:
+  explicit ByteSource(const std::string& path) : path_(path) {
+    file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) {
+      throw Error(strprintf("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
+    }
+    const size_t got = std::fread(buffer_, 1, 2, file_);
+    gzip_ = got == 2 && buffer_[0] == 0x1F && buffer_[1] == 0x8B;
+    if (gzip_) {
+      std::memset(&stream_, 0, sizeof stream_);
+      if (inflateInit2(&stream_, 15 + 16) != Z_OK) {  // 16: gzip wrapper only
+        std::fclose(file_);
+        throw Error(path + ": cannot initialise zlib");
+      }
+      stream_.next_in = buffer_;
+      stream_.avail_in = static_cast<uInt>(got);
+    } else {
+      pending_ = got;  // bytes already read, handed out first
+    }
+  }
+  ~ByteSource() {
+    if (gzip_) inflateEnd(&stream_);
+    std::fclose(file_);
+  }
+  ByteSource(const ByteSource&) = delete;
+  ByteSource& operator=(const ByteSource&) = delete;
+
+  bool gzip() const { return gzip_; }
+
+  // Inflates the rest of a gzip stream and drops it, so that a corrupt or truncated stream is
+  // reported as such rather than as the nonsense it inflated to. Nothing for raw files.
+  void check_stream() {
+    if (!gzip_) return;
+    uint8_t scratch[1 << 14];
+    while (read(scratch, sizeof scratch) > 0) {
+    }
+  }
+
+  // Reads up to n bytes; fewer only at the end of the (decompressed) data.
+  size_t read(uint8_t* out, size_t n) { return gzip_ ? inflate_into(out, n) : read_raw(out, n); }
+
+ private:
+  size_t read_raw(uint8_t* out, size_t n) {
+    size_t done = 0;
+    while (pending_ > 0 && done < n) {
+      out[done++] = buffer_[pending_offset_++];
+      --pending_;
+    }
+    done += std::fread(out + done, 1, n - done, file_);
+    if (std::ferror(file_)) throw Error(path_ + ": read error: " + std::strerror(errno));
+    return done;
+  }
+
+  // Moves unread input to the buffer's start and tops it up from the file; returns avail_in.
+  size_t refill() {
+    std::memmove(buffer_, stream_.next_in, stream_.avail_in);
+    const size_t got =
+        std::fread(buffer_ + stream_.avail_in, 1, sizeof buffer_ - stream_.avail_in, file_);
+    if (std::ferror(file_)) throw Error(path_ + ": read error: " + std::strerror(errno));
+    stream_.next_in = buffer_;
+    stream_.avail_in += static_cast<uInt>(got);
+    return stream_.avail_in;
+  }
+
+  size_t inflate_into(uint8_t* out, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+      if (member_ended_) {
+        // Another gzip member may follow (concatenated .gz files are valid gzip).
+        if (stream_.avail_in < 2) refill();
+        if (stream_.avail_in == 0) return done;  // the real end
+        if (stream_.avail_in < 2 || stream_.next_in[0] != 0x1F || stream_.next_in[1] != 0x8B) {
+          throw Error(path_ +
+                      ": corrupt gzip file: unexpected bytes after the end of the gzip "
+                      "stream");
+        }
+        inflateReset(&stream_);
+        member_ended_ = false;
+      }
+      if (stream_.avail_in == 0 && refill() == 0) {
+        throw Error(
+            strprintf("%s: truncated gzip file: the compressed stream ends early (after "
+                      "%llu decompressed bytes)",
+                      path_.c_str(), static_cast<unsigned long long>(total_out_ + done)));
+      }
+      const size_t chunk = std::min<size_t>(n - done, size_t{1} << 30);
+      stream_.next_out = out + done;
+      stream_.avail_out = static_cast<uInt>(chunk);
+      const int status = inflate(&stream_, Z_NO_FLUSH);
+      done += chunk - stream_.avail_out;
+      if (status == Z_STREAM_END) {
+        member_ended_ = true;
+      } else if (status == Z_DATA_ERROR) {
+        throw Error(strprintf("%s: corrupt gzip data: %s (after %llu decompressed bytes)",
+                              path_.c_str(), stream_.msg ? stream_.msg : "invalid data",
+                              static_cast<unsigned long long>(total_out_ + done)));
+      } else if (status == Z_MEM_ERROR) {
+        throw Error(path_ + ": zlib ran out of memory");
+      } else if (status != Z_OK && status != Z_BUF_ERROR) {
+        throw Error(strprintf("%s: gzip error %d: %s", path_.c_str(), status,
+                              stream_.msg ? stream_.msg : "unknown"));
+      }
+    }
+    total_out_ += done;
+    return done;
+  }
+
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  bool gzip_ = false;
+  z_stream stream_;
+  bool member_ended_ = false;
+  uint64_t total_out_ = 0;
+  uint8_t buffer_[1 << 16];
+  size_t pending_ = 0, pending_offset_ = 0;
+};
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::vector<std::string> parts;
+  for (int64_t size : shape) parts.push_back(std::to_string(size));
+  return join(parts, " x ");
+}
+
+void write_all(std::FILE* file, gzFile gz, const std::string& path, const uint8_t* data,
+               size_t size) {
+  while (size > 0) {
+    const size_t chunk = std::min<size_t>(size, size_t{1} << 30);
+    const bool ok = gz != nullptr
+                        ? gzwrite(gz, data, static_cast<unsigned>(chunk)) == static_cast<int>(chunk)
+                        : std::fwrite(data, 1, chunk, file) == chunk;
+    if (!ok) throw Error(strprintf("%s: write error: %s", path.c_str(), std::strerror(errno)));
+    data += chunk;
+    size -= chunk;
+  }
+}
+
+}  // namespace
+
+torch::Tensor read_idx(const std::string& path) {
+  const int64_t size = file_size(path);
+  if (size == 0) throw Error(path + ": empty file (an IDX file starts with a 4-byte header)");
+  ByteSource source(path);
+  const char* what = source.gzip() ? "decompressed data" : "file";
+  // A header error in a gzip file may come from a broken stream: report that first.
+  auto header_error = [&](const std::string& message) {
+    source.check_stream();
+    return Error(message);
+  };
+
+  uint8_t magic[4] = {0, 0, 0, 0};
+  const size_t got_magic = source.read(magic, 4);
+  if (got_magic < 4) {
+    throw Error(
+        strprintf("%s: truncated: the %s has %zu bytes, less than the 4-byte IDX magic "
+                  "number",
+                  path.c_str(), what, got_magic));
+  }
+  if (magic[0] != 0 || magic[1] != 0) {
+    uint8_t head[12];  // enough to recognise a PNG signature or text
+    std::memcpy(head, magic, 4);
+    const size_t more = source.read(head + 4, 8);
+    const std::string kind = describe_content(head, 4 + more);
+    throw header_error(
+        strprintf("%s: not an IDX file: the magic number must start with two zero bytes, "
+                  "found 0x%02X 0x%02X%s",
+                  path.c_str(), magic[0], magic[1],
+                  kind.empty() ? "" : (" (the content looks like " + kind + ")").c_str()));
+  }
+  const IdxType* type = idx_type_by_code(magic[2]);
+  if (type == nullptr) {
+    throw header_error(
+        strprintf("%s: unknown IDX type code 0x%02X (known: 0x08 uint8, 0x09 int8, 0x0B "
+                  "int16, 0x0C int32, 0x0D float32, 0x0E float64)",
+                  path.c_str(), magic[2]));
+  }
+  const int dims = magic[3];
+  if (dims < 1 || dims > 8) {
+    throw header_error(
+        strprintf("%s: IDX dimension count %d out of range 1..8", path.c_str(), dims));
+  }
+  uint8_t size_bytes[32];
+  const size_t header_sizes = static_cast<size_t>(dims) * 4;
+  const size_t got_sizes = source.read(size_bytes, header_sizes);
+  if (got_sizes < header_sizes) {
+    throw header_error(
+        strprintf("%s: truncated: the header declares %d dimensions but the %s ends after "
+                  "%zu of their %zu size bytes",
+                  path.c_str(), dims, what, got_sizes, header_sizes));
+  }
+  std::vector<int64_t> shape;
+  int64_t count = 1;
+  bool overflow = false;
+  for (int d = 0; d < dims; ++d) {
+    const uint8_t* b = size_bytes + 4 * d;
+    const uint32_t dim =
+        (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
+    if (dim > 0x7FFFFFFFu) {
+      throw header_error(strprintf("%s: corrupt header: dimension %d has size %u (above 2^31 - 1)",
+                                   path.c_str(), d, dim));
+    }
+    shape.push_back(dim);
+    overflow = overflow || __builtin_mul_overflow(count, int64_t{dim}, &count);
+  }
+  int64_t data_bytes = 0;
+  overflow = overflow || __builtin_mul_overflow(count, int64_t{type->size}, &data_bytes);
+  const std::string declared =
+      strprintf("header says %s %s values (%lld bytes)", shape_text(shape).c_str(), type->name,
+                static_cast<long long>(data_bytes));
+  const int64_t header_bytes = 4 + 4 * dims;
+  if (overflow) {
+    throw header_error(strprintf("%s: corrupt header: the sizes %s overflow 64 bits", path.c_str(),
+                                 shape_text(shape).c_str()));
+  }
+  if (!source.gzip() && header_bytes + data_bytes != size) {
+    const int64_t actual = size - header_bytes;
+    throw Error(strprintf("%s: %s: %s, the file has %lld bytes of data", path.c_str(),
+                          actual < data_bytes ? "truncated" : "trailing bytes after the data",
+                          declared.c_str(), static_cast<long long>(actual)));
+  }
+  if (source.gzip() && data_bytes / kMaxDeflateRatio > size + (int64_t{1} << 20)) {
+    throw header_error(
+        strprintf("%s: corrupt header or truncated file: %s, more than a %lld-byte gzip "
+                  "file can hold",
+                  path.c_str(), declared.c_str(), static_cast<long long>(size)));
+  }
+  torch::Tensor tensor = torch::empty(shape, torch::TensorOptions().dtype(type->dtype));
+  auto* data = static_cast<uint8_t*>(tensor.data_ptr());
+  const size_t got = source.read(data, static_cast<size_t>(data_bytes));
+  if (static_cast<int64_t>(got) < data_bytes) {
+    throw Error(
+        strprintf("%s: truncated: %s, the %s has %zu", path.c_str(), declared.c_str(), what, got));
+  }
+  if (source.gzip()) {
+    // Drain the stream: this checks the gzip CRC and length, and finds extra data.
+    uint8_t extra[4096];
+    uint64_t extra_bytes = 0;
+    for (size_t n; (n = source.read(extra, sizeof extra)) > 0;) extra_bytes += n;
+    if (extra_bytes > 0) {
+      throw Error(
+          strprintf("%s: trailing bytes after the data: %s, the decompressed data has "
+                    "%llu more",
+                    path.c_str(), declared.c_str(), static_cast<unsigned long long>(extra_bytes)));
+    }
+  }
+  swap_bytes(data, count, type->size);
+  return tensor;
+}
+
+void write_idx(const std::string& path, const torch::Tensor& tensor, bool gzip) {
+  const IdxType* type = idx_type_by_dtype(tensor.scalar_type());
+  if (type == nullptr) {
+    throw Error(
+        strprintf("%s: IDX cannot store dtype %s (uint8, int8, int16, int32, float32, "
+                  "float64 only)",
+                  path.c_str(), std::string(c10::toString(tensor.scalar_type())).c_str()));
+  }
+  if (tensor.dim() < 1 || tensor.dim() > 8) {
+    throw Error(strprintf("%s: IDX stores 1..8 dimensions, the tensor has %d", path.c_str(),
+                          static_cast<int>(tensor.dim())));
+  }
+  std::vector<uint8_t> header = {0, 0, type->code, static_cast<uint8_t>(tensor.dim())};
+  for (int64_t size : tensor.sizes()) {
+    if (size > 0x7FFFFFFF) {
+      throw Error(strprintf("%s: IDX sizes must be below 2^31, got %lld", path.c_str(),
+                            static_cast<long long>(size)));
+    }
+    for (int shift = 24; shift >= 0; shift -= 8) header.push_back((size >> shift) & 0xFF);
+  }
+  torch::Tensor big_endian = tensor.cpu().contiguous().clone();
+  auto* data = static_cast<uint8_t*>(big_endian.data_ptr());
+  swap_bytes(data, big_endian.numel(), type->size);
+  const size_t data_bytes = static_cast<size_t>(big_endian.numel()) * type->size;
+
+  std::FILE* file = nullptr;
+  gzFile gz = nullptr;
+  if (gzip) {
+    gz = gzopen(path.c_str(), "wb");
+  } else {
+    file = std::fopen(path.c_str(), "wb");
+  }
+  if (file == nullptr && gz == nullptr) {
+    throw Error(strprintf("%s: cannot create: %s", path.c_str(), std::strerror(errno)));
+  }
+  try {
+    write_all(file, gz, path, header.data(), header.size());
+    write_all(file, gz, path, data, data_bytes);
+  } catch (...) {
+    if (gz != nullptr) gzclose(gz);
+    if (file != nullptr) std::fclose(file);
+    throw;
+  }
+  const bool closed = gz != nullptr ? gzclose(gz) == Z_OK : std::fclose(file) == 0;
+  if (!closed)
+    throw Error(strprintf("%s: write error on close: %s", path.c_str(), std::strerror(errno)));
+}
+
+IdxPair read_idx_pair(const std::string& images_path, const std::string& labels_path) {
+  IdxPair pair{read_idx(images_path), read_idx(labels_path)};
+  if (pair.labels.dim() != 1) {
+    throw Error(strprintf("%s: labels must be one-dimensional, the file has %d dimensions",
+                          labels_path.c_str(), static_cast<int>(pair.labels.dim())));
+  }
+  if (pair.labels.is_floating_point()) {
+    throw Error(labels_path + ": labels must have an integer type, the file holds floats");
+  }
+  if (pair.images.size(0) != pair.labels.size(0)) {
+    throw Error(strprintf("%s: %lld images but %s has %lld labels", images_path.c_str(),
+                          static_cast<long long>(pair.images.size(0)), labels_path.c_str(),
+                          static_cast<long long>(pair.labels.size(0))));
+  }
+  return pair;
+}
+
+}  // namespace dlbench::data
