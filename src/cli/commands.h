@@ -24,6 +24,13 @@ TargetList parse_targets(const std::vector<std::string>& tokens);
 std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
                                  const std::map<std::string, std::string>& overrides);
 
+/// `dlbench data list`: the catalog's data sets and whether each is present (checksums too
+/// when `verify`), as a table or JSON.
+int command_data_list(bool verify, const std::string& format);
+/// `dlbench data fetch`: fetches the named data sets (all when empty) that are absent or fail
+/// their checksums (all of them when `force`).
+int command_data_fetch(const std::vector<std::string>& names, bool force);
+
 /// Runs the command line; returns the exit status (0 ok, 1 a problem FAILED, 2 bad input).
 int run_cli(int argc, char** argv);
 
