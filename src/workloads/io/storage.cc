@@ -243,9 +243,9 @@ class Storage : public Workload {
   /// The loader step() draws from (valid after setup), for the harness's input figures.
   const data::Loader* loader() const { return loader_.get(); }
   /// The same, under the name the Workload interface gives it.
-  const data::Loader* input_loader() const { return loader(); }
+  const data::Loader* input_loader() const override { return loader(); }
   /// The emulated accelerator's time per batch, in seconds.
-  double compute_seconds_per_batch() const { return compute_ms_ / 1000.0; }
+  double emulated_compute_seconds() const override { return compute_ms_ / 1000.0; }
   /// The accelerator utilisation (%) a passing run keeps.
   double au_threshold() const { return au_threshold_; }
 

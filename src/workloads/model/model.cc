@@ -168,6 +168,43 @@ WorkloadInfo model_info(const std::string& name, const std::string& description,
   return info;
 }
 
+std::vector<ParamSpec> quality_params() {
+  return {
+      ParamSpec::real("target", 0,
+                      "mode=quality: the quality that ends the run (0: the task's documented "
+                      "target for this size)",
+                      0),
+      ParamSpec::integer("runs", 1,
+                         "mode=quality: independent runs (seeds seed, seed+1, ...); with 3 or "
+                         "more the fastest and slowest are dropped (MLPerf)",
+                         1, 100),
+      ParamSpec::real("max_epochs", 0, "mode=quality: epoch budget (0: the task's)", 0),
+      ParamSpec::real("eval_every", 0, "mode=quality: evaluation cadence in epochs (0: the task's)",
+                      0),
+      ParamSpec::real("valid_n", 5, "mode=quality: the exponent n of Valid FLOPS", 0, 100),
+      ParamSpec::real("budget_s", 0, "mode=quality: wall-clock budget per run (0: none)", 0),
+      ParamSpec::integer("workers", 2, "mode=quality: data loader threads (0: synchronous)", 0,
+                         256),
+      ParamSpec::integer("prefetch", 2, "mode=quality: batches each loader thread prepares ahead",
+                         1, 1024),
+  };
+}
+
+WorkloadInfo quality_model_info(const std::string& name, const std::string& description,
+                                std::vector<ParamSpec> extra) {
+  for (ParamSpec& spec : quality_params()) extra.push_back(std::move(spec));
+  WorkloadInfo info = model_info(name, description, std::move(extra));
+  info.modes.push_back("quality");
+  for (ParamSpec& spec : info.params) {
+    if (spec.name != "mode") continue;
+    spec.choices.push_back("quality");
+    spec.help +=
+        "; quality: train on real (or exactly labelled) data to a target "
+        "(docs/quality.md)";
+  }
+  return info;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mixed precision.
 
@@ -226,7 +263,8 @@ int64_t count_parameters(const torch::nn::Module& module) {
 
 ModelWorkload::ModelWorkload(const Problem& problem)
     : Workload(problem),
-      training_(problem.get("mode") == "train"),
+      training_(problem.get("mode") != "infer"),
+      quality_(problem.get("mode") == "quality"),
       size_(parse_size(problem)),
       dtype_(problem.get("dtype")),
       channels_last_(problem.get_bool("channels_last")),
@@ -287,7 +325,16 @@ Description ModelWorkload::describe() const {
   d.summary = summary();
   Flops flops = analytic_flops();
   int64_t params = parameter_count();
-  d.facts.push_back({"mode", training_ ? "train" : "infer"});
+  d.facts.push_back({"mode", problem_.get("mode")});
+  if (auto spec = quality_spec()) {
+    d.facts.push_back({"quality task", spec->task + " on " + spec->dataset});
+    d.facts.push_back(
+        {"quality target",
+         strprintf("%s %s %g%s at size %s (%s); evaluated every %g epochs, budget %g epochs",
+                   spec->metric.c_str(), spec->higher_is_better ? ">=" : "<=", spec->target,
+                   spec->unit.c_str(), size_name(size_).c_str(), spec->target_source.c_str(),
+                   spec->eval_every_epochs, spec->max_epochs)});
+  }
   d.facts.push_back({"preset", size_name(size_) + ", batch " + std::to_string(batch())});
   for (auto& fact : facts()) d.facts.push_back(fact);
   d.facts.push_back({"parameters", strprintf("%lld (%.2f M)", static_cast<long long>(params),
@@ -311,6 +358,48 @@ Description ModelWorkload::describe() const {
   return d;
 }
 
+/// The harness's QualityTask for a model in mode=quality: training steps are the model's own
+/// train_step() (its loss, optimizer, autocast and loss scaling); scoring runs under no-grad,
+/// eval mode and autocast.
+class ModelWorkload::QualityAdapter : public QualityTask {
+ public:
+  explicit QualityAdapter(ModelWorkload& model) : model_(model) {
+    // The data first: a generated set may state facts (an oracle quality) in the spec.
+    std::tie(train_, eval_) = model.quality_data();
+    spec_ = *model.quality_spec();
+    spec_.batch_size = model.batch();
+    if (spec_.eval_batch_size <= 0) spec_.eval_batch_size = model.batch();
+    spec_.train_flops_per_sample = model.analytic_flops().train;
+    spec_.optimizer = model.optimizer_name();
+  }
+  QualitySpec spec() const override { return spec_; }
+  std::shared_ptr<const data::BatchSource> train_data() const override { return train_; }
+  std::shared_ptr<const data::BatchSource> eval_data() const override { return eval_; }
+  void train_on(const data::Batch& batch) override {
+    model_.use_batch(batch);
+    model_.last_loss_ = model_.train_step();
+  }
+  void begin_evaluation() override {
+    model_.net_->eval();
+    model_.begin_scoring();
+  }
+  void evaluate_on(const data::Batch& batch) override {
+    torch::NoGradGuard no_grad;
+    AutocastScope autocast(model_.device_.type(), model_.compute_dtype());
+    model_.score_batch(batch);
+  }
+  double end_evaluation() override {
+    model_.net_->train();
+    return model_.scored_quality();
+  }
+  double last_loss() const override { return model_.last_loss(); }
+
+ private:
+  ModelWorkload& model_;
+  QualitySpec spec_;
+  std::shared_ptr<const data::BatchSource> train_, eval_;
+};
+
 void ModelWorkload::setup(ExecContext& context) {
   device_ = context.device.torch_device();
   if (dtype_ == "fp16" && !device_.is_cuda()) {
@@ -327,7 +416,14 @@ void ModelWorkload::setup(ExecContext& context) {
     }
   }
   torch::manual_seed(seed_ + 1);
-  make_batch();
+  if (quality_) {
+    if (!quality_spec()) {
+      throw Unsupported(problem_.workload + " has no quality task (modes: train, infer)");
+    }
+    quality_task_ = std::make_unique<QualityAdapter>(*this);
+  } else {
+    make_batch();
+  }
   if (training_) {
     net_->train();
     optimizer_ = make_optimizer();
@@ -438,7 +534,24 @@ Probe ModelWorkload::make_probe(std::string name, std::string description,
   return probe;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Quality runs: the harness's QualityTask, made of the model's own training step and scoring.
+
+std::pair<std::shared_ptr<const data::BatchSource>, std::shared_ptr<const data::BatchSource>>
+ModelWorkload::quality_data() {
+  throw Unsupported(problem_.workload + " has no quality data");
+}
+
+void ModelWorkload::use_batch(const data::Batch&) {
+  throw Unsupported(problem_.workload + " cannot train on loaded batches");
+}
+
+void ModelWorkload::score_batch(const data::Batch&) {
+  throw Unsupported(problem_.workload + " cannot score held-out batches");
+}
+
 void ModelWorkload::teardown() {
+  quality_task_.reset();
   optimizer_.reset();
   last_loss_ = torch::Tensor();
   last_output_ = torch::Tensor();

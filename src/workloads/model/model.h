@@ -15,6 +15,7 @@
 
 #include "core/registry.h"
 #include "core/workload.h"
+#include "data/loader.h"
 
 namespace dlbench::model {
 
@@ -111,6 +112,15 @@ std::vector<ParamSpec> model_params(std::vector<ParamSpec> extra);
 WorkloadInfo model_info(const std::string& name, const std::string& description,
                         std::vector<ParamSpec> extra = {});
 
+/// The parameters of a quality run (mode=quality): target, runs, max_epochs, eval_every,
+/// valid_n, budget_s, workers, prefetch (docs/quality.md).
+std::vector<ParamSpec> quality_params();
+
+/// WorkloadInfo for a model that has a quality task: modes train, infer and quality, the
+/// standard parameters, the model's `extra` ones and quality_params().
+WorkloadInfo quality_model_info(const std::string& name, const std::string& description,
+                                std::vector<ParamSpec> extra = {});
+
 // ---------------------------------------------------------------------------------------------
 
 /// Base of every model/... workload. Modes: `train` (forward, loss, backward, optimizer step)
@@ -137,7 +147,13 @@ class ModelWorkload : public Workload {
   CheckOutcome check() override;
   void teardown() override;
 
+  /// The quality task in mode=quality (after setup), else nullptr.
+  QualityTask* quality_task() override { return quality_task_.get(); }
+
+  /// True in train and quality modes.
   bool training() const { return training_; }
+  /// True in mode=quality.
+  bool quality_mode() const { return quality_; }
   Size size() const { return size_; }
   /// The batch this problem runs (the `batch` parameter, or the preset's).
   int64_t batch() const;
@@ -180,6 +196,25 @@ class ModelWorkload : public Workload {
   /// fp16), optimizer step. Returns the loss (a detached scalar tensor; not synchronised).
   virtual torch::Tensor train_step();
 
+  // --- Quality (mode=quality): a model with a quality task overrides all of these ---
+  /// The task, its metric and target at this size, cadence and budget; valid before setup.
+  /// The base fills in the batch, the training FLOPs and the optimizer. nullopt: no task.
+  virtual std::optional<QualitySpec> quality_spec() const { return std::nullopt; }
+  /// The training and held-out splits, read from a fetched data set or generated (called once
+  /// in setup, on the host).
+  virtual std::pair<std::shared_ptr<const data::BatchSource>,
+                    std::shared_ptr<const data::BatchSource>>
+  quality_data();
+  /// Installs a host training batch (from quality_data's first source) on device() as the
+  /// batch training_loss() uses.
+  virtual void use_batch(const data::Batch& batch);
+  /// Starts a pass over the held-out split (resets the running metric).
+  virtual void begin_scoring() {}
+  /// Scores one held-out batch; the caller has set no-grad, eval mode and autocast.
+  virtual void score_batch(const data::Batch& batch);
+  /// The metric over every batch scored since begin_scoring().
+  virtual double scored_quality() { return std::nan(""); }
+
   /// A probe (core/workload.h) whose call runs `body` the way this mode's step runs: under
   /// NoGradGuard and eval mode in infer, with autocast when dtype != fp32.
   Probe make_probe(std::string name, std::string description, std::function<void()> body,
@@ -201,6 +236,7 @@ class ModelWorkload : public Workload {
   torch::ScalarType compute_dtype() const;
 
   bool training_ = true;
+  bool quality_ = false;
   Size size_ = Size::kSmall;
   std::string dtype_ = "fp32";
   bool channels_last_ = false;
@@ -209,6 +245,10 @@ class ModelWorkload : public Workload {
  private:
   /// Backward with dynamic loss scaling (fp16): unscale, skip the step on overflow.
   bool scaled_backward(const torch::Tensor& loss);
+
+  class QualityAdapter;
+  friend class QualityAdapter;
+  std::unique_ptr<QualityTask> quality_task_;
 
   std::shared_ptr<torch::nn::Module> net_ = std::make_shared<torch::nn::Module>("net");
   torch::Device device_{torch::kCPU};

@@ -1,0 +1,80 @@
+// Held-out quality metrics, accumulated batch by batch: top-1 accuracy, ROC AUC, mean absolute
+// error, perplexity and mean intersection-over-union. Definitions: docs/quality.md.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace dlbench::train {
+
+/// Top-1 accuracy in %: the share of samples whose highest-scoring class is the label.
+class TopOneAccuracy {
+ public:
+  /// scores [N, C] (any float type), labels [N] (integer).
+  void add(const torch::Tensor& scores, const torch::Tensor& labels);
+  /// 100 x correct / seen; NaN before any sample.
+  double value() const;
+  int64_t seen() const { return seen_; }
+
+ private:
+  int64_t correct_ = 0;
+  int64_t seen_ = 0;
+};
+
+/// Area under the ROC curve of binary scores: the probability that a random positive scores
+/// above a random negative, ties counting one half (the Mann-Whitney U statistic, exact).
+class RocAuc {
+ public:
+  /// scores [N] (higher = more likely positive), labels [N] (0 or 1).
+  void add(const torch::Tensor& scores, const torch::Tensor& labels);
+  /// AUC in [0, 1]; NaN when one class is absent.
+  double value() const;
+  int64_t seen() const { return static_cast<int64_t>(scores_.size()); }
+
+ private:
+  std::vector<double> scores_;
+  std::vector<uint8_t> labels_;
+};
+
+/// Mean absolute error over every element of the predictions.
+class MeanAbsoluteError {
+ public:
+  void add(const torch::Tensor& predictions, const torch::Tensor& targets);
+  double value() const;
+
+ private:
+  double sum_ = 0;
+  int64_t count_ = 0;
+};
+
+/// Perplexity: exp of the mean negative log-likelihood per token (natural log).
+class Perplexity {
+ public:
+  /// Adds `token_count` tokens whose summed negative log-likelihood is `summed_nll`.
+  void add(double summed_nll, int64_t token_count);
+  double value() const;
+
+ private:
+  double nll_ = 0;
+  int64_t tokens_ = 0;
+};
+
+/// Mean intersection-over-union in % over the classes that occur in the targets or the
+/// predictions (a class absent from both is left out of the mean).
+class MeanIou {
+ public:
+  explicit MeanIou(int64_t classes);
+  /// predicted and target class maps of the same shape (integer).
+  void add(const torch::Tensor& predicted, const torch::Tensor& target);
+  double value() const;
+  /// IoU of one class in % (NaN when it occurs nowhere).
+  double class_iou(int64_t c) const;
+
+ private:
+  int64_t classes_;
+  std::vector<int64_t> confusion_;  // [target][predicted]
+};
+
+}  // namespace dlbench::train
