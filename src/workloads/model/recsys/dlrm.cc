@@ -7,11 +7,16 @@
 // vectors, top MLP 1024-1024-512-256-1, binary cross-entropy, plain SGD with sparse embedding
 // gradients. FLOPs: DlrmModel::analytic_flops; docs/workloads/dlrm.md.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <numeric>
 
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "data/catalog.h"
+#include "data/csv.h"
 #include "workloads/model/recsys/recsys.h"
 
 namespace dlbench::model {
@@ -66,7 +71,7 @@ struct DlrmConfig {
 class DlrmModel : public RecsysWorkload {
  public:
   static WorkloadInfo info() {
-    return model_info(
+    return quality_model_info(
         "model/dlrm",
         "DLRM (MLPerf, Criteo Terabyte shape): bottom MLP, 26 embedding tables with Zipf-skewed "
         "ids, dot interaction, top MLP; SGD with sparse embedding gradients",
@@ -196,8 +201,13 @@ class DlrmModel : public RecsysWorkload {
   }
 
   void make_batch() override {
-    // The tables go straight to the device, uniform(-1/sqrt(rows), 1/sqrt(rows)) as the
-    // reference initialises them.
+    make_tables();
+    RecsysWorkload::make_batch();
+  }
+
+  /// The tables go straight to the device, uniform(-1/sqrt(rows), 1/sqrt(rows)) as the
+  /// reference initialises them.
+  void make_tables() {
     if (tables_.empty()) {
       torch::NoGradGuard no_grad;
       for (size_t t = 0; t < config_.table_rows.size(); ++t) {
@@ -212,8 +222,52 @@ class DlrmModel : public RecsysWorkload {
       pair_rows_ = pairs[0];
       pair_cols_ = pairs[1];
     }
-    RecsysWorkload::make_batch();
   }
+
+  // --- Quality: click-through prediction on a generated Criteo-layout click log ---
+  std::optional<QualitySpec> quality_spec() const override {
+    QualitySpec spec;
+    spec.task = "click-through prediction";
+    spec.dataset = strprintf(
+        "generated click log in Criteo's TSV layout (%lld train / %lld test rows), labels drawn "
+        "from a known latent model%s",
+        static_cast<long long>(log_rows(true)), static_cast<long long>(log_rows(false)),
+        std::isnan(oracle_auc_) ? "" : strprintf("; oracle AUC %.4f", oracle_auc_).c_str());
+    spec.metric = "auc";
+    spec.unit = "";
+    spec.higher_is_better = true;
+    spec.target = size_ == Size::kFull ? 0.8025 : size_ == Size::kSmall ? 0.77 : 0.70;
+    spec.target_source =
+        size_ == Size::kFull
+            ? "MLPerf Training's DLRM target AUC (on Criteo Terabyte; here on the generated log)"
+            : "dlbench's CPU bar, below the log's oracle AUC (docs/workloads/dlrm.md)";
+    spec.eval_every_epochs = 0.25;
+    spec.max_epochs = size_ == Size::kFull ? 1 : 3;
+    spec.eval_batch_size = 8192;
+    return spec;
+  }
+
+  /// Rows of the generated click log's split.
+  int64_t log_rows(bool train) const {
+    int64_t rows = by_size<int64_t>(size_, 16384, 262144, 4194304);
+    return train ? rows : rows / 8;
+  }
+
+  std::pair<std::shared_ptr<const data::BatchSource>, std::shared_ptr<const data::BatchSource>>
+  quality_data() override {
+    if (config_.lookups != 1) {
+      throw Unsupported(
+          "model/dlrm mode=quality reads Criteo's layout: one id per table "
+          "(lookups=1)");
+    }
+    make_tables();
+    auto train = read_log(click_log_file(true));
+    auto test = read_log(click_log_file(false));
+    return {train, test};
+  }
+
+  void use_batch(const data::Batch& batch) override { set_batch(requests_of(batch)); }
+  void score_batch(const data::Batch& batch) override { score_requests(requests_of(batch)); }
 
   Requests make_requests(int64_t count) override {
     const DlrmConfig& c = config_;
@@ -260,6 +314,102 @@ class DlrmModel : public RecsysWorkload {
   }
 
  private:
+  /// The click log of a split, written once in Criteo's TSV layout under the data directory
+  /// (`generated/`), named by everything that shapes it, and read back by the TSV reader.
+  std::string click_log_file(bool train) {
+    const DlrmConfig& c = config_;
+    std::string rows;
+    for (int64_t r : c.table_rows) rows += std::to_string(r) + ",";
+    uint64_t hash = 1469598103934665603ull;
+    for (char ch : rows + strprintf("%.4f/%lld", c.alpha, static_cast<long long>(log_rows(true)))) {
+      hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+    }
+    std::string dir = data::data_directory() + "/generated";
+    std::string path = strprintf("%s/dlrm-clicks-%016llx-%s.tsv", dir.c_str(),
+                                 static_cast<unsigned long long>(hash), train ? "train" : "test");
+    // The oracle AUC of the test split is kept beside it.
+    const std::string oracle_path = path + ".oracle";
+    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+      std::fclose(f);
+      if (!train) {
+        std::ifstream oracle(oracle_path);
+        if (!(oracle >> oracle_auc_)) oracle_auc_ = NAN;
+      }
+      return path;
+    }
+    data::make_directories(dir);
+    data::ClickLog log = generate_click_log(log_rows(train), train ? 1 : 2);
+    std::string partial = path + ".partial";
+    data::write_click_log(partial, log, '\t');
+    if (!train) std::ofstream(oracle_path) << strprintf("%.6f\n", oracle_auc_);
+    if (std::rename(partial.c_str(), path.c_str()) != 0) {
+      throw Error("cannot move the generated click log into '" + path + "'");
+    }
+    return path;
+  }
+
+  /// `rows` samples of the latent click model: the same features as make_requests (Poisson
+  /// counts around a log-normal, Zipf ids), and clicks drawn with probability
+  /// sigmoid(2 z), z the standardised hidden score. Fixed data: the stream depends on the split,
+  /// never on the run's seed.
+  data::ClickLog generate_click_log(int64_t rows, uint64_t stream) {
+    const DlrmConfig& c = config_;
+    torch::manual_seed(0x5eed0000 + stream);
+    data::ClickLog log;
+    torch::Tensor counts = torch::poisson(torch::exp(1.5 * torch::randn({rows, c.dense})));
+    log.dense = counts;
+    torch::Tensor score =
+        torch::log1p(counts).matmul(hidden_weights(torch::arange(c.dense), 99)) / 4;
+    std::vector<torch::Tensor> columns;
+    for (size_t t = 0; t < c.table_rows.size(); ++t) {
+      torch::Tensor ids = zipf_ids({rows}, c.table_rows[t], c.alpha, torch::kCPU);
+      score = score + hidden_weights(ids, static_cast<int64_t>(t));
+      columns.push_back(ids);
+    }
+    log.sparse = torch::stack(columns, 1);
+    torch::Tensor z = (score - score.mean()) / score.std();
+    torch::Tensor p = torch::sigmoid(2 * z);
+    log.labels = torch::bernoulli(p);
+    if (stream == 2) {
+      train::RocAuc oracle;
+      oracle.add(p, log.labels);
+      oracle_auc_ = oracle.value();
+    }
+    return log;
+  }
+
+  /// Reads a split back (log(1 + x) dense features, as DLRM's preprocessing) into a source of
+  /// {dense, ids [n, 26], labels}. Ids are taken modulo each table's rows, as the reference's
+  /// preprocessing does with hashed categories.
+  std::shared_ptr<const data::BatchSource> read_log(const std::string& path) {
+    data::ClickLogFormat format;
+    format.dense = static_cast<int>(config_.dense);
+    format.sparse = static_cast<int>(config_.table_rows.size());
+    format.delimiter = '\t';
+    data::ClickLog log = data::read_click_log(path, format);
+    torch::Tensor rows = torch::tensor(config_.table_rows, torch::kLong);
+    torch::Tensor ids = torch::remainder(log.sparse, rows.unsqueeze(0));
+    return std::make_shared<data::TensorSource>(
+        std::vector<torch::Tensor>{log.dense, ids, log.labels},
+        strprintf("%s (%lld rows)", path.c_str(), static_cast<long long>(log.size())));
+  }
+
+  /// A loaded batch as DLRM's requests on the device.
+  Requests requests_of(const data::Batch& batch) {
+    Requests r;
+    const int64_t n = batch.size;
+    r.inputs.push_back(batch.tensors.at(0).to(device()));
+    r.inputs.push_back(torch::arange(n, torch::dtype(torch::kLong).device(device())));
+    torch::Tensor ids = batch.tensors.at(1).to(device());
+    for (size_t t = 0; t < config_.table_rows.size(); ++t) {
+      r.inputs.push_back(ids.select(1, static_cast<int64_t>(t)).contiguous());
+    }
+    r.labels = batch.tensors.at(2).to(device());
+    return r;
+  }
+
+  double oracle_auc_ = NAN;
+
   static std::string widths_text(const std::vector<int64_t>& widths) {
     std::vector<std::string> parts;
     for (int64_t w : widths) parts.push_back(std::to_string(w));

@@ -13,6 +13,11 @@ torch::Tensor zipf_ids(torch::IntArrayRef shape, int64_t rows, double alpha,
   return (rank * int64_t{2654435761}).remainder(rows);
 }
 
+void RecsysWorkload::score_requests(const Requests& requests) {
+  auc_.add(click_probability(predict(embed(requests), requests)).to(torch::kFloat),
+           requests.labels);
+}
+
 torch::Tensor hidden_weights(const torch::Tensor& ids, int64_t salt) {
   torch::Tensor x =
       torch::sin(ids.to(torch::kDouble) * 12.9898 + 78.233 * static_cast<double>(salt));

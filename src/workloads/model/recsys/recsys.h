@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "train/quality_metrics.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::model {
@@ -125,9 +126,17 @@ class RecsysWorkload : public ModelWorkload {
   /// Click probabilities [n] of `logits`.
   static torch::Tensor click_probability(const torch::Tensor& logits);
 
+  /// Quality runs: makes `requests` the batch training_loss() uses.
+  void set_batch(Requests requests) { batch_ = std::move(requests); }
+  /// Quality runs: adds the click probabilities of held-out requests to the ROC AUC.
+  void score_requests(const Requests& requests);
+  void begin_scoring() override { auc_ = train::RocAuc(); }
+  double scored_quality() override { return auc_.value(); }
+
  private:
   Requests batch_;
   Requests single_;
+  train::RocAuc auc_;
 };
 
 }  // namespace dlbench::model
