@@ -10,6 +10,8 @@
 #include "workloads/model/nlp/gpt.h"
 
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <utility>
@@ -18,6 +20,8 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "data/catalog.h"
+#include "train/quality_metrics.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::model {
@@ -237,7 +241,7 @@ namespace {
 class GptModel : public ModelWorkload {
  public:
   static WorkloadInfo info() {
-    return model_info(
+    return quality_model_info(
         "model/gpt",
         "Decoder-only language model in the Llama form (RMSNorm, RoPE, SwiGLU, grouped-query "
         "attention; full = TinyLlama-1.1B): next-token training with AdamW, or serving "
@@ -266,7 +270,11 @@ class GptModel : public ModelWorkload {
     config_.heads = param_or("heads", by_size<int64_t>(size_, 4, 6, 32));
     config_.kv_heads = param_or("kv_heads", by_size<int64_t>(size_, 2, 2, 4));
     config_.ffn = param_or("ffn", by_size<int64_t>(size_, 176, 1024, 5632));
-    config_.vocab = param_or("vocab", by_size<int64_t>(size_, 256, 8192, 32000));
+    // Quality runs model bytes (docs/workloads/gpt.md): a 256-entry vocabulary.
+    config_.vocab = param_or("vocab", quality_ ? 256 : by_size<int64_t>(size_, 256, 8192, 32000));
+    if (quality_ && config_.vocab < 256) {
+      throw Error("model/gpt mode=quality models bytes: vocab must be at least 256");
+    }
     config_.tied = problem.get_bool("tied");
     seq_ = training_ ? param_or("seq", by_size<int64_t>(size_, 32, 128, 2048))
                      : param_or("seq", by_size<int64_t>(size_, 16, 128, 1024));
@@ -358,6 +366,7 @@ class GptModel : public ModelWorkload {
 
  protected:
   int64_t preset_batch(Size size) const override {
+    if (quality_) return by_size<int64_t>(size, 8, 16, 32);
     return training_ ? by_size<int64_t>(size, 4, 4, 8) : by_size<int64_t>(size, 2, 4, 16);
   }
   std::string sample_unit() const override { return "tokens"; }
@@ -469,7 +478,96 @@ class GptModel : public ModelWorkload {
     return out.last_logits;
   }
 
+  // --- Quality: byte-level language modelling of Debian's fortunes ---
+  std::optional<QualitySpec> quality_spec() const override {
+    QualitySpec spec;
+    spec.task = "byte-level language modelling";
+    spec.dataset = strprintf(
+        "Debian fortunes (every 10th quote held out; %lld-byte windows%s)",
+        static_cast<long long>(seq_ + 1),
+        eval_windows_ > 0
+            ? strprintf(", %lld held-out windows", static_cast<long long>(eval_windows_)).c_str()
+            : "");
+    spec.metric = "perplexity";
+    spec.unit = "";
+    spec.higher_is_better = false;
+    spec.target = by_size(size_, 20.0, 12.0, 3.0);
+    spec.target_source =
+        size_ == Size::kFull
+            ? "dlbench: 1.6 bits per byte, where small character-level models of English text "
+              "land"
+        : size_ == Size::kSmall
+            ? "dlbench's CPU bar: below the perplexity 13.3 of a byte-bigram model fitted "
+              "on the whole corpus (docs/workloads/gpt.md)"
+            : "dlbench: below the perplexity 27.6 of the corpus's byte frequencies";
+    spec.eval_every_epochs = by_size(size_, 0.1, 0.02, 0.25);
+    spec.max_epochs = by_size(size_, 1.0, 0.5, 10.0);
+    spec.eval_batch_size = 32;
+    return spec;
+  }
+
+  std::pair<std::shared_ptr<const data::BatchSource>, std::shared_ptr<const data::BatchSource>>
+  quality_data() override {
+    std::string path = data::dataset_file("fortunes", "fortunes.txt");
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw Error(path + ": cannot read");
+    // Quotes are separated by lines holding '%': every 10th quote is held out.
+    std::string train_text, eval_text;
+    size_t start = 0;
+    int64_t quote = 0;
+    while (start < text.size()) {
+      size_t end = text.find("\n%\n", start);
+      size_t stop = end == std::string::npos ? text.size() : end + 3;
+      (quote++ % 10 == 0 ? eval_text : train_text).append(text, start, stop - start);
+      start = stop;
+    }
+    torch::Tensor train = byte_windows(train_text, -1);
+    int64_t eval_cap = by_size<int64_t>(size_, 64, 256, -1);
+    torch::Tensor eval = byte_windows(eval_text, eval_cap);
+    eval_windows_ = eval.size(0);
+    if (train.size(0) == 0 || eval_windows_ == 0) {
+      throw Error(path + ": too short for " + std::to_string(seq_ + 1) + "-byte windows");
+    }
+    return {std::make_shared<data::TensorSource>(std::vector<torch::Tensor>{train},
+                                                 "fortunes, training quotes"),
+            std::make_shared<data::TensorSource>(std::vector<torch::Tensor>{eval},
+                                                 "fortunes, held-out quotes")};
+  }
+
+  void use_batch(const data::Batch& batch) override {
+    torch::Tensor sequences = batch.tensors.at(0).to(device());
+    inputs_ = sequences.narrow(1, 0, seq_);
+    targets_ = sequences.narrow(1, 1, seq_).contiguous();
+  }
+
+  void begin_scoring() override { perplexity_ = train::Perplexity(); }
+  void score_batch(const data::Batch& batch) override {
+    torch::Tensor sequences = batch.tensors.at(0).to(device());
+    torch::Tensor logits = gpt_->logits(gpt_->hidden(sequences.narrow(1, 0, seq_), 0, nullptr));
+    torch::Tensor nll = torch::nn::functional::cross_entropy(
+        logits.reshape({-1, config_.vocab}).to(torch::kFloat),
+        sequences.narrow(1, 1, seq_).reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    perplexity_.add(nll.item<double>(), sequences.size(0) * seq_);
+  }
+  double scored_quality() override { return perplexity_.value(); }
+
  private:
+  /// Non-overlapping windows of seq + 1 bytes (inputs and their next bytes), at most `cap`
+  /// (-1: all): int64 [n, seq + 1].
+  torch::Tensor byte_windows(const std::string& text, int64_t cap) const {
+    const int64_t width = seq_ + 1;
+    int64_t count = static_cast<int64_t>(text.size()) / width;
+    if (cap >= 0) count = std::min(count, cap);
+    torch::Tensor bytes = torch::empty({count * width}, torch::kUInt8);
+    std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), static_cast<size_t>(count * width));
+    return bytes.to(torch::kLong).view({count, width});
+  }
+
+  int64_t eval_windows_ = 0;
+  train::Perplexity perplexity_;
+
   /// TinyLlama's peak lr 4e-4 at full size; 1e-3 for the small presets so that their 40-step
   /// test learns.
   double learning_rate() const { return size_ == Size::kFull ? 4e-4 : 1e-3; }
