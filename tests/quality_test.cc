@@ -2,6 +2,7 @@
 // format, and whole quality runs of LeNet on the generated set (no download needed).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -166,6 +167,44 @@ TEST(QualityRuns, ModelWithoutATaskIsSkippedAndMissingDataIsOneClearError) {
   unsetenv("DLBENCH_DATA_DIR");
   EXPECT_EQ(result.status, Status::kFailed);
   EXPECT_NE(result.reason.find("dlbench data fetch mnist"), std::string::npos) << result.reason;
+}
+
+}  // namespace
+}  // namespace dlbench
+
+namespace dlbench {
+namespace {
+
+/// Every model with a quality task runs it end to end at tiny (a dry run: two training and two
+/// evaluation batches) on generated data, or says which data set to fetch.
+TEST(QualityRuns, EveryQualityTaskRunsOrNamesItsDataSet) {
+  std::string data_dir = testing::temp_dir();
+  setenv("DLBENCH_DATA_DIR", data_dir.c_str(), 1);
+  RunOptions options = testing::fast_options();
+  options.dry_run = true;
+  int tasks = 0;
+  for (const WorkloadInfo* info : Registry::instance().list(false)) {
+    if (std::find(info->modes.begin(), info->modes.end(), "quality") == info->modes.end()) {
+      continue;
+    }
+    ++tasks;
+    Problem problem =
+        Registry::instance().resolve(Problem::parse(info->name + " size=tiny mode=quality"));
+    Result result = run_in_process(problem, options);
+    if (result.status == Status::kFailed) {
+      EXPECT_NE(result.reason.find("dlbench data fetch"), std::string::npos)
+          << info->name << ": " << result.reason;
+      continue;
+    }
+    EXPECT_TRUE(result.status == Status::kPassed || result.status == Status::kInvalid)
+        << info->name << ": " << result.reason;
+    const nlohmann::json& curve = result.run.at("quality_runs").at(0).at("curve");
+    ASSERT_FALSE(curve.empty()) << info->name;
+    EXPECT_TRUE(std::isfinite(curve.back().at("quality").get<double>())) << info->name;
+    EXPECT_TRUE(std::isfinite(result.metrics.at("input_stall_share").value)) << info->name;
+  }
+  unsetenv("DLBENCH_DATA_DIR");
+  EXPECT_GE(tasks, 4);  // lenet, dlrm, cosmoflow, gpt
 }
 
 }  // namespace
