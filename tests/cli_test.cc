@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -346,6 +347,62 @@ TEST(Cli, TunesOpenMpWaitingUnlessTheUserChoseAPolicy) {
   nlohmann::json chosen = environment_of("OMP_WAIT_POLICY=active");
   EXPECT_EQ(chosen.value("OMP_WAIT_POLICY", ""), "active") << chosen.dump();
   EXPECT_FALSE(chosen.contains("GOMP_SPINCOUNT")) << chosen.dump();
+}
+
+}  // namespace
+}  // namespace dlbench
+
+namespace dlbench {
+namespace {
+
+/// Writes `bytes` bytes of `fill` to `path`.
+void write_filled(const std::string& path, size_t bytes, char fill) {
+  std::ofstream out(path, std::ios::binary);
+  std::string block(1 << 20, fill);
+  for (size_t left = bytes; left > 0;) {
+    size_t n = std::min(left, block.size());
+    out.write(block.data(), static_cast<std::streamsize>(n));
+    left -= n;
+  }
+}
+
+/// A corrupt data file (the right size, garbage inside) fails its quality problem with one line
+/// naming the file, exit status 1, and the problem measured before it is kept in the results.
+TEST(Cli, CorruptDataFailsOneProblemAndKeepsTheOthers) {
+  std::string data_dir = testing::temp_dir();
+  std::string mnist = data_dir + "/mnist";
+  ASSERT_EQ(std::system(("mkdir -p " + mnist).c_str()), 0);
+  write_filled(mnist + "/train-images-idx3-ubyte", 47040016, '\x7f');
+  write_filled(mnist + "/train-labels-idx1-ubyte", 60008, 0);
+  write_filled(mnist + "/t10k-images-idx3-ubyte", 7840016, 0);
+  write_filled(mnist + "/t10k-labels-idx1-ubyte", 10008, 0);
+  std::string out = testing::temp_dir() + "/results.json";
+  Command r = dlbench("run --no-peak --data-dir " + data_dir + " -o " + out +
+                      " 'micro/gemm m=64 n=64 k=64' 'model/lenet size=tiny mode=quality'");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("FAILED"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("train-images-idx3-ubyte"), std::string::npos) << r.err;
+  ResultsDocument doc = ResultsDocument::load(out);
+  ASSERT_EQ(doc.results.size(), 2u);
+  EXPECT_EQ(doc.results[0].status, Status::kPassed);
+  EXPECT_EQ(doc.results[1].status, Status::kFailed);
+  EXPECT_NE(doc.results[1].reason.find("train-images-idx3-ubyte"), std::string::npos);
+  EXPECT_EQ(doc.results[1].reason.find('\n'), std::string::npos);
+}
+
+/// `dlbench data list` names every data set and where it would be; an unknown one in `fetch`
+/// is one clear error with exit status 2.
+TEST(Cli, DataListAndUnknownDataSet) {
+  std::string data_dir = testing::temp_dir();
+  Command list = dlbench("data --data-dir " + data_dir + " list");
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  for (const char* name : {"mnist", "fashion_mnist", "noaa", "fortunes"}) {
+    EXPECT_NE(list.out.find(name), std::string::npos) << name;
+  }
+  EXPECT_NE(list.out.find("missing"), std::string::npos);
+  Command fetch = dlbench("data --data-dir " + data_dir + " fetch imagenet");
+  EXPECT_EQ(fetch.exit_code, 2);
+  EXPECT_NE(fetch.err.find("unknown data set 'imagenet'"), std::string::npos) << fetch.err;
 }
 
 }  // namespace
