@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "data/bytes.h"
 #include "data/image.h"
 
 namespace dlbench::data {
@@ -46,22 +47,6 @@ const IdxType* idx_type_by_dtype(torch::ScalarType dtype) {
     if (type.dtype == dtype) return &type;
   }
   return nullptr;
-}
-
-bool host_is_little_endian() {
-  const uint16_t probe = 1;
-  uint8_t first;
-  std::memcpy(&first, &probe, 1);
-  return first == 1;
-}
-
-// Reverses the bytes of each element in place (big-endian <-> little-endian host).
-void swap_bytes(uint8_t* data, int64_t count, int element_size) {
-  if (element_size == 1 || !host_is_little_endian()) return;
-  for (int64_t i = 0; i < count; ++i) {
-    uint8_t* element = data + i * element_size;
-    for (int a = 0, b = element_size - 1; a < b; ++a, --b) std::swap(element[a], element[b]);
-  }
 }
 
 // A file read as it is, or inflated when it starts with the gzip magic bytes.
@@ -310,7 +295,7 @@ torch::Tensor read_idx(const std::string& path) {
                     path.c_str(), declared.c_str(), static_cast<unsigned long long>(extra_bytes)));
     }
   }
-  swap_bytes(data, count, type->size);
+  swap_big_endian(data, count, type->size);
   return tensor;
 }
 
@@ -336,7 +321,7 @@ void write_idx(const std::string& path, const torch::Tensor& tensor, bool gzip) 
   }
   torch::Tensor big_endian = tensor.cpu().contiguous().clone();
   auto* data = static_cast<uint8_t*>(big_endian.data_ptr());
-  swap_bytes(data, big_endian.numel(), type->size);
+  swap_big_endian(data, big_endian.numel(), type->size);
   const size_t data_bytes = static_cast<size_t>(big_endian.numel()) * type->size;
 
   std::FILE* file = nullptr;

@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "data/bytes.h"
 #include "data/image.h"
 
 namespace dlbench::data {
@@ -64,21 +65,6 @@ bool valid_type_code(uint32_t code, int version) {
 }
 
 int64_t pad4(int64_t n) { return (n + 3) / 4 * 4; }
-
-bool host_is_little_endian() {
-  const uint16_t probe = 1;
-  uint8_t first;
-  std::memcpy(&first, &probe, 1);
-  return first == 1;
-}
-
-void swap_bytes(uint8_t* data, int64_t count, int element_size) {
-  if (element_size == 1 || !host_is_little_endian()) return;
-  for (int64_t i = 0; i < count; ++i) {
-    uint8_t* element = data + i * element_size;
-    for (int a = 0, b = element_size - 1; a < b; ++a, --b) std::swap(element[a], element[b]);
-  }
-}
 
 // The stored bit pattern of one element as a dtype of the same size.
 torch::ScalarType storage_dtype(NcType type) {
@@ -676,7 +662,7 @@ torch::Tensor NetcdfFile::read(const std::string& name) const {
       }
     }
   }
-  swap_bytes(out, raw.numel(), size);
+  swap_big_endian(out, raw.numel(), size);
   switch (variable.type) {
     case NcType::kUShort:
       return raw.to(torch::kInt32).bitwise_and(0xFFFF);
@@ -832,7 +818,7 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
     }
     layout.data = variable.data.cpu().to(storage_dtype(variable.type)).contiguous().clone();
     const int size = type_size(variable.type);
-    swap_bytes(static_cast<uint8_t*>(layout.data.data_ptr()), layout.data.numel(), size);
+    swap_big_endian(static_cast<uint8_t*>(layout.data.data_ptr()), layout.data.numel(), size);
     layout.slab_bytes = size;  // a record's slab (record variables) or the whole variable
     for (size_t d = layout.is_record ? 1 : 0; d < shape.size(); ++d) layout.slab_bytes *= shape[d];
     layouts.push_back(std::move(layout));
