@@ -513,7 +513,8 @@ TEST(Storage, RunsChecksAndRemovesItsDataset) {
   std::string root = testing::temp_dir();
   testing::ScopedEnv env("DLBENCH_IO_DIR", root.c_str());
   Result result = testing::run_problem(
-      "io/storage samples=64 batch=8 sample_bytes=1000 shards=2 workers=2 compute_ms=1");
+      "io/storage samples=64 batch=8 sample_bytes=1000 shards=2 workers=2 compute_ms=1 "
+      "au_threshold=0");
   EXPECT_EQ(result.status, Status::kPassed) << result.reason;
   EXPECT_TRUE(fs::is_empty(root)) << "the dataset directory was left behind";
   ASSERT_TRUE(result.metrics.count("throughput"));

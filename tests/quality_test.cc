@@ -157,7 +157,7 @@ TEST(QualityRuns, ThreeRunsRecordTheirSeedsAndDropTwo) {
 
 TEST(QualityRuns, ModelWithoutATaskIsSkippedAndMissingDataIsOneClearError) {
   // A model without a quality task does not even offer the mode.
-  EXPECT_THROW(Registry::instance().resolve(Problem::parse("model/cosmoflow mode=quality")), Error);
+  EXPECT_THROW(Registry::instance().resolve(Problem::parse("model/resnet50 mode=quality")), Error);
   // MNIST absent from an empty data directory: FAILED with the fetch command in the reason.
   std::string empty = testing::temp_dir();
   setenv("DLBENCH_DATA_DIR", empty.c_str(), 1);

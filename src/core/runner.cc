@@ -225,9 +225,10 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
 /// The input pipeline's figures over the measured steps (docs/metrics.md, "Input pipeline"):
 /// stall share, loader throughput, accelerator utilisation when the step's compute time is
 /// emulated, and the input-bound verdict. A problem with an `au_threshold` parameter (io/...)
-/// is INVALID when its accelerator utilisation falls below it.
+/// is INVALID when its accelerator utilisation falls below it (not in a dry run: one step
+/// without warm-up says nothing about a rate).
 void add_input_metrics(Result& result, const data::Loader& loader, const std::vector<double>& wall,
-                       double compute_seconds) {
+                       double compute_seconds, bool dry_run) {
   double measured = 0;
   for (double t : wall) measured += t;
   data::LoaderStats stats = loader.stats();
@@ -264,7 +265,7 @@ void add_input_metrics(Result& result, const data::Loader& loader, const std::ve
     input["emulated_compute_s"] = compute_seconds;
     if (au_threshold) {
       input["au_threshold"] = *au_threshold;
-      if (au < *au_threshold && result.status == Status::kPassed) {
+      if (au < *au_threshold && result.status == Status::kPassed && !dry_run) {
         result.status = Status::kInvalid;
         result.reason = strprintf(
             "accelerator utilisation %.1f%% is below the %.0f%% threshold: the storage and "
@@ -297,7 +298,9 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
                                if (loader) const_cast<data::Loader*>(loader)->reset_stats();
                              });
   add_derived_metrics(result, m.wall, m.device_times, threads);
-  if (loader) add_input_metrics(result, *loader, m.wall, workload.emulated_compute_seconds());
+  if (loader) {
+    add_input_metrics(result, *loader, m.wall, workload.emulated_compute_seconds(), o.dry_run);
+  }
 
   Summary repeats = summarize(m.repeat_medians);
   result.run["warmup_steps_done"] = m.warmup_done;
