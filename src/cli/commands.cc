@@ -1,6 +1,5 @@
 #include "cli/commands.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -8,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -84,15 +84,6 @@ void print(const std::string& text) {
 void print_error_line(const std::string& text) {
   std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
-}
-
-bool make_directory(const std::string& path) {
-  if (path.empty()) return true;
-  struct stat st {};
-  if (stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode);
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) make_directory(path.substr(0, slash));
-  return mkdir(path.c_str(), 0755) == 0;
 }
 
 std::string default_results_path(const std::string& label) {
@@ -542,7 +533,10 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
 
   std::string path = flags.out.empty() ? default_results_path(label) : flags.out;
   size_t slash = path.rfind('/');
-  if (slash != std::string::npos && !make_directory(path.substr(0, slash))) {
+  std::error_code directory_error;
+  if (slash != std::string::npos && slash > 0 &&
+      !std::filesystem::create_directories(path.substr(0, slash), directory_error) &&
+      directory_error) {
     throw Error("cannot create the directory for results file '" + path + "'");
   }
   ResultsDocument document;

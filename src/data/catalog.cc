@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -95,11 +96,6 @@ std::vector<DatasetInfo> make_catalog() {
   return sets;
 }
 
-bool is_directory(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int64_t file_size(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
@@ -109,13 +105,11 @@ int64_t file_size(const std::string& path) {
 }  // namespace
 
 void make_directories(const std::string& path) {
-  std::string partial;
-  for (const std::string& part : split(path, '/')) {
-    partial += (partial.empty() && path[0] == '/' ? "/" : partial.empty() ? "" : "/") + part;
-    if (part.empty() || is_directory(partial)) continue;
-    if (mkdir(partial.c_str(), 0755) != 0 && !is_directory(partial)) {
-      throw Error("cannot create the data directory '" + partial + "' (set DLBENCH_DATA_DIR)");
-    }
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) {
+    throw Error("cannot create the directory '" + path + "': " + error.message() +
+                " (set DLBENCH_DATA_DIR for data sets)");
   }
 }
 
