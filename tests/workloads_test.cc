@@ -120,6 +120,27 @@ TEST(Check, CheckCloseCatchesNanShapeAndError) {
   EXPECT_EQ(check_close(ref.reshape({3, 2}), ref, 1.0, "x").status, CheckOutcome::Status::kFailed);
 }
 
+/// The storage-accumulation probe agrees with a direct sum of ones in each layout: its cause is
+/// non-empty exactly when some layout's product of 512 bf16 ones falls short of 512, and never
+/// for fp32 / fp64. A failed fp64 check carries no cause.
+TEST(Check, StorageAccumulationProbeMatchesADirectSum) {
+  EXPECT_EQ(storage_accumulation_cause(at::kFloat, at::Device(at::kCPU)), "");
+  EXPECT_EQ(storage_accumulation_cause(at::kDouble, at::Device(at::kCPU)), "");
+  bool short_sum = false;
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      at::Tensor a = ta ? at::ones({512, 2}, at::kBFloat16).t() : at::ones({2, 512}, at::kBFloat16);
+      at::Tensor b = tb ? at::ones({2, 512}, at::kBFloat16).t() : at::ones({512, 2}, at::kBFloat16);
+      if (at::mm(a, b).to(at::kDouble).min().item<double>() < 512) short_sum = true;
+    }
+  }
+  std::string cause = storage_accumulation_cause(at::kBFloat16, at::Device(at::kCPU));
+  EXPECT_EQ(!cause.empty(), short_sum) << cause;
+  if (!cause.empty()) EXPECT_NE(cause.find("accumulates in bf16"), std::string::npos) << cause;
+  at::Tensor ref = at::ones({4}, at::kDouble);
+  EXPECT_EQ(check_close(ref * 2, ref, 1e-6, "x").cause, "");
+}
+
 TEST(Dtype, SizesAndUnsupportedProbe) {
   EXPECT_EQ(dtype_bytes("fp64"), 8);
   EXPECT_EQ(dtype_bytes("tf32"), 4);

@@ -3,7 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <utility>
 
 #include "core/strings.h"
 
@@ -23,6 +26,48 @@ std::optional<double> tolerance_scale() {
 }
 
 }  // namespace
+
+std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& device) {
+  if (dtype != at::kBFloat16 && dtype != at::kHalf) return "";
+  static std::mutex mutex;
+  static std::map<std::pair<int, std::string>, std::string> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto key = std::make_pair(static_cast<int>(dtype), device.str());
+  auto found = cache.find(key);
+  if (found != cache.end()) return found->second;
+  // Sums of n ones: exact with fp32 accumulation; a running sum rounded to the storage type
+  // stops at 2^(mantissa bits + 1) (256 in bf16, 2048 in fp16).
+  const int64_t n = dtype == at::kBFloat16 ? 512 : 4096;
+  std::vector<std::string> layouts;
+  try {
+    at::TensorOptions options = at::TensorOptions().dtype(dtype).device(device);
+    for (bool transpose_a : {false, true}) {
+      for (bool transpose_b : {false, true}) {
+        at::Tensor a = transpose_a ? at::ones({n, 4}, options).t() : at::ones({4, n}, options);
+        at::Tensor b = transpose_b ? at::ones({4, n}, options).t() : at::ones({n, 4}, options);
+        double sum = at::mm(a, b).to(at::kCPU, at::kDouble).min().item<double>();
+        if (sum < static_cast<double>(n)) {
+          layouts.push_back(
+              strprintf("A%s B%s (sum %g)", transpose_a ? "^T" : "", transpose_b ? "^T" : "", sum));
+        }
+      }
+    }
+  } catch (const std::exception&) {
+    layouts.clear();  // not supported: nothing to say
+  }
+  std::string cause;
+  if (!layouts.empty()) {
+    std::string name = dtype == at::kBFloat16 ? "bf16" : "fp16";
+    cause = strprintf(
+        "likely cause: this LibTorch's %s matrix product on %s accumulates in %s, not fp32 "
+        "(probe, layout(s) %s of %lld ones), an error the fp32-accumulation bound does not "
+        "allow: a defect of the library on this machine",
+        name.c_str(), device.str().c_str(), name.c_str(), join(layouts, ", ").c_str(),
+        static_cast<long long>(n));
+  }
+  cache[key] = cause;
+  return cause;
+}
 
 double default_tolerance(const std::string& dtype, double reduction) {
   // u: the unit roundoff of the storage type. Low-precision kernels accumulate in fp32, so the
@@ -97,10 +142,15 @@ CheckOutcome check_close(const at::Tensor& got_in, const at::Tensor& reference_i
   double max_abs = difference.numel() ? difference.abs().max().item<double>() : 0.0;
   detail += (detail.empty() ? "" : "; ") + strprintf("max |error| %.3g over %lld elements", max_abs,
                                                      static_cast<long long>(got.numel()));
-  return CheckOutcome::compare(error, tolerance,
-                               what + (relative ? ": relative Frobenius error vs reference"
-                                                : ": Frobenius error vs an all-zero reference"),
-                               detail);
+  CheckOutcome outcome =
+      CheckOutcome::compare(error, tolerance,
+                            what + (relative ? ": relative Frobenius error vs reference"
+                                             : ": Frobenius error vs an all-zero reference"),
+                            detail);
+  if (outcome.status == CheckOutcome::Status::kFailed) {
+    outcome.cause = storage_accumulation_cause(got_in.scalar_type(), got_in.device());
+  }
+  return outcome;
 }
 
 }  // namespace dlbench

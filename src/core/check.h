@@ -25,6 +25,7 @@ void poison(at::Tensor& tensor);
 /// an independent implementation). The error is the relative Frobenius norm
 /// ||got - reference|| / ||reference|| (the absolute norm when the reference is all zeros);
 /// any NaN or Inf in `got` that the reference does not have fails. `what` names the output.
+/// A failed check of a bf16 / fp16 `got` carries storage_accumulation_cause() in its `cause`.
 ///
 /// Test-only switches (environment, inherited by isolated children), which exist to prove the
 /// check can fail; a result made with one says so in its check detail:
@@ -36,6 +37,15 @@ CheckOutcome check_close(const at::Tensor& got, const at::Tensor& reference, dou
 /// `tolerance` with DLBENCH_TEST_TOLERANCE_SCALE applied (for checks that do not go through
 /// check_close); `tolerance` itself when the switch is unset.
 double effective_tolerance(double tolerance);
+
+/// Probes whether this LibTorch's matrix product in a low-precision `dtype` (kBFloat16, kHalf)
+/// on `device` accumulates in the storage type instead of fp32, for each of the four operand
+/// layouts (A and B each plain or transposed): a row of 512 ones times a column of 512 ones is
+/// 512 with fp32 accumulation and stops at 256 when the running sum is rounded to bf16 (256 + 1
+/// rounds back to 256; fp16 stops at 2048, so its probe uses 4096 ones). Returns a sentence for a
+/// failure reason naming the layouts that do ("" when none does, for other dtypes, or when the
+/// product is not supported). Cached per (dtype, device) for the process.
+std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& device);
 
 /// True when a test-only switch is set; such results are not measurements of record.
 bool test_switch_active();

@@ -118,6 +118,7 @@ json to_json(const Result& r) {
     check["metric"] = r.check.metric;
   }
   if (!r.check.detail.empty()) check["detail"] = r.check.detail;
+  if (!r.check.cause.empty()) check["cause"] = r.check.cause;
   json out = {{"problem", r.problem},
               {"workload", r.workload},
               {"params", r.params},
@@ -187,6 +188,7 @@ Result result_from_json(const json& j) {
       r.check.tolerance = c.value("tolerance", 0.0);
       r.check.metric = c.value("metric", "");
       r.check.detail = c.value("detail", "");
+      r.check.cause = c.value("cause", "");
     }
     if (j.contains("ceilings")) {
       r.compute_ceiling = ceiling_from_json(j["ceilings"].value("compute", json(nullptr)));

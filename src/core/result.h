@@ -16,7 +16,7 @@
 namespace dlbench {
 
 /// Version of the results JSON layout; bump the minor for additions, the major for changes.
-constexpr const char* kSchemaVersion = "1.3";
+constexpr const char* kSchemaVersion = "1.4";
 
 /// The outcome of a problem.
 enum class Status { kPassed, kFailed, kSkipped, kInvalid };

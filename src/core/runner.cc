@@ -569,6 +569,7 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
         result.reason =
             strprintf("correctness check failed: %s = %g exceeds tolerance %g",
                       result.check.metric.c_str(), result.check.error, result.check.tolerance);
+        if (!result.check.cause.empty()) result.reason += "; " + result.check.cause;
       }
     }
     workload->teardown();

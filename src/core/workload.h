@@ -49,6 +49,7 @@ struct CheckOutcome {
   double tolerance = 0;  ///< the bound it was held to
   std::string metric;    ///< e.g. "relative Frobenius error over 64 sampled rows"
   std::string detail;    ///< anything else a user should know
+  std::string cause;     ///< a known cause of a failure, found by a probe ("" when none is known)
 
   /// A passed/failed outcome decided by error <= tolerance (NaN always fails).
   static CheckOutcome compare(double error, double tolerance, std::string metric,
