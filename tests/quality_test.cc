@@ -7,13 +7,17 @@
 #include <fstream>
 #include <limits>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/runner.h"
+#include "data/netcdf.h"
 #include "test_util.h"
 #include "train/mllog.h"
 #include "train/quality.h"
 #include "train/quality_metrics.h"
+#include "workloads/common/image_sets.h"
 
 namespace dlbench {
 namespace {
@@ -62,6 +66,129 @@ TEST(QualityMetrics, MaePerplexityAndIou) {
   EXPECT_TRUE(std::isnan(iou.class_iou(2)));
   EXPECT_NEAR(iou.value(), (50.0 + 200.0 / 3) / 2, 1e-9);
   EXPECT_THROW(iou.add(torch::tensor({3}), torch::tensor({0})), Error);
+}
+
+TEST(QualityMetrics, MeanAveragePrecisionByHand) {
+  // One image, two digits of class 0 at (0,0,10,10) and (20,20,30,30), one of class 1 at
+  // (40,40,50,50). Class 0 detections by score: 0.9 on the first (TP), 0.8 on the first again
+  // (a duplicate: FP), 0.7 on the second shifted by one pixel (IoU 81/119 = 0.68: TP).
+  // Precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1; made monotone: 1, 2/3, 2/3.
+  // AP = 1/2 x 1 + 0 x 2/3 + 1/2 x 2/3 = 5/6. Class 1: one detection at IoU 0.25 (FP): AP 0.
+  // Class 2 has no ground truth and is left out: mAP = (5/6 + 0) / 2.
+  torch::Tensor detections = torch::tensor({{{0.f, 0.f, 10.f, 10.f, 0.9f, 0.f},
+                                             {0.f, 0.f, 10.f, 10.f, 0.8f, 0.f},
+                                             {21.f, 21.f, 31.f, 31.f, 0.7f, 0.f},
+                                             {40.f, 45.f, 50.f, 55.f, 0.6f, 1.f},
+                                             {0.f, 0.f, 0.f, 0.f, 0.f, 0.f}}});
+  torch::Tensor boxes = torch::tensor({{{0.f, 0.f, 10.f, 10.f},
+                                        {20.f, 20.f, 30.f, 30.f},
+                                        {40.f, 40.f, 50.f, 50.f},
+                                        {0.f, 0.f, 0.f, 0.f}}});
+  torch::Tensor classes = torch::tensor({{0, 0, 1, -1}}, torch::kLong);
+  train::MeanAveragePrecision map(3, 0.5);
+  map.add(detections, boxes, classes);
+  EXPECT_NEAR(map.class_ap(0), 100.0 * 5 / 6, 1e-9);
+  EXPECT_NEAR(map.class_ap(1), 0.0, 1e-12);
+  EXPECT_TRUE(std::isnan(map.class_ap(2)));
+  EXPECT_NEAR(map.value(), 100.0 * 5 / 12, 1e-9);
+  // At IoU 0.7 the shifted box no longer counts: class 0 AP = 1/2.
+  train::MeanAveragePrecision strict(3, 0.7);
+  strict.add(detections, boxes, classes);
+  EXPECT_NEAR(strict.class_ap(0), 50.0, 1e-9);
+  EXPECT_THROW(map.add(torch::zeros({1, 2, 5}), boxes, classes), Error);
+}
+
+TEST(QualityMetrics, SequenceAccuracyByHand) {
+  train::SequenceAccuracy accuracy;
+  EXPECT_TRUE(std::isnan(accuracy.value()));
+  // Targets 3 1 4 | 1 5 | 9 with lengths 3, 2, 1: the first and third decoded exactly, the
+  // second one too long.
+  torch::Tensor targets = torch::tensor({{3, 1, 4}, {1, 5, 0}, {9, 0, 0}}, torch::kLong);
+  torch::Tensor lengths = torch::tensor({3, 2, 1}, torch::kLong);
+  accuracy.add({{3, 1, 4}, {1, 5, 5}, {9}}, targets, lengths);
+  EXPECT_NEAR(accuracy.value(), 200.0 / 3, 1e-9);
+  EXPECT_THROW(accuracy.add({{1}}, targets, lengths), Error);
+}
+
+/// Digit canvases: every digit inside the canvas, all ink inside the ground-truth boxes,
+/// classes in range, and canvas i the same whenever it is loaded.
+TEST(QualityData, DigitCanvasesHaveExactBoxes) {
+  common::LabelledImages digits = common::generated_image_set(64, true, 0);
+  // Black frames around the patterns so that ink boxes are tight (generated noise covers the
+  // whole 28 x 28 otherwise).
+  digits.images.slice(1, 0, 4).zero_();
+  digits.images.slice(1, 24, 28).zero_();
+  digits.images.slice(2, 0, 4).zero_();
+  digits.images.slice(2, 24, 28).zero_();
+  common::CanvasOptions options;
+  options.size = 64;
+  options.max_digits = 3;
+  options.min_side = 20;
+  options.max_side = 32;
+  common::DigitCanvasSource source(digits, options, 100, 5);
+  data::Batch batch = source.load({0, 1, 2, 3, 4, 5, 6, 7}, 0);
+  ASSERT_EQ(batch.tensors.size(), 3u);
+  torch::Tensor images = batch.tensors[0], boxes = batch.tensors[1], classes = batch.tensors[2];
+  EXPECT_EQ(images.sizes(), (std::vector<int64_t>{8, 1, 64, 64}));
+  for (int64_t i = 0; i < 8; ++i) {
+    torch::Tensor inside = torch::zeros({64, 64}, torch::kBool);
+    int64_t count = 0;
+    for (int64_t k = 0; k < 3; ++k) {
+      int64_t c = classes[i][k].item<int64_t>();
+      if (c < 0) continue;
+      ++count;
+      EXPECT_LT(c, 10);
+      auto b = boxes[i][k];
+      double x1 = b[0].item<double>(), y1 = b[1].item<double>(), x2 = b[2].item<double>(),
+             y2 = b[3].item<double>();
+      EXPECT_GE(x1, 0);
+      EXPECT_GE(y1, 0);
+      EXPECT_LE(x2, 64);
+      EXPECT_LE(y2, 64);
+      EXPECT_GT(x2 - x1, 5);
+      inside.slice(0, static_cast<int64_t>(std::floor(y1)), static_cast<int64_t>(std::ceil(y2)))
+          .slice(1, static_cast<int64_t>(std::floor(x1)), static_cast<int64_t>(std::ceil(x2)))
+          .fill_(true);
+    }
+    EXPECT_GE(count, 1);
+    // Bilinear resizing bleeds at most one pixel beyond a box.
+    torch::Tensor grown =
+        torch::max_pool2d(inside.to(torch::kFloat).view({1, 1, 64, 64}), 3, 1, 1).view({64, 64}) >
+        0;
+    EXPECT_EQ(images[i][0].masked_select(~grown).abs().sum().item<double>(), 0.0) << i;
+    EXPECT_GT(images[i][0].sum().item<double>(), 0.0);
+  }
+  data::Batch again = source.load({3}, 99);
+  EXPECT_TRUE(torch::equal(again.tensors[0][0], images[3]));
+  EXPECT_TRUE(torch::equal(again.tensors[1][0], boxes[3]));
+}
+
+/// Digit strings: transcripts of 1..max digits coded 1..10, zero after their length, and ink
+/// only where the string was written.
+TEST(QualityData, DigitStringsHaveExactTranscripts) {
+  common::LabelledImages digits = common::generated_image_set(64, true, 0);
+  common::DigitStringSource source(digits, 100, 6, 50, 3);
+  data::Batch batch = source.load({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0);
+  torch::Tensor images = batch.tensors[0], targets = batch.tensors[1], lengths = batch.tensors[2];
+  EXPECT_EQ(images.sizes(), (std::vector<int64_t>{10, 1, 32, 100}));
+  EXPECT_GE(images.min().item<double>(), -1.0);
+  EXPECT_LE(images.max().item<double>(), 1.0);
+  for (int64_t i = 0; i < 10; ++i) {
+    int64_t length = lengths[i].item<int64_t>();
+    EXPECT_GE(length, 1);
+    EXPECT_LE(length, 6);
+    for (int64_t k = 0; k < 6; ++k) {
+      int64_t t = targets[i][k].item<int64_t>();
+      if (k < length) {
+        EXPECT_GE(t, 1);
+        EXPECT_LE(t, 10);
+      } else {
+        EXPECT_EQ(t, 0);
+      }
+    }
+    EXPECT_GT(images[i].max().item<double>(), -1.0);  // something was written
+  }
+  EXPECT_TRUE(torch::equal(source.load({4}, 7).tensors[0][0], images[4]));
 }
 
 TEST(QualityRuns, OlympicMeanDropsFastestAndSlowest) {
@@ -204,7 +331,84 @@ TEST(QualityRuns, EveryQualityTaskRunsOrNamesItsDataSet) {
     EXPECT_TRUE(std::isfinite(result.metrics.at("input_stall_share").value)) << info->name;
   }
   unsetenv("DLBENCH_DATA_DIR");
-  EXPECT_GE(tasks, 4);  // lenet, dlrm, cosmoflow, gpt
+  // lenet, dlrm, cosmoflow, gpt, ssd, crnn, hep, deepcam
+  EXPECT_GE(tasks, 8);
+}
+
+/// The digit tasks run end to end on canvases and strings of the generated patterns, and the
+/// jet task on its toy shower (dry runs: two training and two evaluation batches).
+TEST(QualityRuns, DetectionTextAndJetTasksRunOnGeneratedData) {
+  RunOptions options = testing::fast_options();
+  options.dry_run = true;
+  for (const char* text : {"model/ssd size=tiny mode=quality dataset=generated",
+                           "model/crnn size=tiny mode=quality dataset=generated",
+                           "model/hep size=tiny mode=quality"}) {
+    Result result = run_in_process(Registry::instance().resolve(Problem::parse(text)), options);
+    ASSERT_TRUE(result.status == Status::kPassed || result.status == Status::kInvalid)
+        << text << ": " << result.reason;
+    double quality = result.run.at("quality_runs").at(0).at("curve").back().at("quality");
+    EXPECT_GE(quality, 0) << text;
+    EXPECT_LE(quality, 100) << text;
+  }
+}
+
+/// A short real run of the toy jets: a tiny ResNet separates W jets from QCD jets well above
+/// chance within two epochs.
+TEST(QualityRuns, ToyJetsAreSeparable) {
+  Result result = run_in_process(Registry::instance().resolve(Problem::parse(
+                                     "model/hep size=tiny mode=quality target=0.7 max_epochs=3")),
+                                 testing::fast_options());
+  ASSERT_EQ(result.status, Status::kPassed) << result.reason;
+  EXPECT_GE(result.metrics.at("quality").value, 0.7);
+}
+
+/// The NOAA wind-event task on a synthetic file of the real one's layout (UWND and VWND, 132
+/// months x 73 x 144, padded to the real file's size so the catalog accepts it): it trains one
+/// epoch and scores the held-out year.
+TEST(QualityRuns, DeepCamSegmentsWindEventsOfANetcdfFile) {
+  std::string data_dir = testing::temp_dir();
+  std::string noaa = data_dir + "/noaa";
+  ASSERT_EQ(std::system(("mkdir -p " + noaa).c_str()), 0);
+  torch::manual_seed(3);
+  // Smooth zonal jets (westerlies near 50 degrees, trades near 15) plus noise.
+  torch::Tensor lat = torch::linspace(-90, 90, 73).view({1, 73, 1});
+  torch::Tensor u = 12 * torch::exp(-((lat.abs() - 50) / 8).pow(2)) -
+                    7 * torch::exp(-((lat.abs() - 15) / 6).pow(2)) +
+                    3 * torch::randn({132, 73, 144});
+  torch::Tensor v = 3 * torch::randn({132, 73, 144});
+  std::vector<data::NcDimension> dims = {
+      {"TIME", 0, true}, {"FNOCY", 73, false}, {"FNOCX", 144, false}};
+  std::string path = noaa + "/monthly_navy_winds.cdf";
+  data::write_netcdf_classic(path, dims, {},
+                             {{"UWND", data::NcType::kFloat, {"TIME", "FNOCY", "FNOCX"}, u, {}},
+                              {"VWND", data::NcType::kFloat, {"TIME", "FNOCY", "FNOCX"}, v, {}}});
+  ASSERT_EQ(truncate(path.c_str(), 11104376), 0);
+  ASSERT_EQ(std::system(("truncate -s 5447472 " + noaa + "/coads_climatology.cdf").c_str()), 0);
+  setenv("DLBENCH_DATA_DIR", data_dir.c_str(), 1);
+  Result result = run_in_process(
+      Registry::instance().resolve(Problem::parse(
+          "model/deepcam size=tiny mode=quality max_epochs=1 eval_every=1 target=99")),
+      testing::fast_options());
+  unsetenv("DLBENCH_DATA_DIR");
+  ASSERT_TRUE(result.status == Status::kPassed || result.status == Status::kInvalid)
+      << result.reason;
+  double miou = result.run.at("quality_runs").at(0).at("curve").back().at("quality");
+  EXPECT_GT(miou, 0);
+  EXPECT_LE(miou, 100);
+  EXPECT_NE(result.run.at("quality").dump().find("95th"), std::string::npos);
+}
+
+/// input=loader: mode=train takes every batch from the loader and reports the input pipeline.
+TEST(QualityRuns, TrainingFromTheLoaderReportsTheInputPipeline) {
+  for (const char* text : {"model/lenet size=tiny dataset=generated input=loader",
+                           "model/hep size=tiny input=loader workers=1"}) {
+    Result result =
+        run_in_process(Registry::instance().resolve(Problem::parse(text)), testing::fast_options());
+    ASSERT_EQ(result.status, Status::kPassed) << text << ": " << result.reason;
+    EXPECT_TRUE(result.metrics.count("input_stall_share")) << text;
+    EXPECT_TRUE(result.metrics.count("loader_throughput")) << text;
+    EXPECT_GT(result.run.at("input").at("batches").get<int64_t>(), 0) << text;
+  }
 }
 
 }  // namespace

@@ -127,4 +127,134 @@ double MeanIou::value() const {
   return present == 0 ? NAN : sum / present;
 }
 
+MeanAveragePrecision::MeanAveragePrecision(int64_t classes, double iou_threshold)
+    : classes_(classes),
+      iou_threshold_(iou_threshold),
+      detections_(static_cast<size_t>(classes)),
+      ground_truths_(static_cast<size_t>(classes), 0) {}
+
+namespace {
+double overlap(const float* a, const float* b) {
+  double w = std::min(a[2], b[2]) - std::max(a[0], b[0]);
+  double h = std::min(a[3], b[3]) - std::max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  double inter = w * h;
+  double area_a = static_cast<double>(a[2] - a[0]) * (a[3] - a[1]);
+  double area_b = static_cast<double>(b[2] - b[0]) * (b[3] - b[1]);
+  double uni = area_a + area_b - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+}  // namespace
+
+void MeanAveragePrecision::add(const torch::Tensor& detections, const torch::Tensor& boxes,
+                               const torch::Tensor& classes) {
+  if (detections.dim() != 3 || detections.size(2) != 6 || boxes.dim() != 3 || boxes.size(2) != 4 ||
+      classes.dim() != 2 || boxes.size(0) != detections.size(0) ||
+      classes.size(0) != boxes.size(0) || classes.size(1) != boxes.size(1)) {
+    throw Error("mAP: expected detections [N, D, 6], boxes [N, G, 4] and classes [N, G]");
+  }
+  torch::Tensor det = detections.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  torch::Tensor gt = boxes.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  torch::Tensor cls = classes.detach().to(torch::kCPU, torch::kLong).contiguous();
+  const int64_t n = det.size(0), d = det.size(1), g = gt.size(1);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* dp = det.data_ptr<float>() + i * d * 6;
+    const float* gp = gt.data_ptr<float>() + i * g * 4;
+    const int64_t* cp = cls.data_ptr<int64_t>() + i * g;
+    for (int64_t j = 0; j < g; ++j) {
+      if (cp[j] < 0) continue;
+      if (cp[j] >= classes_) throw Error("mAP: a ground-truth class is out of range");
+      ++ground_truths_[static_cast<size_t>(cp[j])];
+    }
+    // Walk this image's detections by descending score, each matching its best unmatched
+    // ground truth of the same class.
+    std::vector<int64_t> order;
+    for (int64_t k = 0; k < d; ++k) {
+      if (dp[k * 6 + 4] > 0) order.push_back(k);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return dp[a * 6 + 4] > dp[b * 6 + 4]; });
+    std::vector<bool> matched(static_cast<size_t>(g), false);
+    for (int64_t k : order) {
+      const float* row = dp + k * 6;
+      auto c = static_cast<int64_t>(std::lround(row[5]));
+      if (c < 0 || c >= classes_) throw Error("mAP: a detection's class is out of range");
+      double best = 0;
+      int64_t best_j = -1;
+      for (int64_t j = 0; j < g; ++j) {
+        if (cp[j] != c) continue;
+        double iou = overlap(row, gp + j * 4);
+        if (iou > best) {
+          best = iou;
+          best_j = j;
+        }
+      }
+      bool tp = best_j >= 0 && best >= iou_threshold_ && !matched[static_cast<size_t>(best_j)];
+      if (tp) matched[static_cast<size_t>(best_j)] = true;
+      detections_[static_cast<size_t>(c)].push_back({static_cast<double>(row[4]), tp});
+    }
+  }
+}
+
+double MeanAveragePrecision::class_ap(int64_t c) const {
+  int64_t positives = ground_truths_[static_cast<size_t>(c)];
+  if (positives == 0) return NAN;
+  std::vector<Scored> d = detections_[static_cast<size_t>(c)];
+  std::stable_sort(d.begin(), d.end(),
+                   [](const Scored& a, const Scored& b) { return a.score > b.score; });
+  std::vector<double> recall, precision;
+  int64_t tp = 0;
+  for (size_t k = 0; k < d.size(); ++k) {
+    if (d[k].true_positive) ++tp;
+    recall.push_back(static_cast<double>(tp) / static_cast<double>(positives));
+    precision.push_back(static_cast<double>(tp) / static_cast<double>(k + 1));
+  }
+  // Monotone precision envelope from the right, then the area over recall steps.
+  for (size_t k = precision.size(); k-- > 1;) {
+    precision[k - 1] = std::max(precision[k - 1], precision[k]);
+  }
+  double area = 0, previous_recall = 0;
+  for (size_t k = 0; k < recall.size(); ++k) {
+    area += (recall[k] - previous_recall) * precision[k];
+    previous_recall = recall[k];
+  }
+  return 100.0 * area;
+}
+
+double MeanAveragePrecision::value() const {
+  double sum = 0;
+  int present = 0;
+  for (int64_t c = 0; c < classes_; ++c) {
+    double ap = class_ap(c);
+    if (std::isnan(ap)) continue;
+    sum += ap;
+    ++present;
+  }
+  return present == 0 ? NAN : sum / present;
+}
+
+void SequenceAccuracy::add(const std::vector<std::vector<int64_t>>& decoded,
+                           const torch::Tensor& targets, const torch::Tensor& lengths) {
+  torch::Tensor t = targets.detach().to(torch::kCPU, torch::kLong).contiguous();
+  torch::Tensor l = lengths.detach().to(torch::kCPU, torch::kLong).contiguous();
+  if (t.dim() != 2 || l.dim() != 1 || t.size(0) != l.size(0) ||
+      static_cast<int64_t>(decoded.size()) != t.size(0)) {
+    throw Error("sequence accuracy: expected N decoded sequences, targets [N, L], lengths [N]");
+  }
+  const int64_t width = t.size(1);
+  for (int64_t i = 0; i < t.size(0); ++i) {
+    const int64_t* row = t.data_ptr<int64_t>() + i * width;
+    int64_t length = std::min(l.data_ptr<int64_t>()[i], width);
+    const std::vector<int64_t>& got = decoded[static_cast<size_t>(i)];
+    if (static_cast<int64_t>(got.size()) == length && std::equal(got.begin(), got.end(), row)) {
+      ++correct_;
+    }
+    ++seen_;
+  }
+}
+
+double SequenceAccuracy::value() const {
+  return seen_ == 0 ? NAN : 100.0 * static_cast<double>(correct_) / static_cast<double>(seen_);
+}
+
 }  // namespace dlbench::train

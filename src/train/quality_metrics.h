@@ -1,10 +1,12 @@
 // Held-out quality metrics, accumulated batch by batch: top-1 accuracy, ROC AUC, mean absolute
-// error, perplexity and mean intersection-over-union. Definitions: docs/quality.md.
+// error, perplexity, mean intersection-over-union, detection mean average precision and sequence
+// accuracy. Definitions: docs/quality.md.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace dlbench::train {
@@ -75,6 +77,48 @@ class MeanIou {
  private:
   int64_t classes_;
   std::vector<int64_t> confusion_;  // [target][predicted]
+};
+
+/// Detection mean average precision in % at one IoU threshold (PASCAL VOC 2010+ / COCO at a
+/// single threshold): per class, detections of every image sorted by descending score; a
+/// detection is a true positive when it overlaps a not yet matched ground truth of its class
+/// with IoU >= the threshold (the best-overlapping one), else a false positive; AP is the area
+/// under the precision-recall curve with precision made monotone (all-point interpolation). The
+/// mean is over the classes that have ground truth.
+class MeanAveragePrecision {
+ public:
+  MeanAveragePrecision(int64_t classes, double iou_threshold = 0.5);
+  /// detections [N, D, 6] (x1, y1, x2, y2, score, class; rows with score <= 0 are padding),
+  /// ground truth boxes [N, G, 4] and classes [N, G] (-1 marks padding). Classes 0-based.
+  void add(const torch::Tensor& detections, const torch::Tensor& boxes,
+           const torch::Tensor& classes);
+  double value() const;
+  /// AP of one class in % (NaN when it has no ground truth).
+  double class_ap(int64_t c) const;
+
+ private:
+  struct Scored {
+    double score;
+    bool true_positive;
+  };
+  int64_t classes_;
+  double iou_threshold_;
+  std::vector<std::vector<Scored>> detections_;  // per class
+  std::vector<int64_t> ground_truths_;           // per class
+};
+
+/// Sequence (word) accuracy in %: the share of sequences decoded exactly, the measure of text
+/// recognition (Shi et al. 2017 report it per lexicon-free benchmark).
+class SequenceAccuracy {
+ public:
+  /// decoded label sequences and targets [N, L] (padded) with their lengths [N].
+  void add(const std::vector<std::vector<int64_t>>& decoded, const torch::Tensor& targets,
+           const torch::Tensor& lengths);
+  double value() const;
+
+ private:
+  int64_t correct_ = 0;
+  int64_t seen_ = 0;
 };
 
 }  // namespace dlbench::train

@@ -183,10 +183,17 @@ std::vector<ParamSpec> quality_params() {
                       0),
       ParamSpec::real("valid_n", 5, "mode=quality: the exponent n of Valid FLOPS", 0, 100),
       ParamSpec::real("budget_s", 0, "mode=quality: wall-clock budget per run (0: none)", 0),
-      ParamSpec::integer("workers", 2, "mode=quality: data loader threads (0: synchronous)", 0,
+      ParamSpec::integer("workers", 2,
+                         "mode=quality or input=loader: data loader threads (0: synchronous)", 0,
                          256),
-      ParamSpec::integer("prefetch", 2, "mode=quality: batches each loader thread prepares ahead",
+      ParamSpec::integer("prefetch", 2,
+                         "mode=quality or input=loader: batches each loader thread prepares ahead",
                          1, 1024),
+      ParamSpec::choice("input", "resident", {"resident", "loader"},
+                        "modes train and infer: resident = one generated batch stays on the "
+                        "device (the model's compute alone); loader = every step takes the next "
+                        "batch of the quality task's training data from the loader's workers "
+                        "(input stall, loader throughput and the input-bound verdict reported)"),
   };
 }
 
@@ -265,6 +272,8 @@ ModelWorkload::ModelWorkload(const Problem& problem)
     : Workload(problem),
       training_(problem.get("mode") != "infer"),
       quality_(problem.get("mode") == "quality"),
+      task_data_(quality_ ||
+                 (problem.params.count("input") != 0 && problem.params.at("input") == "loader")),
       size_(parse_size(problem)),
       dtype_(problem.get("dtype")),
       channels_last_(problem.get_bool("channels_last")),
@@ -326,6 +335,11 @@ Description ModelWorkload::describe() const {
   Flops flops = analytic_flops();
   int64_t params = parameter_count();
   d.facts.push_back({"mode", problem_.get("mode")});
+  if (task_data_ && !quality_) {
+    d.facts.push_back({"input",
+                       "input=loader: the quality task's training data through the "
+                       "loader's workers, one batch per step"});
+  }
   if (auto spec = quality_spec()) {
     d.facts.push_back({"quality task", spec->task + " on " + spec->dataset});
     d.facts.push_back(
@@ -421,6 +435,21 @@ void ModelWorkload::setup(ExecContext& context) {
       throw Unsupported(problem_.workload + " has no quality task (modes: train, infer)");
     }
     quality_task_ = std::make_unique<QualityAdapter>(*this);
+  } else if (task_data_) {
+    // The quality task's training split, read and decoded by loader workers at every step.
+    data::LoaderOptions options;
+    options.batch_size = batch();
+    options.workers = static_cast<int>(problem_.get_int("workers"));
+    options.prefetch = static_cast<int>(problem_.get_int("prefetch"));
+    options.seed = seed_;
+    train_loader_ = std::make_unique<data::Loader>(quality_data().first, options);
+    if (train_loader_->batches_per_epoch() < 1) {
+      throw Error(
+          strprintf("input=loader: the training data holds fewer samples than one batch "
+                    "of %lld",
+                    static_cast<long long>(batch())));
+    }
+    use_batch(next_loaded_batch());  // a first batch, so that any later call finds one
   } else {
     make_batch();
   }
@@ -468,7 +497,18 @@ torch::Tensor ModelWorkload::train_step() {
   return loss.detach();
 }
 
+data::Batch ModelWorkload::next_loaded_batch() {
+  std::optional<data::Batch> batch = train_loader_->next();
+  if (!batch) {
+    train_loader_->start_epoch(++loader_epoch_);
+    batch = train_loader_->next();
+  }
+  if (!batch) throw Error("input=loader: the loader delivered no batch");
+  return std::move(*batch);
+}
+
 void ModelWorkload::step() {
+  if (train_loader_) use_batch(next_loaded_batch());
   if (training_) {
     last_loss_ = train_step();
   } else {
@@ -552,6 +592,7 @@ void ModelWorkload::score_batch(const data::Batch&) {
 
 void ModelWorkload::teardown() {
   quality_task_.reset();
+  train_loader_.reset();
   optimizer_.reset();
   last_loss_ = torch::Tensor();
   last_output_ = torch::Tensor();

@@ -149,6 +149,8 @@ class ModelWorkload : public Workload {
 
   /// The quality task in mode=quality (after setup), else nullptr.
   QualityTask* quality_task() override { return quality_task_.get(); }
+  /// The loader of input=loader (after setup), else nullptr.
+  const data::Loader* input_loader() const override { return train_loader_.get(); }
 
   /// True in train and quality modes.
   bool training() const { return training_; }
@@ -237,6 +239,9 @@ class ModelWorkload : public Workload {
 
   bool training_ = true;
   bool quality_ = false;
+  /// mode=quality or input=loader: the model runs on its quality task's data, so it takes the
+  /// geometry that data needs (canvas size, classes) instead of the throughput preset's.
+  bool task_data_ = false;
   Size size_ = Size::kSmall;
   std::string dtype_ = "fp32";
   bool channels_last_ = false;
@@ -245,10 +250,14 @@ class ModelWorkload : public Workload {
  private:
   /// Backward with dynamic loss scaling (fp16): unscale, skip the step on overflow.
   bool scaled_backward(const torch::Tensor& loss);
+  /// input=loader: the loader's next batch, starting the next epoch at the end of one.
+  data::Batch next_loaded_batch();
 
   class QualityAdapter;
   friend class QualityAdapter;
   std::unique_ptr<QualityTask> quality_task_;
+  std::unique_ptr<data::Loader> train_loader_;  // input=loader
+  int64_t loader_epoch_ = 0;
 
   std::shared_ptr<torch::nn::Module> net_ = std::make_shared<torch::nn::Module>("net");
   torch::Device device_{torch::kCPU};

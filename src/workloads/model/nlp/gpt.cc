@@ -271,8 +271,8 @@ class GptModel : public ModelWorkload {
     config_.kv_heads = param_or("kv_heads", by_size<int64_t>(size_, 2, 2, 4));
     config_.ffn = param_or("ffn", by_size<int64_t>(size_, 176, 1024, 5632));
     // Quality runs model bytes (docs/workloads/gpt.md): a 256-entry vocabulary.
-    config_.vocab = param_or("vocab", quality_ ? 256 : by_size<int64_t>(size_, 256, 8192, 32000));
-    if (quality_ && config_.vocab < 256) {
+    config_.vocab = param_or("vocab", task_data_ ? 256 : by_size<int64_t>(size_, 256, 8192, 32000));
+    if (task_data_ && config_.vocab < 256) {
       throw Error("model/gpt mode=quality models bytes: vocab must be at least 256");
     }
     config_.tied = problem.get_bool("tied");
@@ -366,7 +366,7 @@ class GptModel : public ModelWorkload {
 
  protected:
   int64_t preset_batch(Size size) const override {
-    if (quality_) return by_size<int64_t>(size, 8, 16, 32);
+    if (task_data_) return by_size<int64_t>(size, 8, 16, 32);
     return training_ ? by_size<int64_t>(size, 4, 4, 8) : by_size<int64_t>(size, 2, 4, 16);
   }
   std::string sample_unit() const override { return "tokens"; }

@@ -171,10 +171,10 @@ class CosmoFlowModel : public ModelWorkload {
 
   explicit CosmoFlowModel(const Problem& problem) : ModelWorkload(problem) {
     // Quality runs at small train the tiny geometry: a 2-core CPU reaches the target in minutes.
-    config_.volume = param_or("volume", quality_ ? by_size<int64_t>(size_, 32, 32, 128)
-                                                 : by_size<int64_t>(size_, 32, 64, 128));
-    config_.filters = param_or("filters", quality_ ? by_size<int64_t>(size_, 8, 8, 32)
-                                                   : by_size<int64_t>(size_, 8, 32, 32));
+    config_.volume = param_or("volume", task_data_ ? by_size<int64_t>(size_, 32, 32, 128)
+                                                   : by_size<int64_t>(size_, 32, 64, 128));
+    config_.filters = param_or("filters", task_data_ ? by_size<int64_t>(size_, 8, 8, 32)
+                                                     : by_size<int64_t>(size_, 8, 32, 32));
     if (config_.volume % (int64_t{1} << config_.conv_layers) != 0) {
       throw Error("model/cosmoflow: volume must be a multiple of 32 (5 max pools of 2)");
     }
@@ -210,7 +210,7 @@ class CosmoFlowModel : public ModelWorkload {
 
  protected:
   int64_t preset_batch(Size size) const override {
-    return quality_ ? by_size<int64_t>(size, 8, 16, 4) : by_size<int64_t>(size, 1, 2, 4);
+    return task_data_ ? by_size<int64_t>(size, 8, 16, 4) : by_size<int64_t>(size, 1, 2, 4);
   }
   std::string sample_unit() const override { return "volumes"; }
   std::string summary() const override {
@@ -244,7 +244,7 @@ class CosmoFlowModel : public ModelWorkload {
             {"loss", "mean squared error over the 4 targets"}};
   }
   std::string optimizer_name() const override {
-    if (quality_) return "Adam, lr 0.001 (quality runs; not the reference's SGD schedule)";
+    if (task_data_) return "Adam, lr 0.001 (quality runs; not the reference's SGD schedule)";
     return "SGD, momentum 0.9, constant lr 0.001 (the reference's base_lr; its warm-up and "
            "step decay are not modelled)";
   }
@@ -265,7 +265,7 @@ class CosmoFlowModel : public ModelWorkload {
   std::unique_ptr<torch::optim::Optimizer> make_optimizer() override {
     // Quality runs: Adam, so that a CPU reaches the target in minutes without the reference's
     // large-batch warm-up schedule (docs/workloads/cosmoflow.md).
-    if (quality_) {
+    if (task_data_) {
       return std::make_unique<torch::optim::Adam>(net().parameters(),
                                                   torch::optim::AdamOptions(1e-3));
     }
