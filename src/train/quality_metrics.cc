@@ -133,19 +133,6 @@ MeanAveragePrecision::MeanAveragePrecision(int64_t classes, double iou_threshold
       detections_(static_cast<size_t>(classes)),
       ground_truths_(static_cast<size_t>(classes), 0) {}
 
-namespace {
-double overlap(const float* a, const float* b) {
-  double w = std::min(a[2], b[2]) - std::max(a[0], b[0]);
-  double h = std::min(a[3], b[3]) - std::max(a[1], b[1]);
-  if (w <= 0 || h <= 0) return 0;
-  double inter = w * h;
-  double area_a = static_cast<double>(a[2] - a[0]) * (a[3] - a[1]);
-  double area_b = static_cast<double>(b[2] - b[0]) * (b[3] - b[1]);
-  double uni = area_a + area_b - inter;
-  return uni > 0 ? inter / uni : 0;
-}
-}  // namespace
-
 void MeanAveragePrecision::add(const torch::Tensor& detections, const torch::Tensor& boxes,
                                const torch::Tensor& classes) {
   if (detections.dim() != 3 || detections.size(2) != 6 || boxes.dim() != 3 || boxes.size(2) != 4 ||
@@ -183,7 +170,7 @@ void MeanAveragePrecision::add(const torch::Tensor& detections, const torch::Ten
       int64_t best_j = -1;
       for (int64_t j = 0; j < g; ++j) {
         if (cp[j] != c) continue;
-        double iou = overlap(row, gp + j * 4);
+        double iou = corner_box_iou(row, gp + j * 4);
         if (iou > best) {
           best = iou;
           best_j = j;

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -78,6 +79,20 @@ class MeanIou {
   int64_t classes_;
   std::vector<int64_t> confusion_;  // [target][predicted]
 };
+
+/// Intersection over union of two boxes given as corners (x1, y1, x2, y2); 0 when they do not
+/// overlap. Scalar, for loops over a few boxes (detection.h's box_iou is the tensor form).
+template <typename T>
+double corner_box_iou(const T* a, const T* b) {
+  double w = std::min(a[2], b[2]) - std::max(a[0], b[0]);
+  double h = std::min(a[3], b[3]) - std::max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  double inter = w * h;
+  double area_a = static_cast<double>(a[2] - a[0]) * (a[3] - a[1]);
+  double area_b = static_cast<double>(b[2] - b[0]) * (b[3] - b[1]);
+  double uni = area_a + area_b - inter;
+  return uni > 0 ? inter / uni : 0;
+}
 
 /// Detection mean average precision in % at one IoU threshold (PASCAL VOC 2010+ / COCO at a
 /// single threshold): per class, detections of every image sorted by descending score; a

@@ -13,6 +13,7 @@
 #include "data/catalog.h"
 #include "data/idx.h"
 #include "data/image.h"
+#include "train/quality_metrics.h"
 
 namespace dlbench::common {
 
@@ -37,14 +38,6 @@ std::mt19937_64 sample_rng(uint64_t seed, int64_t index) {
 
 int64_t uniform_int(std::mt19937_64& rng, int64_t lo, int64_t hi) {  // [lo, hi]
   return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-}
-
-double box_overlap(const double* a, const double* b) {
-  double w = std::min(a[2], b[2]) - std::max(a[0], b[0]);
-  double h = std::min(a[3], b[3]) - std::max(a[1], b[1]);
-  if (w <= 0 || h <= 0) return 0;
-  double inter = w * h;
-  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
 }
 
 }  // namespace
@@ -299,7 +292,8 @@ data::Batch DigitCanvasSource::load(const std::vector<int64_t>& indices, uint64_
                                            y + ib[3] * scale};
         bool clear = true;
         for (const auto& other : placed) {
-          if (box_overlap(candidate.data(), other.data()) >= options_.max_overlap) clear = false;
+          if (train::corner_box_iou(candidate.data(), other.data()) >= options_.max_overlap)
+            clear = false;
         }
         if (!clear) continue;
         std::vector<float> resized = resize_grey(pixels + digit * dh * dw, dh, dw, side, side);

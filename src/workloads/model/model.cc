@@ -268,12 +268,16 @@ int64_t count_parameters(const torch::nn::Module& module) {
 // ---------------------------------------------------------------------------------------------
 // ModelWorkload.
 
+bool ModelWorkload::runs_on_task_data(const Problem& problem) {
+  return problem.get("mode") == "quality" ||
+         (problem.params.count("input") != 0 && problem.params.at("input") == "loader");
+}
+
 ModelWorkload::ModelWorkload(const Problem& problem)
     : Workload(problem),
       training_(problem.get("mode") != "infer"),
       quality_(problem.get("mode") == "quality"),
-      task_data_(quality_ ||
-                 (problem.params.count("input") != 0 && problem.params.at("input") == "loader")),
+      task_data_(runs_on_task_data(problem)),
       size_(parse_size(problem)),
       dtype_(problem.get("dtype")),
       channels_last_(problem.get_bool("channels_last")),

@@ -130,6 +130,10 @@ class ModelWorkload : public Workload {
  public:
   explicit ModelWorkload(const Problem& problem);
 
+  /// True when `problem` runs on its quality task's data (mode=quality, or input=loader in
+  /// train / infer), so the model takes the geometry that data needs.
+  static bool runs_on_task_data(const Problem& problem);
+
   /// Analytic FLOPs per sample (docs/workloads/models.md convention).
   struct Flops {
     double forward = 0;  ///< one inference forward pass

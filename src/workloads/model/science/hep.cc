@@ -150,17 +150,12 @@ double jet_mass_cut_auc(const ToyJetSource& source, int64_t image, int64_t count
   return auc.value();
 }
 
-/// True when the problem runs on the toy-shower jets (mode=quality or input=loader).
-bool on_toy_jets(const Problem& problem) {
-  return problem.get("mode") == "quality" ||
-         (problem.params.count("input") != 0 && problem.params.at("input") == "loader");
-}
-
 ResNetConfig hep_config(const Problem& problem) {
   ResNetConfig config;
   config.depth = problem.get_int("depth");
-  config.width = on_toy_jets(problem) ? preset_param(problem, "width", 16, 16, 64)
-                                      : preset_param(problem, "width", 16, 64, 64);
+  config.width = ModelWorkload::runs_on_task_data(problem)
+                     ? preset_param(problem, "width", 16, 16, 64)
+                     : preset_param(problem, "width", 16, 64, 64);
   config.in_channels = 3;
   config.classes = 2;
   return config;
@@ -188,8 +183,9 @@ class Hep : public ResNetClassifier {
 
   explicit Hep(const Problem& problem)
       : ResNetClassifier(problem, hep_config(problem),
-                         on_toy_jets(problem) ? preset_param(problem, "image", 32, 32, 224)
-                                              : preset_param(problem, "image", 32, 64, 224)),
+                         ModelWorkload::runs_on_task_data(problem)
+                             ? preset_param(problem, "image", 32, 32, 224)
+                             : preset_param(problem, "image", 32, 64, 224)),
         occupancy_(problem.get_double("occupancy")) {}
 
   std::optional<PublishedCount> published_parameters() const override {
@@ -283,7 +279,8 @@ class Hep : public ResNetClassifier {
   std::pair<std::shared_ptr<const data::BatchSource>, std::shared_ptr<const data::BatchSource>>
   quality_data() override {
     auto held_out = std::make_shared<ToyJetSource>(image_, jets(false), 2);
-    mass_auc_ = jet_mass_cut_auc(*held_out, image_, jets(false));
+    // The baseline is shown beside the target of a quality run; input=loader does not need it.
+    if (quality_) mass_auc_ = jet_mass_cut_auc(*held_out, image_, jets(false));
     return {std::make_shared<ToyJetSource>(image_, jets(true), 1), held_out};
   }
 
