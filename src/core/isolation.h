@@ -2,6 +2,7 @@
 // limit, so a crash, an abort, an out-of-memory kill or a hang fails that problem only.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/runner.h"
@@ -11,7 +12,10 @@ namespace dlbench {
 /// Runs a resolved problem in a child process. The child writes its Result as JSON to a file;
 /// when it dies or overruns `options.timeout`, the result is FAILED with the reason (signal,
 /// exit status, timeout) and the last line the child wrote to stderr.
-Result run_isolated(const Problem& resolved, const RunOptions& options);
+/// `stop_reason`, when given, is asked every 100 ms: a non-empty answer kills the child and
+/// fails the problem with that reason (a distributed rank whose peers gave up on it).
+Result run_isolated(const Problem& resolved, const RunOptions& options,
+                    const std::function<std::string()>& stop_reason = nullptr);
 
 /// The entry point of the child: reads the spec file, runs in process, writes the result file.
 /// Returns the process exit status.

@@ -135,7 +135,10 @@ json to_json(const Result& r) {
                 {"sample_unit", r.work.sample_unit},
                 {"dtype", r.work.dtype},
                 {"primary_metric", r.work.primary_metric()},
-                {"partial_accounting", r.work.partial_accounting}}},
+                {"partial_accounting", r.work.partial_accounting},
+                {"comm_bytes_per_step", r.work.comm_bytes},
+                {"bus_factor", r.work.bus_factor},
+                {"group_counts", r.work.group_counts}}},
               {"metrics", metrics},
               {"check", check},
               {"ceilings",
@@ -148,6 +151,7 @@ json to_json(const Result& r) {
               {"run", r.run},
               {"notes", r.notes}};
   if (!r.breakdown.empty()) out["breakdown"] = r.breakdown;
+  if (!r.ranks.empty()) out["ranks"] = r.ranks;
   return out;
 }
 
@@ -171,6 +175,9 @@ Result result_from_json(const json& j) {
     r.work.dtype = work.value("dtype", "fp32");
     r.work.primary = work.value("primary_metric", "");
     r.work.partial_accounting = work.value("partial_accounting", false);
+    r.work.comm_bytes = work.value("comm_bytes_per_step", 0.0);
+    r.work.bus_factor = work.value("bus_factor", 0.0);
+    r.work.group_counts = work.value("group_counts", false);
     for (const auto& [name, m] : j.at("metrics").items()) {
       Metric metric;
       metric.value = m.at("value").is_null() ? NAN : m.at("value").get<double>();
@@ -202,6 +209,7 @@ Result result_from_json(const json& j) {
       r.bound = Bound{j["bound"].value("verdict", ""), j["bound"].value("detail", "")};
     }
     r.breakdown = j.value("breakdown", json::array());
+    r.ranks = j.value("ranks", json::array());
     r.run = j.value("run", json::object());
     r.notes = j.value("notes", std::vector<std::string>{});
     return r;

@@ -16,7 +16,7 @@
 namespace dlbench {
 
 /// Version of the results JSON layout; bump the minor for additions, the major for changes.
-constexpr const char* kSchemaVersion = "1.4";
+constexpr const char* kSchemaVersion = "1.5";
 
 /// The outcome of a problem.
 enum class Status { kPassed, kFailed, kSkipped, kInvalid };
@@ -66,6 +66,9 @@ struct Result {
   /// time, share of the total and bound. Empty for ordinary workloads.
   nlohmann::json breakdown = nlohmann::json::array();
   nlohmann::json run = nlohmann::json::object();  ///< run rules used, steps measured
+  /// Distributed runs: one entry per rank (host, status, its own step time and communication
+  /// figures); the metrics above are the group's (docs/distributed.md). Empty on one rank.
+  nlohmann::json ranks = nlohmann::json::array();
   std::vector<std::string> notes;
 
   /// Adds or replaces a metric.

@@ -14,6 +14,7 @@
 #include "core/ceilings.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/process_group.h"
 #include "core/registry.h"
 #include "core/strings.h"
 #include "core/system_info.h"
@@ -37,7 +38,8 @@ json RunOptions::to_json() const {
           {"isolate", isolate},
           {"timeout", timeout},
           {"check", check},
-          {"mllog", mllog}};
+          {"mllog", mllog},
+          {"group", group.active() ? group.to_json() : json(nullptr)}};
 }
 
 RunOptions RunOptions::from_json(const json& j) {
@@ -54,6 +56,8 @@ RunOptions RunOptions::from_json(const json& j) {
   o.timeout = j.value("timeout", o.timeout);
   o.check = j.value("check", o.check);
   o.mllog = j.value("mllog", o.mllog);
+  if (j.contains("group") && j["group"].is_object())
+    o.group = dist::GroupSpec::from_json(j["group"]);
   return o;
 }
 
@@ -89,14 +93,24 @@ struct Measured {
   bool capped = false;  ///< min_steps not reached within max_time
 };
 
+/// Whether a rank's loop goes on: the vote each rank casts before a step. In a group the
+/// highest vote wins (an allreduce-max), so every rank runs the same steps: one that hit
+/// max_time stops them all, one that still needs steps keeps them all going.
+enum Vote : int { kDone = 0, kMore = 1, kCapped = 2 };
+
+int agreed(int mine, dist::ProblemGroup* group) { return group ? group->max(mine) : mine; }
+
 /// Warm-up, then `repeats` repetitions of at least min_steps calls and min_time seconds each
-/// (a dry run: one call, no warm-up).
+/// (a dry run: one call, no warm-up). In a distributed problem the ranks vote before every call
+/// (outside the timed region), so every rank makes the same calls.
 Measured measure_calls(const std::function<void()>& call, Device& device, const RunOptions& o,
                        const std::function<void()>& on_measure_start = nullptr) {
+  dist::ProblemGroup* group = dist::current_group();
   std::unique_ptr<DeviceTimer> timer = device.make_timer();
   Measured m;
   if (o.dry_run) {
     if (on_measure_start) on_measure_start();
+    if (group) group->barrier();
     StepTiming t = timed_call(call, device, timer.get());
     m.wall.push_back(t.wall);
     if (timer) m.device_times.push_back(t.device);
@@ -105,25 +119,31 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
     return m;
   }
   auto warmup_start = Clock::now();
-  while (m.warmup_done < o.warmup_steps || seconds_since(warmup_start) < o.warmup_time) {
+  while (true) {
+    double elapsed = seconds_since(warmup_start);
+    int vote = elapsed > o.max_time                                          ? kDone
+               : (m.warmup_done < o.warmup_steps || elapsed < o.warmup_time) ? kMore
+                                                                             : kDone;
+    if (agreed(vote, group) != kMore) break;
     timed_call(call, device, timer.get());
     ++m.warmup_done;
-    if (seconds_since(warmup_start) > o.max_time) break;
   }
   if (on_measure_start) on_measure_start();
   for (int repeat = 0; repeat < std::max(1, o.repeats); ++repeat) {
     std::vector<double> this_repeat;
     auto start = Clock::now();
-    while (static_cast<int>(this_repeat.size()) < o.min_steps ||
-           seconds_since(start) < o.min_time) {
+    while (true) {
+      double elapsed = seconds_since(start);
+      int count = static_cast<int>(this_repeat.size());
+      int vote = (count < o.min_steps || elapsed < o.min_time) ? kMore : kDone;
+      if (vote == kMore && count > 0 && elapsed > o.max_time) vote = kCapped;
+      vote = agreed(vote, group);
+      if (vote == kCapped) m.capped |= count < o.min_steps;
+      if (vote != kMore) break;
       StepTiming t = timed_call(call, device, timer.get());
       this_repeat.push_back(t.wall);
       m.wall.push_back(t.wall);
       if (timer) m.device_times.push_back(t.device);
-      if (seconds_since(start) > o.max_time) {
-        m.capped |= static_cast<int>(this_repeat.size()) < o.min_steps;
-        break;
-      }
     }
     m.measured += static_cast<int>(this_repeat.size());
     m.repeat_medians.push_back(summarize(this_repeat).median);
@@ -135,6 +155,17 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
   return line.size() > 400 ? line.substr(0, 400) + "..." : line;
+}
+
+/// True for the errors c10d raises when a peer is gone or late: the group's own failures, not
+/// the problem's.
+bool is_comm_failure(const std::string& message) {
+  for (const char* marker :
+       {"gloo", "Gloo", "NCCL", "Connection reset", "Connection closed", "Connection refused",
+        "Timed out", "timed out", "did not form", "rendezvous store"}) {
+    if (message.find(marker) != std::string::npos) return true;
+  }
+  return false;
 }
 
 bool is_out_of_memory(const std::string& message) {
@@ -155,8 +186,30 @@ Metric time_metric(const std::vector<double>& samples) {
 }
 
 /// Derives throughput, FLOP/s, bandwidth and % of ceilings from the step times.
+/// One rank's ceiling times the ranks of a group (each rank has its own device or threads).
+std::optional<Ceiling> times_ranks(std::optional<Ceiling> ceiling, int ranks) {
+  if (!ceiling || ranks <= 1) return ceiling;
+  ceiling->value *= ranks;
+  ceiling->basis = strprintf("%d ranks x (%s)", ranks, ceiling->basis.c_str());
+  return ceiling;
+}
+
+/// Algorithm and bus bandwidth of a collective (nccl-tests: algbw = size / time, busbw =
+/// algbw x the collective's factor) from the median step time, and its bound verdict.
+void add_collective_metrics(Result& result, double median) {
+  const WorkCounts& work = result.work;
+  if (!(work.comm_bytes > 0) || !(median > 0)) return;
+  double algbw = work.comm_bytes / median;
+  result.set_metric("algbw", algbw, "B/s", "higher");
+  result.set_metric("busbw", algbw * work.bus_factor, "B/s", "higher");
+  result.bound = Bound{"communication",
+                       strprintf("a collective: its time is the interconnect's and the copies and "
+                                 "reductions it makes; bus bandwidth %s",
+                                 format_si(algbw * work.bus_factor, "B/s").c_str())};
+}
+
 void add_derived_metrics(Result& result, const std::vector<double>& wall,
-                         const std::vector<double>& device_times, int threads) {
+                         const std::vector<double>& device_times, int threads, int ranks = 1) {
   const WorkCounts& work = result.work;
   result.metrics["step_time"] = time_metric(wall);
   const Summary& wall_stats = *result.metrics["step_time"].stats;
@@ -187,8 +240,10 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
   const std::string& device_name = result.params["device"];
   if (work.flops > 0) {
     result.set_metric("flops", work.flops / median, "FLOP/s", "higher");
-    result.theoretical_compute_ceiling = compute_ceiling(device_name, work.dtype, threads);
-    result.compute_ceiling = measured_compute_ceiling(device_name, work.dtype, threads);
+    result.theoretical_compute_ceiling =
+        times_ranks(compute_ceiling(device_name, work.dtype, threads), ranks);
+    result.compute_ceiling =
+        times_ranks(measured_compute_ceiling(device_name, work.dtype, threads), ranks);
     if (!result.compute_ceiling) result.compute_ceiling = result.theoretical_compute_ceiling;
     if (result.compute_ceiling) {
       result.set_metric("pct_peak_compute",
@@ -202,8 +257,8 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
   }
   if (work.bytes > 0) {
     result.set_metric("bandwidth", work.bytes / median, "B/s", "higher");
-    result.theoretical_bandwidth_ceiling = bandwidth_ceiling(device_name);
-    result.bandwidth_ceiling = measured_bandwidth_ceiling(device_name, threads);
+    result.theoretical_bandwidth_ceiling = times_ranks(bandwidth_ceiling(device_name), ranks);
+    result.bandwidth_ceiling = times_ranks(measured_bandwidth_ceiling(device_name, threads), ranks);
     if (!result.bandwidth_ceiling) result.bandwidth_ceiling = result.theoretical_bandwidth_ceiling;
     if (result.bandwidth_ceiling) {
       result.set_metric("pct_peak_bandwidth",
@@ -220,6 +275,7 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
   if (work.flops > 0 && work.bytes > 0) {
     result.set_metric("arithmetic_intensity", work.flops / work.bytes, "FLOP/B", "");
   }
+  add_collective_metrics(result, median);
 }
 
 /// The input pipeline's figures over the measured steps (docs/metrics.md, "Input pipeline"):
@@ -287,6 +343,44 @@ void add_input_metrics(Result& result, const data::Loader& loader, const std::ve
   }
 }
 
+/// The communication figures of a data-parallel step (docs/distributed.md): per-step
+/// communication time (some collective in flight), its share of the measured time, the exposed
+/// part (the step waited for it after the backward pass), the compute time (the step without
+/// the exposed part), and the communication-bound verdict when the exposed part is at least
+/// half the step (the step waits on the network longer than it computes).
+void add_comm_metrics(Result& result, const CommTally& tally, const std::vector<double>& wall) {
+  if (tally.steps <= 0) return;
+  double measured = 0;
+  for (double t : wall) measured += t;
+  if (!(measured > 0)) return;
+  double steps = static_cast<double>(tally.steps);
+  result.set_metric("comm_time", tally.busy_seconds / steps, "s", "lower");
+  result.set_metric("exposed_comm_time", tally.exposed_seconds / steps, "s", "lower");
+  result.set_metric("compute_time", (measured - tally.exposed_seconds) / steps, "s", "lower");
+  double share = 100 * tally.busy_seconds / measured;
+  double exposed = 100 * tally.exposed_seconds / measured;
+  result.set_metric("comm_share", share, "%", "lower");
+  result.set_metric("exposed_comm_share", exposed, "%", "lower");
+  if (tally.busy_seconds > 0) {
+    result.set_metric("gradient_allreduce_algbw", tally.bytes / tally.busy_seconds, "B/s",
+                      "higher");
+  }
+  result.run["comm"] = {{"steps", tally.steps},
+                        {"calls", tally.calls},
+                        {"bytes", tally.bytes},
+                        {"busy_s", tally.busy_seconds},
+                        {"exposed_s", tally.exposed_seconds},
+                        {"measured_s", measured},
+                        {"backend", tally.backend}};
+  if (exposed >= 100 * kBoundShare) {
+    result.bound = Bound{"communication",
+                         strprintf("exposed communication %.1f%% of the step (communication in "
+                                   "flight %.1f%%): the step waits on the network longer than it "
+                                   "computes",
+                                   exposed, share)};
+  }
+}
+
 void run_measurement(Result& result, Workload& workload, Device& device, const RunOptions& o,
                      int threads) {
   if (o.dry_run) {
@@ -294,13 +388,15 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
   }
   const data::Loader* loader = workload.input_loader();
   Measured m = measure_calls([&workload] { workload.step(); }, device, o,
-                             [loader] {
+                             [loader, &workload] {
                                if (loader) const_cast<data::Loader*>(loader)->reset_stats();
+                               workload.reset_comm_tally();
                              });
   add_derived_metrics(result, m.wall, m.device_times, threads);
   if (loader) {
     add_input_metrics(result, *loader, m.wall, workload.emulated_compute_seconds(), o.dry_run);
   }
+  add_comm_metrics(result, workload.comm_tally(), m.wall);
 
   Summary repeats = summarize(m.repeat_medians);
   result.run["warmup_steps_done"] = m.warmup_done;
@@ -522,9 +618,24 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
   auto problem_start = Clock::now();
 
   std::unique_ptr<Workload> workload;
+  std::unique_ptr<dist::ProblemGroup> group;
+  std::optional<dist::CurrentGroupScope> group_scope;
   bool set_up = false;
   try {
     workload = Registry::instance().create(resolved);
+    if (options.group.active()) {
+      bool quality = resolved.params.count("mode") && resolved.get("mode") == "quality";
+      if (quality || !workload->parts().empty()) {
+        throw Unsupported(
+            std::string(quality ? "quality runs (mode=quality)" : "layer composites") +
+            " run on one rank; drop --nproc (or run one rank) for this problem");
+      }
+      group = std::make_unique<dist::ProblemGroup>(options.group);
+      group_scope.emplace(group.get());
+      result.run["rank"] = options.group.rank;
+      result.run["world_size"] = options.group.world_size;
+      workload = Registry::instance().create(resolved);  // again, seeing its group
+    }
     result.work = workload->work();
     int threads = static_cast<int>(resolved.get_int("threads"));
     uint64_t seed = static_cast<uint64_t>(resolved.get_int("seed"));
@@ -539,7 +650,12 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
       result.duration_s = seconds_since(problem_start);
       return result;
     }
-    std::unique_ptr<Device> device = Device::create(resolved.get("device"));
+    // Each rank of a host takes its own GPU: "cuda" means cuda:<local rank> in a group.
+    std::string device_name = resolved.get("device");
+    if (group && device_name == "cuda") {
+      device_name = "cuda:" + std::to_string(options.group.local_rank);
+    }
+    std::unique_ptr<Device> device = Device::create(device_name);
     if (!workload->parts().empty()) {
       run_composite(result, *workload, options);
       result.duration_s = seconds_since(problem_start);
@@ -584,6 +700,13 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     std::string message = first_line(e.what());
     result.status = Status::kFailed;
     result.reason = is_out_of_memory(message) ? "out of memory: " + message : message;
+    if (options.group.active() && is_comm_failure(message)) {
+      result.reason = strprintf(
+          "communication with the other ranks failed (a peer died, hung or "
+          "failed first): %s",
+          message.c_str());
+      result.run["comm_failure"] = true;
+    }
   }
   if (set_up) {
     try {
@@ -593,6 +716,190 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
   }
   result.duration_s = seconds_since(problem_start);
   return result;
+}
+
+namespace {
+
+const Metric* find(const Result& r, const char* name) {
+  auto it = r.metrics.find(name);
+  return it == r.metrics.end() ? nullptr : &it->second;
+}
+
+json metric_or_null(const Result& r, const char* name) {
+  const Metric* m = find(r, name);
+  return m && std::isfinite(m->value) ? json(m->value) : json(nullptr);
+}
+
+/// The step-by-step maximum over ranks of a per-step sample metric, or empty when some rank
+/// lacks it or the ranks measured different step counts.
+std::vector<double> slowest_rank_samples(const std::vector<Result>& per_rank, const char* name) {
+  std::vector<double> out;
+  for (const Result& r : per_rank) {
+    const Metric* m = find(r, name);
+    if (!m || m->samples.empty()) return {};
+    if (out.empty()) {
+      out = m->samples;
+    } else if (out.size() != m->samples.size()) {
+      return {};
+    } else {
+      for (size_t k = 0; k < out.size(); ++k) out[k] = std::max(out[k], m->samples[k]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result merge_rank_results(const std::vector<Result>& per_rank,
+                          const std::vector<std::string>& hosts) {
+  if (per_rank.empty()) throw Error("merge_rank_results: no results");
+  const int ranks = static_cast<int>(per_rank.size());
+  Result merged = per_rank.front();
+  merged.ranks = json::array();
+  for (int r = 0; r < ranks; ++r) {
+    const Result& one = per_rank[r];
+    merged.ranks.push_back(
+        {{"rank", r},
+         {"host", r < static_cast<int>(hosts.size()) ? hosts[r] : ""},
+         {"status", status_name(one.status)},
+         {"reason", one.reason},
+         {"step_time_s", metric_or_null(one, "step_time")},
+         {"throughput", metric_or_null(one, "throughput")},
+         {"comm_time_s", metric_or_null(one, "comm_time")},
+         {"exposed_comm_time_s", metric_or_null(one, "exposed_comm_time")},
+         {"comm_share", metric_or_null(one, "comm_share")},
+         {"busbw", metric_or_null(one, "busbw")},
+         {"host_peak_rss", metric_or_null(one, "host_peak_rss")},
+         {"device_peak_memory", metric_or_null(one, "device_peak_memory")},
+         {"measured_steps", one.run.value("measured_steps", json(nullptr))},
+         {"check", one.check.status == CheckOutcome::Status::kPassed   ? "passed"
+                   : one.check.status == CheckOutcome::Status::kFailed ? "failed"
+                                                                       : "not_applicable"},
+         {"check_error", one.check.status == CheckOutcome::Status::kNotApplicable
+                             ? json(nullptr)
+                             : json(one.check.error)}});
+  }
+  merged.run["world_size"] = ranks;
+  merged.run.erase("rank");
+  merged.duration_s = 0;
+  for (const Result& one : per_rank)
+    merged.duration_s = std::max(merged.duration_s, one.duration_s);
+
+  // Status: a failed rank fails the problem. The reason names the ranks, the ones that failed
+  // on their own first: a rank whose peers vanished only reports the communication error.
+  std::vector<std::string> causes, echoes;
+  bool any_skipped = false, any_invalid = false;
+  for (int r = 0; r < ranks; ++r) {
+    const Result& one = per_rank[r];
+    if (one.status == Status::kSkipped) any_skipped = true;
+    if (one.status == Status::kInvalid) any_invalid = true;
+    if (one.status != Status::kFailed) continue;
+    std::string line =
+        strprintf("rank %d (%s): %s", r,
+                  r < static_cast<int>(hosts.size()) ? hosts[r].c_str() : "?", one.reason.c_str());
+    (one.run.value("comm_failure", false) ? echoes : causes).push_back(line);
+  }
+  if (!causes.empty() || !echoes.empty()) {
+    merged.status = Status::kFailed;
+    std::vector<std::string> all = causes;
+    all.insert(all.end(), echoes.begin(), echoes.end());
+    merged.reason = join(all, "; ");
+    return merged;
+  }
+  if (any_skipped) {
+    for (const Result& one : per_rank) {
+      if (one.status == Status::kSkipped) {
+        merged.status = Status::kSkipped;
+        merged.reason = one.reason;
+        return merged;
+      }
+    }
+  }
+  if (any_invalid && merged.status != Status::kInvalid) {
+    for (const Result& one : per_rank) {
+      if (one.status == Status::kInvalid) {
+        merged.status = Status::kInvalid;
+        merged.reason = one.reason;
+        break;
+      }
+    }
+  }
+
+  // The check: wrong elements (or non-finite values) summed over ranks.
+  double check_error = 0;
+  bool checked = false, check_failed = false;
+  for (const Result& one : per_rank) {
+    if (one.check.status == CheckOutcome::Status::kNotApplicable) continue;
+    checked = true;
+    check_error += one.check.error;
+    check_failed |= one.check.status == CheckOutcome::Status::kFailed;
+  }
+  if (checked) {
+    merged.check.error = check_error;
+    merged.check.status =
+        check_failed ? CheckOutcome::Status::kFailed : CheckOutcome::Status::kPassed;
+    merged.check.detail = strprintf("summed over %d ranks; ", ranks) + merged.check.detail;
+  }
+
+  // Timing: a step ends when the slowest rank ends.
+  std::vector<double> wall = slowest_rank_samples(per_rank, "step_time");
+  if (wall.empty()) {
+    merged.notes.push_back(
+        "the ranks measured different step counts: the figures are rank 0's, not the group's");
+    return merged;
+  }
+  std::vector<double> device_times = slowest_rank_samples(per_rank, "device_time");
+  if (!merged.work.group_counts) {
+    merged.work.flops *= ranks;
+    merged.work.bytes *= ranks;
+    merged.work.samples *= ranks;
+  }
+  // Keep what only one rank can say (input pipeline, probes); derive the rest again.
+  for (const char* name :
+       {"step_time", "device_time", "throughput", "device_throughput", "flops", "pct_peak_compute",
+        "pct_theoretical_compute", "bandwidth", "pct_peak_bandwidth", "pct_theoretical_bandwidth",
+        "algbw", "busbw", "arithmetic_intensity"}) {
+    merged.metrics.erase(name);
+  }
+  merged.bound.reset();
+  int threads = 1;
+  if (auto it = merged.params.find("threads"); it != merged.params.end()) {
+    threads = static_cast<int>(parse_double(it->second).value_or(1));
+  }
+  add_derived_metrics(merged, wall, device_times, threads, ranks);
+  // Communication of data-parallel steps: the mean over ranks.
+  for (const char* name : {"comm_time", "exposed_comm_time", "compute_time", "comm_share",
+                           "exposed_comm_share", "gradient_allreduce_algbw"}) {
+    double sum = 0;
+    int count = 0;
+    for (const Result& one : per_rank) {
+      if (const Metric* m = find(one, name)) {
+        sum += m->value;
+        ++count;
+      }
+    }
+    if (count == ranks) merged.metrics[name].value = sum / count;
+  }
+  if (const Metric* exposed = find(merged, "exposed_comm_share");
+      exposed && exposed->value >= 100 * kBoundShare) {
+    merged.bound = Bound{"communication",
+                         strprintf("exposed communication %.1f%% of the step (mean over %d "
+                                   "ranks): the step waits on the network longer than it computes",
+                                   exposed->value, ranks)};
+  }
+  // Noise: the noisiest rank's.
+  double noise = 0;
+  for (const Result& one : per_rank) {
+    if (const Metric* m = find(one, "noise")) noise = std::max(noise, m->value);
+    merged.noisy |= one.noisy;
+  }
+  if (find(merged, "noise")) merged.metrics["noise"].value = noise;
+  merged.notes.push_back(strprintf(
+      "%d ranks: step time of each step is the slowest rank's; work counts are the group's%s",
+      ranks,
+      merged.work.group_counts ? " (a collective's)"
+                               : strprintf(" (%d x one rank's)", ranks).c_str()));
+  return merged;
 }
 
 }  // namespace dlbench

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
+#include "core/distributed.h"
 #include "core/problem.h"
 #include "core/result.h"
 
@@ -29,6 +31,9 @@ struct RunOptions {
   /// Where a quality run (mode=quality) writes its MLPerf-style log (empty: no log). The CLI
   /// puts it beside the results file.
   std::string mllog;
+  /// A distributed problem: the rank and rendezvous its process group forms with (inactive:
+  /// one rank). The CLI fills it in per problem (docs/distributed.md).
+  dist::GroupSpec group;
 
   nlohmann::json to_json() const;
   static RunOptions from_json(const nlohmann::json& j);
@@ -37,5 +42,14 @@ struct RunOptions {
 /// Runs a resolved problem in this process. Never throws for problem-level failures: they
 /// become FAILED (or SKIPPED for Unsupported) results with the reason.
 Result run_in_process(const Problem& resolved, const RunOptions& options);
+
+/// One result for a problem every rank of a group ran (rank 0 calls it with every rank's
+/// result, in rank order; `hosts` names each rank's host). A step ends when the slowest rank
+/// ends: the step time of step k is the maximum over ranks, and the figures are derived again
+/// from it; per-rank work counts are multiplied by the ranks (unless work.group_counts);
+/// communication figures are the mean over ranks. Each rank's own figures go to `ranks`. A
+/// rank's failure fails the problem, and the reason names the rank (docs/distributed.md).
+Result merge_rank_results(const std::vector<Result>& per_rank,
+                          const std::vector<std::string>& hosts);
 
 }  // namespace dlbench

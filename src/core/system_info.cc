@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "core/ceilings.h"
+#include "core/distributed.h"
 #include "core/strings.h"
 
 namespace dlbench {
@@ -216,7 +217,15 @@ const CpuInfo& cpu_info() {
 
 int default_thread_count() {
   const CpuInfo& cpu = cpu_info();
-  return std::max(1, std::min(cpu.physical_cores, cpu.affinity_cpus));
+  int cores = std::max(1, std::min(cpu.physical_cores, cpu.affinity_cpus));
+  // The ranks of a distributed run on one host share its cores (docs/distributed.md).
+  int local_ranks = 1;
+  try {
+    dist::RankInfo rank = dist::detect_rank();
+    if (rank.distributed() && rank.local_world_size > 1) local_ranks = rank.local_world_size;
+  } catch (const std::exception&) {
+  }
+  return std::max(1, cores / local_ranks);
 }
 
 BlasInfo active_blas() {

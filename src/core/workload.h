@@ -34,6 +34,14 @@ struct WorkCounts {
   /// GEMM-class layers and no bytes): a low compute share then says nothing about latency, and
   /// the bound verdict is "unknown" rather than "latency".
   bool partial_accounting = false;
+  /// Collectives (comm/...): the bytes of one call by nccl-tests' size convention (algbw =
+  /// comm_bytes / time) and the bus-bandwidth factor (busbw = algbw x bus_factor); 0 otherwise.
+  /// Their primary figure is "busbw".
+  double comm_bytes = 0;
+  double bus_factor = 0;
+  /// True when the counts describe the whole group's step (a collective); false when they are
+  /// one rank's (data-parallel training), so a distributed result multiplies them by the ranks.
+  bool group_counts = false;
   /// `primary`, with the empty default resolved.
   std::string primary_metric() const {
     if (!primary.empty()) return primary;
@@ -77,6 +85,18 @@ struct Part {
   Problem problem;   ///< the part's problem (resolved by the harness; defaults filled in)
   double count = 1;  ///< times per composite step (identical layers are merged)
   std::string pass;  ///< which pass of the layer it is: "fwd", "bwd_data", "bwd_weight", "bwd"
+};
+
+/// Communication a workload did over the steps since its last reset_comm_tally(): data-parallel
+/// training reports its gradient all-reduces here (docs/distributed.md, "Data-parallel
+/// training").
+struct CommTally {
+  int64_t steps = 0;           ///< steps counted
+  int64_t calls = 0;           ///< collective calls
+  double bytes = 0;            ///< bytes reduced
+  double busy_seconds = 0;     ///< wall time some collective was in flight (union of intervals)
+  double exposed_seconds = 0;  ///< wall time the step waited for collectives after backward
+  std::string backend;         ///< "gloo", "nccl"
 };
 
 /// A measurement a workload asks for besides its step: the runner times `run` under the same run
@@ -169,6 +189,11 @@ class Workload {
   /// The step's own time per batch when it is known without measuring it (an emulated
   /// accelerator's compute time), else 0: the runner then reports accelerator utilisation.
   virtual double emulated_compute_seconds() const { return 0; }
+  /// Communication since the last reset_comm_tally() (steps == 0: the workload communicates
+  /// nothing the runner should report). The runner resets it when measurement starts.
+  virtual CommTally comm_tally() const { return {}; }
+  /// Starts a new tally.
+  virtual void reset_comm_tally() {}
   /// A composite workload returns its parts; the harness then measures every part as its own
   /// problem and sums them, and never calls setup/step/check. Empty for ordinary workloads.
   virtual std::vector<Part> parts() const { return {}; }

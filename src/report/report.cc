@@ -190,6 +190,27 @@ std::vector<std::string> input_lines(const Result& r) {
   return {line};
 }
 
+/// The communication line of a distributed result: its ranks, and for data-parallel training
+/// the share of the step with an allreduce in flight and the exposed share.
+std::vector<std::string> comm_lines(const Result& r) {
+  std::vector<std::string> parts;
+  if (!r.ranks.empty()) parts.push_back(strprintf("%zu ranks", r.ranks.size()));
+  if (const Metric* share = find_metric(r, "comm_share")) {
+    parts.push_back(strprintf("gradient allreduce in flight %.1f%% of the step", share->value));
+    if (const Metric* exposed = find_metric(r, "exposed_comm_share")) {
+      parts.push_back(strprintf("exposed %.1f%%", exposed->value));
+    }
+    if (const Metric* compute = find_metric(r, "compute_time")) {
+      parts.push_back("compute " + format_seconds(compute->value));
+    }
+  }
+  if (const Metric* algbw = find_metric(r, "algbw")) {
+    parts.push_back("algbw " + format_si(algbw->value, "B/s"));
+  }
+  if (parts.empty()) return {};
+  return {"comm: " + join(parts, ", ")};
+}
+
 std::string bound_text(const Result& r) { return r.bound ? r.bound->verdict : "-"; }
 
 std::string json_number_text(const json& j, const std::function<std::string(double)>& format) {
@@ -271,6 +292,7 @@ std::string render_table(const ResultsDocument& doc) {
     for (const std::string& line : probe_lines(r)) lines.push_back(line);
     for (const std::string& line : quality_lines(r)) lines.push_back(line);
     for (const std::string& line : input_lines(r)) lines.push_back(line);
+    for (const std::string& line : comm_lines(r)) lines.push_back(line);
     if (r.bound && !r.bound->detail.empty()) lines.push_back("bound: " + r.bound->detail);
     for (const auto& note : r.notes) lines.push_back("note: " + note);
     after.push_back(lines);
@@ -398,6 +420,9 @@ std::string headline(const Result& r) {
   }
   if (primary == "bandwidth") {
     if (const Metric* m = find_metric(r, "bandwidth")) return format_si(m->value, "B/s");
+  }
+  if (primary == "busbw") {
+    if (const Metric* m = find_metric(r, "busbw")) return format_si(m->value, "B/s") + " bus";
   }
   if (primary == "throughput") {
     if (const Metric* m = find_metric(r, "flops")) return format_si(m->value, "FLOP/s");

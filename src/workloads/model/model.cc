@@ -11,7 +11,9 @@
 #include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/process_group.h"
 #include "core/strings.h"
+#include "train/data_parallel.h"
 
 namespace dlbench::model {
 
@@ -283,6 +285,8 @@ ModelWorkload::ModelWorkload(const Problem& problem)
       channels_last_(problem.get_bool("channels_last")),
       seed_(static_cast<uint64_t>(problem.get_int("seed"))) {}
 
+ModelWorkload::~ModelWorkload() = default;
+
 int64_t ModelWorkload::batch() const { return param_or("batch", preset_batch(size_)); }
 
 int64_t ModelWorkload::param_or(const std::string& key, int64_t preset) const {
@@ -433,7 +437,23 @@ void ModelWorkload::setup(ExecContext& context) {
       }
     }
   }
-  torch::manual_seed(seed_ + 1);
+  // Data-parallel training (docs/distributed.md): every rank starts from rank 0's parameters
+  // and averages its gradients with the others'; each rank trains on its own samples.
+  dist::ProblemGroup* group = dist::current_group();
+  uint64_t rank_seed = group ? 7919 * static_cast<uint64_t>(group->rank()) : 0;
+  if (group && training_) {
+    CommBackend& backend = group->backend_for(device_);
+    std::vector<torch::Tensor> state = net_->parameters();
+    for (const torch::Tensor& buffer : net_->buffers()) state.push_back(buffer);
+    train::broadcast_parameters(state, backend);
+    std::vector<torch::Tensor> trainable;
+    for (const torch::Tensor& p : net_->parameters()) {
+      if (p.requires_grad()) trainable.push_back(p);
+    }
+    reducer_ = std::make_unique<train::GradientReducer>(trainable, backend, group->world_size());
+    comm_backend_ = dist::ProblemGroup::backend_name(device_);
+  }
+  torch::manual_seed(seed_ + 1 + rank_seed);
   if (quality_) {
     if (!quality_spec()) {
       throw Unsupported(problem_.workload + " has no quality task (modes: train, infer)");
@@ -445,7 +465,7 @@ void ModelWorkload::setup(ExecContext& context) {
     options.batch_size = batch();
     options.workers = static_cast<int>(problem_.get_int("workers"));
     options.prefetch = static_cast<int>(problem_.get_int("prefetch"));
-    options.seed = seed_;
+    options.seed = seed_ + rank_seed;
     train_loader_ = std::make_unique<data::Loader>(quality_data().first, options);
     if (train_loader_->batches_per_epoch() < 1) {
       throw Error(
@@ -465,12 +485,39 @@ void ModelWorkload::setup(ExecContext& context) {
   }
 }
 
+void ModelWorkload::backward(const torch::Tensor& loss) {
+  if (!reducer_) {
+    loss.backward();
+    return;
+  }
+  reducer_->prepare();
+  loss.backward();
+  reducer_->finish();
+}
+
+CommTally ModelWorkload::comm_tally() const {
+  CommTally tally;
+  if (!reducer_) return tally;
+  train::ReducerStats stats = reducer_->total_stats();
+  tally.steps = stats.steps;
+  tally.calls = stats.allreduces;
+  tally.bytes = stats.bytes;
+  tally.busy_seconds = stats.comm_seconds;
+  tally.exposed_seconds = stats.exposed_seconds;
+  tally.backend = comm_backend_;
+  return tally;
+}
+
+void ModelWorkload::reset_comm_tally() {
+  if (reducer_) reducer_->reset_stats();
+}
+
 bool ModelWorkload::scaled_backward(const torch::Tensor& loss) {
   if (dtype_ != "fp16") {
-    loss.backward();
+    backward(loss);
     return true;
   }
-  (loss * loss_scale_).backward();
+  backward(loss * loss_scale_);
   std::vector<torch::Tensor> finite;
   for (torch::Tensor& p : net_->parameters()) {
     if (!p.grad().defined()) continue;
@@ -595,6 +642,7 @@ void ModelWorkload::score_batch(const data::Batch&) {
 }
 
 void ModelWorkload::teardown() {
+  reducer_.reset();
   quality_task_.reset();
   train_loader_.reset();
   optimizer_.reset();

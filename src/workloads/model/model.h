@@ -17,6 +17,10 @@
 #include "core/workload.h"
 #include "data/loader.h"
 
+namespace dlbench::train {
+class GradientReducer;
+}  // namespace dlbench::train
+
 namespace dlbench::model {
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +133,7 @@ WorkloadInfo quality_model_info(const std::string& name, const std::string& desc
 class ModelWorkload : public Workload {
  public:
   explicit ModelWorkload(const Problem& problem);
+  ~ModelWorkload() override;
 
   /// True when `problem` runs on its quality task's data (mode=quality, or input=loader in
   /// train / infer), so the model takes the geometry that data needs.
@@ -150,6 +155,9 @@ class ModelWorkload : public Workload {
   void step() override;
   CheckOutcome check() override;
   void teardown() override;
+  /// Data-parallel training (several ranks): the gradient all-reduces since the last reset.
+  CommTally comm_tally() const override;
+  void reset_comm_tally() override;
 
   /// The quality task in mode=quality (after setup), else nullptr.
   QualityTask* quality_task() override { return quality_task_.get(); }
@@ -201,6 +209,10 @@ class ModelWorkload : public Workload {
   /// One training step. The default: zero grads, training_loss(), backward (loss-scaled for
   /// fp16), optimizer step. Returns the loss (a detached scalar tensor; not synchronised).
   virtual torch::Tensor train_step();
+  /// Backward of `loss`. On several ranks (data-parallel training) the gradients are averaged
+  /// across ranks, bucketed and overlapped with the backward pass (train/data_parallel.h); a
+  /// model that writes its own train_step calls this instead of loss.backward().
+  void backward(const torch::Tensor& loss);
 
   // --- Quality (mode=quality): a model with a quality task overrides all of these ---
   /// The task, its metric and target at this size, cadence and budget; valid before setup.
@@ -259,6 +271,8 @@ class ModelWorkload : public Workload {
 
   class QualityAdapter;
   friend class QualityAdapter;
+  std::unique_ptr<train::GradientReducer> reducer_;  // data-parallel training only
+  std::string comm_backend_;
   std::unique_ptr<QualityTask> quality_task_;
   std::unique_ptr<data::Loader> train_loader_;  // input=loader
   int64_t loader_epoch_ = 0;

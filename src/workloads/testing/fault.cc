@@ -1,5 +1,7 @@
 // test/fault: a hidden workload that fails on purpose (crash, abort, exit, throw, hang), so the
-// tests can prove that isolation contains it and the suite goes on. `dlbench list --all` shows it.
+// tests can prove that isolation contains it and the suite goes on. With `rank`, only that rank
+// of a distributed run fails, and the others must stop with an error naming it. `dlbench list
+// --all` shows it.
 #include <signal.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/process_group.h"
 #include "core/registry.h"
 
 namespace dlbench {
@@ -27,12 +30,17 @@ class Fault : public Workload {
                           {"none", "segv", "abort", "exit", "kill", "throw", "bad_alloc", "hang"},
                           "what goes wrong"),
         ParamSpec::choice("when", "step", {"setup", "step"}, "where it goes wrong"),
+        ParamSpec::integer("rank", -1,
+                           "in a distributed run, the one rank that fails (-1: every rank)", -1),
     };
     return info;
   }
 
   explicit Fault(const Problem& problem)
-      : Workload(problem), fault_(problem.get("fault")), when_(problem.get("when")) {}
+      : Workload(problem),
+        fault_(problem.get("fault")),
+        when_(problem.get("when")),
+        rank_(problem.get_int("rank")) {}
 
   WorkCounts work() const override {
     WorkCounts work;
@@ -48,6 +56,8 @@ class Fault : public Workload {
 
  private:
   void inject() {
+    dist::ProblemGroup* group = dist::current_group();
+    if (rank_ >= 0 && (group ? group->rank() : 0) != rank_) return;
     if (fault_ == "segv") raise(SIGSEGV);
     if (fault_ == "abort") std::abort();
     if (fault_ == "exit") std::_Exit(3);
@@ -59,6 +69,7 @@ class Fault : public Workload {
     }
   }
   std::string fault_, when_;
+  int64_t rank_ = -1;
 };
 
 }  // namespace

@@ -278,7 +278,7 @@ class DcganModel : public ModelWorkload {
       d_loss = torch::binary_cross_entropy_with_logits(real_logits, torch::ones_like(real_logits)) +
                torch::binary_cross_entropy_with_logits(fake_logits, torch::zeros_like(fake_logits));
     }
-    d_loss.backward();
+    backward(d_loss);
     discriminator_optimizer_->step();
 
     // 2. Generator: make D call its maps real. D's weights are frozen so autograd computes only
@@ -292,7 +292,7 @@ class DcganModel : public ModelWorkload {
           discriminator_->forward(generator_->forward(latents_, memory_format())).to(torch::kFloat);
       g_loss = torch::binary_cross_entropy_with_logits(logits, torch::ones_like(logits));
     }
-    g_loss.backward();
+    backward(g_loss);
     generator_optimizer_->step();
     set_discriminator_trainable(true);
     return d_loss.detach();
