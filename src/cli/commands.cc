@@ -455,9 +455,9 @@ std::string scaling_table(const std::vector<int>& counts, const std::vector<std:
   std::vector<ResultsDocument> documents;
   for (const std::string& path : paths) documents.push_back(ResultsDocument::load(path));
   auto value = [](const Result& r, const char* name) -> std::optional<double> {
-    auto it = r.metrics.find(name);
-    if (it == r.metrics.end() || !std::isfinite(it->second.value)) return std::nullopt;
-    return it->second.value;
+    const Metric* m = find_metric(r, name);
+    if (!m || !std::isfinite(m->value)) return std::nullopt;
+    return m->value;
   };
   std::string out = strprintf(
       "scaling: efficiency = throughput with N ranks / (N x per-rank throughput with %d)\n",

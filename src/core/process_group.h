@@ -54,10 +54,8 @@ class ProblemGroup {
   int rank() const { return spec_.rank; }
   int world_size() const { return spec_.world_size; }
   const GroupSpec& spec() const { return spec_; }
-  /// True when any rank passes true (an allreduce-max on the control group): the runner's
-  /// time-bounded loops end on the same step everywhere. Also a barrier.
-  bool any(bool mine) { return max(mine ? 1 : 0) != 0; }
-  /// The largest of every rank's `mine` (an allreduce-max on the control group; a barrier too).
+  /// The largest of every rank's `mine` (an allreduce-max on the control group; a barrier too):
+  /// the runner's votes, so its time-bounded loops end on the same step everywhere.
   int max(int mine);
   /// Waits until every rank arrives.
   void barrier();

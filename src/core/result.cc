@@ -80,6 +80,22 @@ std::optional<Ceiling> ceiling_from_json(const json& j) {
   return Ceiling{j.at("value").get<double>(), j.value("source", ""), j.value("basis", "")};
 }
 
+CheckOutcome::Status parse_check_status(const std::string& name) {
+  if (name == "passed") return CheckOutcome::Status::kPassed;
+  if (name == "failed") return CheckOutcome::Status::kFailed;
+  return CheckOutcome::Status::kNotApplicable;
+}
+
+// JSON has no NaN/Inf: write them as null.
+json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+}  // namespace
+
+const Metric* find_metric(const Result& result, const std::string& name) {
+  auto it = result.metrics.find(name);
+  return it == result.metrics.end() ? nullptr : &it->second;
+}
+
 std::string check_status_name(CheckOutcome::Status status) {
   switch (status) {
     case CheckOutcome::Status::kPassed:
@@ -91,17 +107,6 @@ std::string check_status_name(CheckOutcome::Status status) {
   }
   return "not_applicable";
 }
-
-CheckOutcome::Status parse_check_status(const std::string& name) {
-  if (name == "passed") return CheckOutcome::Status::kPassed;
-  if (name == "failed") return CheckOutcome::Status::kFailed;
-  return CheckOutcome::Status::kNotApplicable;
-}
-
-// JSON has no NaN/Inf: write them as null.
-json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
-
-}  // namespace
 
 json to_json(const Result& r) {
   json metrics = json::object();

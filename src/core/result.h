@@ -76,6 +76,12 @@ struct Result {
                   const std::string& better);
 };
 
+/// The metric `name` of a result, or nullptr when it has none.
+const Metric* find_metric(const Result& result, const std::string& name);
+
+/// "passed", "failed" or "not_applicable", as results files spell a check's status.
+std::string check_status_name(CheckOutcome::Status status);
+
 nlohmann::json to_json(const Result& result);
 /// Parses a result record; throws Error on a record that breaks the schema.
 Result result_from_json(const nlohmann::json& record);

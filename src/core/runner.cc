@@ -552,9 +552,7 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
         {"pct_peak_compute", metric("pct_peak_compute")},
         {"pct_peak_bandwidth", metric("pct_peak_bandwidth")},
         {"noise", metric("noise")},
-        {"check", r.check.status == CheckOutcome::Status::kPassed   ? "passed"
-                  : r.check.status == CheckOutcome::Status::kFailed ? "failed"
-                                                                    : "not_applicable"},
+        {"check", check_status_name(r.check.status)},
         {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
                           : json(nullptr)}};
     result.breakdown.push_back(entry);
@@ -720,13 +718,8 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
 
 namespace {
 
-const Metric* find(const Result& r, const char* name) {
-  auto it = r.metrics.find(name);
-  return it == r.metrics.end() ? nullptr : &it->second;
-}
-
 json metric_or_null(const Result& r, const char* name) {
-  const Metric* m = find(r, name);
+  const Metric* m = find_metric(r, name);
   return m && std::isfinite(m->value) ? json(m->value) : json(nullptr);
 }
 
@@ -735,7 +728,7 @@ json metric_or_null(const Result& r, const char* name) {
 std::vector<double> slowest_rank_samples(const std::vector<Result>& per_rank, const char* name) {
   std::vector<double> out;
   for (const Result& r : per_rank) {
-    const Metric* m = find(r, name);
+    const Metric* m = find_metric(r, name);
     if (!m || m->samples.empty()) return {};
     if (out.empty()) {
       out = m->samples;
@@ -758,26 +751,23 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
   merged.ranks = json::array();
   for (int r = 0; r < ranks; ++r) {
     const Result& one = per_rank[r];
-    merged.ranks.push_back(
-        {{"rank", r},
-         {"host", r < static_cast<int>(hosts.size()) ? hosts[r] : ""},
-         {"status", status_name(one.status)},
-         {"reason", one.reason},
-         {"step_time_s", metric_or_null(one, "step_time")},
-         {"throughput", metric_or_null(one, "throughput")},
-         {"comm_time_s", metric_or_null(one, "comm_time")},
-         {"exposed_comm_time_s", metric_or_null(one, "exposed_comm_time")},
-         {"comm_share", metric_or_null(one, "comm_share")},
-         {"busbw", metric_or_null(one, "busbw")},
-         {"host_peak_rss", metric_or_null(one, "host_peak_rss")},
-         {"device_peak_memory", metric_or_null(one, "device_peak_memory")},
-         {"measured_steps", one.run.value("measured_steps", json(nullptr))},
-         {"check", one.check.status == CheckOutcome::Status::kPassed   ? "passed"
-                   : one.check.status == CheckOutcome::Status::kFailed ? "failed"
-                                                                       : "not_applicable"},
-         {"check_error", one.check.status == CheckOutcome::Status::kNotApplicable
-                             ? json(nullptr)
-                             : json(one.check.error)}});
+    merged.ranks.push_back({{"rank", r},
+                            {"host", r < static_cast<int>(hosts.size()) ? hosts[r] : ""},
+                            {"status", status_name(one.status)},
+                            {"reason", one.reason},
+                            {"step_time_s", metric_or_null(one, "step_time")},
+                            {"throughput", metric_or_null(one, "throughput")},
+                            {"comm_time_s", metric_or_null(one, "comm_time")},
+                            {"exposed_comm_time_s", metric_or_null(one, "exposed_comm_time")},
+                            {"comm_share", metric_or_null(one, "comm_share")},
+                            {"busbw", metric_or_null(one, "busbw")},
+                            {"host_peak_rss", metric_or_null(one, "host_peak_rss")},
+                            {"device_peak_memory", metric_or_null(one, "device_peak_memory")},
+                            {"measured_steps", one.run.value("measured_steps", json(nullptr))},
+                            {"check", check_status_name(one.check.status)},
+                            {"check_error", one.check.status == CheckOutcome::Status::kNotApplicable
+                                                ? json(nullptr)
+                                                : json(one.check.error)}});
   }
   merged.run["world_size"] = ranks;
   merged.run.erase("rank");
@@ -873,14 +863,14 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
     double sum = 0;
     int count = 0;
     for (const Result& one : per_rank) {
-      if (const Metric* m = find(one, name)) {
+      if (const Metric* m = find_metric(one, name)) {
         sum += m->value;
         ++count;
       }
     }
     if (count == ranks) merged.metrics[name].value = sum / count;
   }
-  if (const Metric* exposed = find(merged, "exposed_comm_share");
+  if (const Metric* exposed = find_metric(merged, "exposed_comm_share");
       exposed && exposed->value >= 100 * kBoundShare) {
     merged.bound = Bound{"communication",
                          strprintf("exposed communication %.1f%% of the step (mean over %d "
@@ -890,10 +880,10 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
   // Noise: the noisiest rank's.
   double noise = 0;
   for (const Result& one : per_rank) {
-    if (const Metric* m = find(one, "noise")) noise = std::max(noise, m->value);
+    if (const Metric* m = find_metric(one, "noise")) noise = std::max(noise, m->value);
     merged.noisy |= one.noisy;
   }
-  if (find(merged, "noise")) merged.metrics["noise"].value = noise;
+  if (find_metric(merged, "noise")) merged.metrics["noise"].value = noise;
   merged.notes.push_back(strprintf(
       "%d ranks: step time of each step is the slowest rank's; work counts are the group's%s",
       ranks,

@@ -14,11 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-const Metric* find_metric(const Result& r, const std::string& name) {
-  auto it = r.metrics.find(name);
-  return it == r.metrics.end() ? nullptr : &it->second;
-}
-
 std::string median_step(const Result& r) {
   const Metric* m = find_metric(r, r.metrics.count("device_time") ? "device_time" : "step_time");
   return m ? format_seconds(m->value) : "-";

@@ -70,11 +70,6 @@ std::string json_string(const json& object, const char* key) {
              : std::string();
 }
 
-const Metric* find_metric(const Result& r, const std::string& name) {
-  auto it = r.metrics.find(name);
-  return it == r.metrics.end() ? nullptr : &it->second;
-}
-
 std::string param(const Result& r, const std::string& key, const std::string& fallback) {
   auto it = r.params.find(key);
   return it == r.params.end() || it->second.empty() ? fallback : it->second;
