@@ -16,6 +16,7 @@
 #include "core/distributed.h"
 #include "core/error.h"
 #include "core/launcher.h"
+#include "core/process_group.h"
 #include "core/result.h"
 #include "core/runner.h"
 #include "test_util.h"
@@ -202,6 +203,24 @@ TEST(Distributed, MergeSumsWrongElementsOverRanks) {
   Result merged = merge_rank_results({a, b}, {});
   EXPECT_EQ(merged.check.status, CheckOutcome::Status::kFailed);
   EXPECT_DOUBLE_EQ(merged.check.error, 3);
+}
+
+// Rank 0 polls for a slow rank's result many times before it arrives; the store must still
+// answer the get that follows (LibTorch 1.13's timed-out TCPStore::wait left a stale reply on
+// the connection, and a later get read it: "Socket Timeout", seen in CI).
+TEST(Rendezvous, WaitsThatTimeOutLeaveTheStoreUsable) {
+  dist::RankInfo info;
+  info.master_addr = "127.0.0.1";
+  info.master_port = dist::free_tcp_port();
+  dist::Rendezvous store(info, 4);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(store.wait("late", 0.05));
+  EXPECT_FALSE(store.has("late"));
+  store.set("late", "value");
+  EXPECT_TRUE(store.wait("late", 0.05));
+  EXPECT_EQ(store.get("late", 1), "value");
+  store.set("next", std::string(1000, 'x'));
+  EXPECT_EQ(store.get("next", 1), std::string(1000, 'x'));
+  EXPECT_THROW(store.get("never", 0.1), Error);
 }
 
 // ---- End to end, through the local launcher ----

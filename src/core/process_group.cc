@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -87,9 +88,7 @@ void Rendezvous::set(const std::string& key, const std::string& value) {
 }
 
 std::string Rendezvous::get(const std::string& key, double timeout_s) {
-  try {
-    store_->wait({key}, to_ms(timeout_s));
-  } catch (const std::exception& e) {
+  if (!wait(key, timeout_s)) {
     throw Error(strprintf("no '%s' in the rendezvous store within %.0f s", key.c_str(), timeout_s));
   }
   std::vector<uint8_t> value = store_->get(key);
@@ -98,13 +97,16 @@ std::string Rendezvous::get(const std::string& key, double timeout_s) {
 
 bool Rendezvous::has(const std::string& key) { return store_->check({key}); }
 
+// Polls with check() rather than TCPStore::wait: a wait that times out leaves its request
+// registered on the server, whose late answer is then read as the reply to the client's next
+// command (LibTorch 1.13), so the stream falls out of step ("Socket Timeout" on a later get).
 bool Rendezvous::wait(const std::string& key, double timeout_s) {
-  try {
-    store_->wait({key}, to_ms(timeout_s));
-    return true;
-  } catch (const std::exception&) {
-    return false;
+  auto deadline = std::chrono::steady_clock::now() + to_ms(timeout_s);
+  while (!store_->check({key})) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  return true;
 }
 
 // ---- Backends ----
