@@ -89,7 +89,9 @@ TEST_P(Models, AnalyticFlopsMatchTheRuntimeCount) {
           << GetParam() << ": forward";
     }
     EXPECT_NEAR(expected, counted, 0.02 * expected) << GetParam() << " " << mode;
-    if (!m->training()) EXPECT_EQ(tally.backward, 0) << GetParam();
+    if (!m->training()) {
+      EXPECT_EQ(tally.backward, 0) << GetParam();
+    }
   }
 }
 

@@ -136,7 +136,9 @@ TEST(Check, StorageAccumulationProbeMatchesADirectSum) {
   }
   std::string cause = storage_accumulation_cause(at::kBFloat16, at::Device(at::kCPU));
   EXPECT_EQ(!cause.empty(), short_sum) << cause;
-  if (!cause.empty()) EXPECT_NE(cause.find("accumulates in bf16"), std::string::npos) << cause;
+  if (!cause.empty()) {
+    EXPECT_NE(cause.find("accumulates in bf16"), std::string::npos) << cause;
+  }
   at::Tensor ref = at::ones({4}, at::kDouble);
   EXPECT_EQ(check_close(ref * 2, ref, 1e-6, "x").cause, "");
 }
