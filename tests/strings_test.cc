@@ -22,6 +22,16 @@ TEST(Strings, ParseIntSuffixes) {
   EXPECT_FALSE(parse_int(" 12"));
 }
 
+TEST(Strings, FirstLineDropsTheBacktraceAndCutsLongLines) {
+  EXPECT_EQ(first_line("Connection closed by peer\nframe #0: ...\nframe #1: ..."),
+            "Connection closed by peer");
+  EXPECT_EQ(first_line("one line"), "one line");
+  EXPECT_EQ(first_line(""), "");
+  EXPECT_EQ(first_line("abcdef", 3), "abc...");
+  EXPECT_EQ(first_line(std::string(400, 'x')), std::string(400, 'x'));
+  EXPECT_EQ(first_line(std::string(401, 'x')).size(), 403u);
+}
+
 TEST(Strings, ParseSeconds) {
   EXPECT_DOUBLE_EQ(*parse_seconds("1.5"), 1.5);
   EXPECT_DOUBLE_EQ(*parse_seconds("2s"), 2.0);

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "analysis/peak.h"
+#include "core/build_info.h"
 #include "core/ceilings.h"
 #include "core/device.h"
 #include "core/distributed.h"
@@ -855,7 +856,7 @@ int run_cli(int argc, char** argv) {
                "dlbench"};
   app.require_subcommand(1);
   app.set_version_flag("--version",
-                       std::string("dlbench ") + DLBENCH_VERSION + " (" + DLBENCH_GIT_COMMIT + ")");
+                       std::string("dlbench ") + DLBENCH_VERSION + " (" + git_commit() + ")");
   const std::vector<std::string>& formats = report_formats();
 
   std::string list_filter, list_format = "table";
@@ -1014,7 +1015,7 @@ int run_cli(int argc, char** argv) {
     print(app.help("", CLI::AppFormatMode::All));
     return kExitOk;
   } catch (const CLI::CallForVersion&) {
-    print(std::string("dlbench ") + DLBENCH_VERSION + " (" + DLBENCH_GIT_COMMIT + ")\n");
+    print(std::string("dlbench ") + DLBENCH_VERSION + " (" + git_commit() + ")\n");
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     std::string message = e.what();

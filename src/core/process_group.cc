@@ -26,9 +26,6 @@ std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-/// The first line of a c10d error (they carry long backtraces).
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 /// The local address this host uses to reach `peer` (the source address the kernel picks for a
 /// route to it): Gloo binds there, so ranks in network namespaces or on multi-homed hosts
 /// listen on the interface their peers can reach. Empty when it cannot be found.

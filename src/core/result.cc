@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/build_info.h"
 #include "core/error.h"
 #include "core/strings.h"
 
@@ -226,12 +227,12 @@ Result result_from_json(const json& j) {
 json ResultsDocument::to_json() const {
   json results_json = json::array();
   for (const auto& r : results) results_json.push_back(dlbench::to_json(r));
-  return {{"schema_version", kSchemaVersion},
-          {"tool",
-           {{"name", "dlbench"}, {"version", DLBENCH_VERSION}, {"git_commit", DLBENCH_GIT_COMMIT}}},
-          {"invocation", invocation},
-          {"context", context},
-          {"results", results_json}};
+  return {
+      {"schema_version", kSchemaVersion},
+      {"tool", {{"name", "dlbench"}, {"version", DLBENCH_VERSION}, {"git_commit", git_commit()}}},
+      {"invocation", invocation},
+      {"context", context},
+      {"results", results_json}};
 }
 
 void ResultsDocument::save(const std::string& path) const {

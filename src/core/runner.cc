@@ -151,12 +151,6 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
   return m;
 }
 
-/// The first line of an exception message (c10 errors carry long backtraces).
-std::string first_line(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.size() > 400 ? line.substr(0, 400) + "..." : line;
-}
-
 /// True for the errors c10d raises when a peer is gone or late: the group's own failures, not
 /// the problem's.
 bool is_comm_failure(const std::string& message) {

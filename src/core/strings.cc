@@ -42,6 +42,11 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
   return out;
 }
 
+std::string first_line(const std::string& text, size_t max_chars) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.size() > max_chars ? line.substr(0, max_chars) + "..." : line;
+}
+
 std::string trim(const std::string& text) {
   size_t begin = 0, end = text.size();
   while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;

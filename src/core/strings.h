@@ -14,6 +14,9 @@ std::vector<std::string> split_whitespace(const std::string& text);
 std::vector<std::string> split(const std::string& text, char separator);
 /// Joins with a separator.
 std::string join(const std::vector<std::string>& parts, const std::string& separator);
+/// The first line of a message, cut to `max_chars` with "..." (c10 errors carry long
+/// backtraces after it).
+std::string first_line(const std::string& text, size_t max_chars = 400);
 /// Removes leading and trailing whitespace.
 std::string trim(const std::string& text);
 /// True when `text` starts with `prefix`.

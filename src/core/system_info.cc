@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/build_info.h"
 #include "core/ceilings.h"
 #include "core/distributed.h"
 #include "core/strings.h"
@@ -321,7 +322,7 @@ nlohmann::json collect_context() {
 
   context["build"] = {
       {"dlbench_version", DLBENCH_VERSION},
-      {"git_commit", DLBENCH_GIT_COMMIT},
+      {"git_commit", git_commit()},
       {"compiler", compiler_version()},
 #ifdef NDEBUG
       {"build_type", "release"},

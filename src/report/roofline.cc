@@ -59,9 +59,6 @@ std::string truncate(const std::string& text, size_t limit) {
   return text.substr(0, cut) + "...";
 }
 
-/// The first line of a (possibly multi-line) message.
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 std::string fmt(double value) { return strprintf("%.1f", value); }
 
 std::string json_string(const json& object, const char* key) {
