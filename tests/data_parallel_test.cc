@@ -201,6 +201,25 @@ TEST_F(DataParallelTest, BroadcastParametersCopiesTheRootsValues) {
   }
 }
 
+TEST_F(DataParallelTest, TheFirstBucketHasTheSmallerCap) {
+  // The MLP's parameters in reverse order: last.bias 16 B, last.weight 512 B, middle.bias 128 B,
+  // middle.weight 4096 B, first.bias 128 B, first.weight 2048 B.
+  torch::nn::Sequential model = make_mlp(5);
+  auto failures = run_ranks(1, [&](int, const CommBackendPtr& group) {
+    // First cap 600 B: [last.bias, last.weight]; then cap 5000 B: [middle.bias, middle.weight,
+    // first.bias], [first.weight].
+    GradientReducer split(model->parameters(), *group, 1, 5000, 600);
+    EXPECT_EQ(split.bucket_bytes(), (std::vector<int64_t>{528, 4352, 2048}));
+    // A first cap above the cap is the cap.
+    GradientReducer capped(model->parameters(), *group, 1, 600, 10 << 20);
+    EXPECT_EQ(capped.bucket_bytes(), (std::vector<int64_t>{528, 128, 4096, 128, 2048}));
+    // DDP's defaults: 1 MiB first, 25 MiB after; this MLP fits the first bucket.
+    GradientReducer defaults(model->parameters(), *group, 1);
+    EXPECT_EQ(defaults.bucket_bytes(), (std::vector<int64_t>{6928}));
+  });
+  ASSERT_TRUE(failures.empty()) << failures.front();
+}
+
 TEST_F(DataParallelTest, UnusedParameterContributesZerosAndKeepsItsGradient) {
   const std::vector<Batch> batches = make_batches(11);
   auto reference = std::make_shared<ModelWithSpare>(3);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -306,6 +307,37 @@ TEST(DistributedRun, SweepPrintsTheScalingTable) {
   ResultsDocument two = ResultsDocument::load(stem + "-n2.json");
   EXPECT_TRUE(one.results[0].ranks.empty());
   EXPECT_EQ(two.results[0].ranks.size(), 2u);
+}
+
+TEST(DistributedRun, StrongScalingDividesTheGlobalBatch) {
+  std::string stem = testing::temp_dir() + "/strong";
+  // LeNet-5's tiny preset batch (32) is the global batch: 16 per rank on 2 ranks.
+  Command r = dlbench("run" + std::string(kQuick) + " --nproc 1,2 --scaling strong -o " + stem +
+                      ".json 'model/lenet size=tiny'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("strong"), std::string::npos) << r.out;
+  json one = ResultsDocument::load(stem + "-n1.json").to_json();
+  json two = ResultsDocument::load(stem + "-n2.json").to_json();
+  EXPECT_EQ(one["results"][0]["work"]["samples_per_step"], 32);
+  EXPECT_EQ(two["results"][0]["work"]["samples_per_step"], 32);
+  EXPECT_NE(two["results"][0]["problem"].get<std::string>().find("batch=16"), std::string::npos)
+      << two["results"][0]["problem"];
+  EXPECT_EQ(two["context"]["distributed"]["scaling"], "strong");
+
+  Command odd = dlbench("run" + std::string(kQuick) + " --nproc 2 --scaling strong -o " + stem +
+                        "-odd.json 'model/lenet size=tiny batch=3'");
+  EXPECT_EQ(odd.exit_code, 2) << odd.err;
+  EXPECT_NE(odd.err.find("cannot share evenly"), std::string::npos) << odd.err;
+}
+
+// The launcher validates the command line before it starts ranks: one line, not one per rank.
+TEST(DistributedRun, BadInputUnderTheLauncherIsOneLine) {
+  for (const char* args : {" --nproc 2 micro/nonexistent",
+                           " --nproc 1,2 --scaling strong 'model/lenet size=tiny batch=3'"}) {
+    Command r = dlbench(std::string("run") + kQuick + args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
 }
 
 TEST(DistributedRun, ADeadRankFailsTheProblemAndNamesIt) {

@@ -427,7 +427,33 @@ struct RunFlags {
   bool no_peak = false;
   std::string nproc;          ///< --nproc: ranks to launch on this host ("2"), or a sweep ("1,2,4")
   double dist_timeout = 120;  ///< process-group timeout, seconds
+  /// --scaling: "weak" (each rank takes the problem's batch) or "strong" (the batch is the
+  /// global batch, divided over the ranks).
+  std::string scaling = "weak";
 };
+
+/// --scaling strong: each problem's `batch` is the global batch, so each of `ranks` ranks takes
+/// batch / ranks (the repro string then names the per-rank batch). Problems without a batch
+/// (comm/...) are left as they are. Error when a batch does not divide.
+std::vector<Problem> divide_batches(std::vector<Problem> problems, int ranks) {
+  for (Problem& problem : problems) {
+    if (!problem.params.count("batch")) continue;
+    int64_t global = problem.get_int("batch");
+    if (global == 0) global = Registry::instance().create(problem)->batch_size();  // the preset's
+    if (global <= 0) {
+      throw Error("--scaling strong: " + problem.str() + " has no batch to divide; give batch=B");
+    }
+    if (global % ranks != 0) {
+      throw Error(strprintf(
+          "--scaling strong: %s has batch=%lld, which %d ranks cannot share evenly; give a "
+          "batch that is a multiple of %d",
+          problem.workload.c_str(), static_cast<long long>(global), ranks, ranks));
+    }
+    problem.params["batch"] = std::to_string(global / ranks);
+    problem = Registry::instance().resolve(problem);
+  }
+  return problems;
+}
 
 /// `args` without the option `name` and its value (both "--name V" and "--name=V").
 std::vector<std::string> without_option(const std::vector<std::string>& args,
@@ -452,7 +478,8 @@ std::vector<std::string> without_option(const std::vector<std::string>& args,
 /// The scaling table of a --nproc sweep: for each problem, each rank count's throughput, its
 /// scaling efficiency against one rank (throughput_N / (N x throughput_1)) and its
 /// communication shares.
-std::string scaling_table(const std::vector<int>& counts, const std::vector<std::string>& paths) {
+std::string scaling_table(const std::vector<int>& counts, const std::vector<std::string>& paths,
+                          bool strong) {
   std::vector<ResultsDocument> documents;
   for (const std::string& path : paths) documents.push_back(ResultsDocument::load(path));
   auto value = [](const Result& r, const char* name) -> std::optional<double> {
@@ -461,7 +488,9 @@ std::string scaling_table(const std::vector<int>& counts, const std::vector<std:
     return m->value;
   };
   std::string out = strprintf(
-      "scaling: efficiency = throughput with N ranks / (N x per-rank throughput with %d)\n",
+      "scaling (%s): efficiency = throughput with N ranks / (N x per-rank throughput with %d)\n",
+      strong ? "strong: a fixed global batch, batch/N per rank"
+             : "weak: a fixed batch per rank, N x batch in all",
       counts.front());
   out += strprintf("  %-6s %-10s %16s %11s %11s %13s  %s\n", "ranks", "status", "throughput",
                    "efficiency", "comm share", "exposed comm", "problem");
@@ -490,10 +519,98 @@ std::string scaling_table(const std::vector<int>& counts, const std::vector<std:
   return out;
 }
 
+/// What a `dlbench run` command line asks for, validated: the resolved problems, each with its
+/// run options, the label of the results file and the suites named.
+struct RunPlan {
+  std::vector<Problem> problems;
+  std::vector<RunOptions> problem_options;
+  std::string label;
+  json suites_json = json::array();
+};
+
+/// Gathers the problems of a run (suites first, then problem lists, then targets) as a run of
+/// `world_size` ranks runs them, and validates them all: Error on bad input, before anything
+/// runs.
+RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
+                 int world_size) {
+  // One precedence for every problem: defaults, then the rules a suite (or its entry) gives,
+  // then the flags given explicitly on the command line.
+  auto with_rules = [&](const json& rules) {
+    const json flags_given = options.to_json();
+    json merged = flags_given;
+    for (const auto& [key, value] : rules.items()) merged[key] = value;
+    for (const auto& [key, value] : flags_given.items()) {
+      std::string option_name = "--" + key;
+      std::replace(option_name.begin(), option_name.end(), '_', '-');
+      if (run_app.get_option_no_throw(option_name) && run_app.count(option_name) > 0) {
+        merged[key] = value;
+      }
+    }
+    return RunOptions::from_json(merged);
+  };
+
+  // Gather problems: suites first, then targets; all validated before anything runs.
+  RunPlan plan;
+  std::vector<Problem> raw;
+  std::vector<RunOptions>& problem_options = plan.problem_options;
+  std::string& label = plan.label;
+  json& suites_json = plan.suites_json;
+  for (const auto& name : flags.suites) {
+    Suite suite = load_suite(name);
+    RunOptions suite_options = with_rules(suite.run);
+    for (const auto& entry : suite.entries) {
+      json entry_rules = suite.run;
+      for (const auto& [key, value] : entry.run.items()) entry_rules[key] = value;
+      if (entry.timeout) entry_rules["timeout"] = *entry.timeout;
+      raw.push_back(entry.problem);
+      problem_options.push_back(with_rules(entry_rules));
+    }
+    label += (label.empty() ? "" : "+") + suite.name;
+    suites_json.push_back(
+        {{"name", suite.name}, {"path", suite.path}, {"run_options", suite_options.to_json()}});
+  }
+  for (const auto& list : flags.lists) {
+    for (const auto& problem : load_problem_list(list)) {
+      raw.push_back(problem);
+      problem_options.push_back(options);
+    }
+    std::string base = list.substr(list.rfind('/') + 1);
+    label += (label.empty() ? "" : "+") + base.substr(0, base.rfind('.'));
+  }
+  TargetList targets = parse_targets(flags.targets);
+  for (const auto& p : targets.problems) {
+    raw.push_back(p);
+    problem_options.push_back(options);
+  }
+  if (raw.empty()) {
+    throw Error("nothing to run: give a workload (micro/gemm), a repro string or --suite NAME");
+  }
+  for (const auto& o : problem_options) {
+    if (o.max_time < o.min_time) {
+      throw Error(
+          strprintf("max_time (%g s) is below min_time (%g s): min_time could never be "
+                    "reached",
+                    o.max_time, o.min_time));
+    }
+  }
+  if (label.empty()) label = "run";
+  std::map<std::string, std::string> overrides = targets.overrides;
+  if (!flags.device.empty()) overrides["device"] = flags.device;
+  if (flags.threads > 0) overrides["threads"] = std::to_string(flags.threads);
+  plan.problems = resolve_all(raw, overrides);
+  if (flags.scaling == "strong" && world_size > 1) {
+    plan.problems = divide_batches(plan.problems, world_size);
+  }
+  return plan;
+}
+
 /// `dlbench run ... --nproc N`: launches N ranks here; a sweep (1,2,4) launches each count in
 /// turn, each into its own results file, and prints the scaling table.
-int command_launch(const RunFlags& flags, const std::vector<std::string>& command_line) {
+int command_launch(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
+                   const std::vector<std::string>& command_line) {
   std::vector<int> counts = dist::parse_nproc(flags.nproc);
+  // Bad input is one line here, not one per rank.
+  for (int count : counts) plan_run(flags, options, run_app, count);
   std::vector<std::string> args(command_line.begin() + 1, command_line.end());
   args = without_option(args, {"--nproc"});
   double grace = std::max(10.0, flags.dist_timeout / 4);
@@ -528,7 +645,7 @@ int command_launch(const RunFlags& flags, const std::vector<std::string>& comman
     if (interrupted()) return kExitFailures;
     paths.push_back(path);
   }
-  print(scaling_table(counts, paths));
+  print(scaling_table(counts, paths, flags.scaling == "strong"));
   return status;
 }
 
@@ -672,74 +789,15 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
                     "(%s): drop --nproc",
                     me.rank, me.world_size, me.source.c_str()));
     }
-    return command_launch(flags, command_line);
+    return command_launch(flags, options, run_app, command_line);
   }
   const bool leader = me.rank == 0;
   if (!leader) flags.quiet = true;
-  // One precedence for every problem: defaults, then the rules a suite (or its entry) gives,
-  // then the flags given explicitly on the command line.
-  auto with_rules = [&](const json& rules) {
-    const json flags_given = options.to_json();
-    json merged = flags_given;
-    for (const auto& [key, value] : rules.items()) merged[key] = value;
-    for (const auto& [key, value] : flags_given.items()) {
-      std::string option_name = "--" + key;
-      std::replace(option_name.begin(), option_name.end(), '_', '-');
-      if (run_app.get_option_no_throw(option_name) && run_app.count(option_name) > 0) {
-        merged[key] = value;
-      }
-    }
-    return RunOptions::from_json(merged);
-  };
-
-  // Gather problems: suites first, then targets; all validated before anything runs.
-  std::vector<Problem> raw;
-  std::vector<RunOptions> problem_options;
-  std::string label;
-  json suites_json = json::array();
-  for (const auto& name : flags.suites) {
-    Suite suite = load_suite(name);
-    RunOptions suite_options = with_rules(suite.run);
-    for (const auto& entry : suite.entries) {
-      json entry_rules = suite.run;
-      for (const auto& [key, value] : entry.run.items()) entry_rules[key] = value;
-      if (entry.timeout) entry_rules["timeout"] = *entry.timeout;
-      raw.push_back(entry.problem);
-      problem_options.push_back(with_rules(entry_rules));
-    }
-    label += (label.empty() ? "" : "+") + suite.name;
-    suites_json.push_back(
-        {{"name", suite.name}, {"path", suite.path}, {"run_options", suite_options.to_json()}});
-  }
-  for (const auto& list : flags.lists) {
-    for (const auto& problem : load_problem_list(list)) {
-      raw.push_back(problem);
-      problem_options.push_back(options);
-    }
-    std::string base = list.substr(list.rfind('/') + 1);
-    label += (label.empty() ? "" : "+") + base.substr(0, base.rfind('.'));
-  }
-  TargetList targets = parse_targets(flags.targets);
-  for (const auto& p : targets.problems) {
-    raw.push_back(p);
-    problem_options.push_back(options);
-  }
-  if (raw.empty()) {
-    throw Error("nothing to run: give a workload (micro/gemm), a repro string or --suite NAME");
-  }
-  for (const auto& o : problem_options) {
-    if (o.max_time < o.min_time) {
-      throw Error(
-          strprintf("max_time (%g s) is below min_time (%g s): min_time could never be "
-                    "reached",
-                    o.max_time, o.min_time));
-    }
-  }
-  if (label.empty()) label = "run";
-  std::map<std::string, std::string> overrides = targets.overrides;
-  if (!flags.device.empty()) overrides["device"] = flags.device;
-  if (flags.threads > 0) overrides["threads"] = std::to_string(flags.threads);
-  std::vector<Problem> problems = resolve_all(raw, overrides);
+  RunPlan plan = plan_run(flags, options, run_app, me.world_size);
+  const std::vector<Problem>& problems = plan.problems;
+  std::vector<RunOptions>& problem_options = plan.problem_options;
+  const std::string& label = plan.label;
+  const json& suites_json = plan.suites_json;
 
   std::string path = flags.out.empty() ? default_results_path(label) : flags.out;
   size_t slash = path.rfind('/');
@@ -798,7 +856,8 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
         {"launcher", me.source},
         {"master", strprintf("%s:%d", me.master_addr.c_str(), me.master_port)},
         {"hosts", hosts},
-        {"timeout_s", flags.dist_timeout}};
+        {"timeout_s", flags.dist_timeout},
+        {"scaling", flags.scaling}};
   }
   // Children inherit the measured CPU clock, so every result of a run uses one ceiling.
   setenv("DLBENCH_CPU_CLOCK_HZ", format_number(cpu_info().clock_hz).c_str(), 0);
@@ -911,6 +970,10 @@ int run_cli(int argc, char** argv) {
   run->add_option("--dist-timeout", run_flags.dist_timeout,
                   "seconds a rank waits for its peers (process-group timeout) before it fails")
       ->check(CLI::PositiveNumber);
+  run->add_option("--scaling", run_flags.scaling,
+                  "weak: every rank takes the problem's batch (the default); strong: the batch is "
+                  "the global batch and each of N ranks takes batch/N")
+      ->check(CLI::IsMember({"weak", "strong"}));
   run->add_flag("--no-check", no_check, "skip correctness checks");
   run->add_flag("--quiet,-q", run_flags.quiet, "no progress lines on stderr");
   run->add_flag("--no-peak", run_flags.no_peak,

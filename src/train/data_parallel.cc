@@ -108,16 +108,18 @@ GradientReducer::CompletionLog::CompletionLog(size_t buckets)
     : launched(buckets), completed(buckets), done(buckets, 0) {}
 
 GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, CommBackend& backend,
-                                 int world_size, int64_t bucket_cap_bytes)
+                                 int world_size, int64_t bucket_cap_bytes,
+                                 int64_t first_bucket_cap_bytes)
     : backend_(backend), world_size_(world_size) {
   if (world_size < 1 || world_size != backend_.getSize()) {
     throw Error("GradientReducer: world size " + std::to_string(world_size) +
                 " does not match the backend's group of " + std::to_string(backend_.getSize()) +
                 " ranks");
   }
-  if (bucket_cap_bytes <= 0) {
-    throw Error("GradientReducer: the bucket cap must be positive, got " +
-                std::to_string(bucket_cap_bytes) + " bytes");
+  if (bucket_cap_bytes <= 0 || first_bucket_cap_bytes <= 0) {
+    throw Error("GradientReducer: the bucket caps must be positive, got " +
+                std::to_string(bucket_cap_bytes) + " and " +
+                std::to_string(first_bucket_cap_bytes) + " bytes");
   }
   if (parameters.empty()) {
     throw Error(
@@ -144,7 +146,7 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, CommBack
     slot.parameter = parameter;
     parameters_.push_back(std::move(slot));
   }
-  assign_buckets(bucket_cap_bytes);
+  assign_buckets(bucket_cap_bytes, std::min(first_bucket_cap_bytes, bucket_cap_bytes));
   for (size_t i = 0; i < parameters_.size(); ++i) {
     parameters_[i].hook = parameters_[i].parameter.register_hook(
         [this, i](const torch::Tensor& gradient) { on_gradient(i, gradient); });
@@ -161,17 +163,22 @@ GradientReducer::~GradientReducer() {
   }
 }
 
-void GradientReducer::assign_buckets(int64_t bucket_cap_bytes) {
-  // One open bucket per (dtype, device); buckets are numbered in the order they are opened.
+void GradientReducer::assign_buckets(int64_t bucket_cap_bytes, int64_t first_bucket_cap_bytes) {
+  // One open bucket per (dtype, device); buckets are numbered in the order they are opened. The
+  // first bucket of a (dtype, device) has the smaller cap.
   std::map<std::pair<c10::ScalarType, std::string>, size_t> open;
   std::vector<int64_t> bytes;
+  std::vector<bool> first_of_its_kind;
   for (size_t i = parameters_.size(); i-- > 0;) {
     const torch::Tensor& parameter = parameters_[i].parameter;
     const std::pair<c10::ScalarType, std::string> key{parameter.scalar_type(),
                                                       parameter.device().str()};
     const int64_t size = tensor_bytes(parameter);
     auto found = open.find(key);
-    if (found == open.end() || bytes[found->second] + size > bucket_cap_bytes) {
+    if (found == open.end() ||
+        bytes[found->second] + size >
+            (first_of_its_kind[found->second] ? first_bucket_cap_bytes : bucket_cap_bytes)) {
+      first_of_its_kind.push_back(found == open.end());
       buckets_.emplace_back();
       bytes.push_back(0);
       found = open.insert_or_assign(key, buckets_.size() - 1).first;

@@ -4,13 +4,15 @@
 //
 // What is overlapped. GradientReducer groups the parameters into buckets (flat buffers of at most
 // the bucket cap, filled in REVERSE registration order, since backward produces the gradients of
-// the last layers first). A hook on every parameter copies the parameter's gradient into its
-// bucket slot as soon as autograd computes it; when a bucket's last gradient has arrived, the hook
-// launches an asynchronous allreduce (sum) of that bucket at once, while autograd goes on with the
-// earlier layers. So the communication of the late buckets overlaps the rest of the backward
-// pass; only what is still in flight when backward returns is exposed. Buckets are launched in
-// bucket order (a bucket that fills early waits for the ones before it), so every rank issues the
-// collectives in the same order whatever order its gradients arrive in.
+// the last layers first). As in DDP, the first bucket of each dtype and device is smaller (1 MiB),
+// so that communication starts early in the backward pass instead of after 25 MiB of gradients. A
+// hook on every parameter copies the parameter's gradient into its bucket slot as soon as autograd
+// computes it; when a bucket's last gradient has arrived, the hook launches an asynchronous
+// allreduce (sum) of that bucket at once, while autograd goes on with the earlier layers. So the
+// communication of the late buckets overlaps the rest of the backward pass; only what is still in
+// flight when backward returns is exposed. Buckets are launched in bucket order (a bucket that
+// fills early waits for the ones before it), so every rank issues the collectives in the same order
+// whatever order its gradients arrive in.
 //
 // Times, per step (prepare() ... finish()), on std::chrono::steady_clock:
 // - comm time (`comm_time`): the communication busy time, the length of the union over buckets of
@@ -71,14 +73,18 @@ class GradientReducer {
  public:
   /// DDP's default bucket cap: 25 MiB.
   static constexpr int64_t kDefaultBucketCapBytes = 25 * 1024 * 1024;
+  /// DDP's cap on the first bucket (the last layers' gradients, launched first): 1 MiB.
+  static constexpr int64_t kDefaultFirstBucketCapBytes = 1024 * 1024;
 
   /// Buckets `parameters` (trainable leaf tensors in registration order, dense, each once) by
-  /// dtype and device in reverse order up to `bucket_cap_bytes` per bucket (a larger parameter gets
-  /// a bucket of its own) and registers the gradient hooks. `world_size` must equal the backend's
-  /// size; gradients are divided by it. `backend` must outlive the reducer. Throws Error on a bad
-  /// argument.
+  /// dtype and device in reverse order up to `bucket_cap_bytes` per bucket, the first of each
+  /// dtype and device up to min(`first_bucket_cap_bytes`, `bucket_cap_bytes`) (a larger parameter
+  /// gets a bucket of its own), and registers the gradient hooks. `world_size` must equal the
+  /// backend's size; gradients are divided by it. `backend` must outlive the reducer. Throws Error
+  /// on a bad argument.
   GradientReducer(std::vector<torch::Tensor> parameters, CommBackend& backend, int world_size,
-                  int64_t bucket_cap_bytes = kDefaultBucketCapBytes);
+                  int64_t bucket_cap_bytes = kDefaultBucketCapBytes,
+                  int64_t first_bucket_cap_bytes = kDefaultFirstBucketCapBytes);
   /// Removes the hooks. Allreduces still in flight are not waited for (their buffers stay alive).
   ~GradientReducer();
 
@@ -140,7 +146,7 @@ class GradientReducer {
     bool has_future = false;  ///< completion is recorded by a future callback
   };
 
-  void assign_buckets(int64_t bucket_cap_bytes);
+  void assign_buckets(int64_t bucket_cap_bytes, int64_t first_bucket_cap_bytes);
   void on_gradient(size_t index, const torch::Tensor& gradient);
   void launch_filled_buckets();  // requires mutex_
   void launch(size_t bucket);    // requires mutex_

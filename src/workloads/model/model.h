@@ -139,6 +139,8 @@ class ModelWorkload : public Workload {
   /// train / infer), so the model takes the geometry that data needs.
   static bool runs_on_task_data(const Problem& problem);
 
+  int64_t batch_size() const override { return batch(); }
+
   /// Analytic FLOPs per sample (docs/workloads/models.md convention).
   struct Flops {
     double forward = 0;  ///< one inference forward pass
