@@ -311,9 +311,10 @@ TEST(DistributedRun, SweepPrintsTheScalingTable) {
 
 TEST(DistributedRun, StrongScalingDividesTheGlobalBatch) {
   std::string stem = testing::temp_dir() + "/strong";
-  // LeNet-5's tiny preset batch (32) is the global batch: 16 per rank on 2 ranks.
+  // LeNet-5's tiny preset batch (32) is the global batch: 16 per rank on 2 ranks. A GEMM's
+  // batch (of matrices) is not a data-parallel batch: it stays 1.
   Command r = dlbench("run" + std::string(kQuick) + " --nproc 1,2 --scaling strong -o " + stem +
-                      ".json 'model/lenet size=tiny'");
+                      ".json 'model/lenet size=tiny' 'micro/gemm m=64 n=64 k=64'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("strong"), std::string::npos) << r.out;
   json one = ResultsDocument::load(stem + "-n1.json").to_json();
@@ -323,6 +324,9 @@ TEST(DistributedRun, StrongScalingDividesTheGlobalBatch) {
   EXPECT_NE(two["results"][0]["problem"].get<std::string>().find("batch=16"), std::string::npos)
       << two["results"][0]["problem"];
   EXPECT_EQ(two["context"]["distributed"]["scaling"], "strong");
+  EXPECT_NE(two["results"][1]["problem"].get<std::string>().find("batch=1 "), std::string::npos)
+      << two["results"][1]["problem"];
+  EXPECT_EQ(two["results"][1]["status"], "PASSED") << two["results"][1]["reason"];
 
   Command odd = dlbench("run" + std::string(kQuick) + " --nproc 2 --scaling strong -o " + stem +
                         "-odd.json 'model/lenet size=tiny batch=3'");

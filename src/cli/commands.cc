@@ -432,17 +432,14 @@ struct RunFlags {
   std::string scaling = "weak";
 };
 
-/// --scaling strong: each problem's `batch` is the global batch, so each of `ranks` ranks takes
-/// batch / ranks (the repro string then names the per-rank batch). Problems without a batch
-/// (comm/...) are left as they are. Error when a batch does not divide.
+/// --scaling strong: the batch of each data-parallel problem (Workload::batch_size, the `batch`
+/// parameter or its preset's) is the global batch, so each of `ranks` ranks takes batch / ranks
+/// (the repro string then names the per-rank batch). The other problems (comm/..., micro/...)
+/// are left as they are. Error when a batch does not divide.
 std::vector<Problem> divide_batches(std::vector<Problem> problems, int ranks) {
   for (Problem& problem : problems) {
-    if (!problem.params.count("batch")) continue;
-    int64_t global = problem.get_int("batch");
-    if (global == 0) global = Registry::instance().create(problem)->batch_size();  // the preset's
-    if (global <= 0) {
-      throw Error("--scaling strong: " + problem.str() + " has no batch to divide; give batch=B");
-    }
+    int64_t global = Registry::instance().create(problem)->batch_size();
+    if (global <= 0) continue;
     if (global % ranks != 0) {
       throw Error(strprintf(
           "--scaling strong: %s has batch=%lld, which %d ranks cannot share evenly; give a "

@@ -169,8 +169,9 @@ class Workload {
   virtual WorkCounts work() const = 0;
   /// A description for `dlbench describe`: valid before setup.
   virtual Description describe() const { return {}; }
-  /// The batch one step runs (the `batch` parameter, or the size preset's when it is 0), valid
-  /// before setup; 0 when the workload has no batch. `--scaling strong` divides it over ranks.
+  /// The batch a data-parallel workload trains per step (the `batch` parameter, or the size
+  /// preset's when it is 0), valid before setup; 0 for the others. `--scaling strong` divides
+  /// it over the ranks.
   virtual int64_t batch_size() const { return 0; }
   /// Allocates and initialises everything `step` needs. Throw Unsupported when the problem
   /// cannot run on this device or library.
