@@ -121,8 +121,7 @@ int launch_local(int nproc, const std::vector<std::string>& args, double grace_s
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (any_died) return kExitFailures;
-  return any_failed ? kExitFailures : kExitOk;
+  return any_died || any_failed ? kExitFailures : kExitOk;
 }
 
 }  // namespace dlbench::dist

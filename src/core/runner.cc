@@ -337,6 +337,18 @@ void add_input_metrics(Result& result, const data::Loader& loader, const std::ve
   }
 }
 
+/// The communication-bound verdict of a data-parallel result: when its exposed communication is
+/// at least half the step, the step waits on the network longer than it computes. `measured`
+/// says how the share was measured ("communication in flight 20.6%", "mean over 2 ranks").
+void apply_communication_verdict(Result& result, const std::string& measured) {
+  const Metric* exposed = find_metric(result, "exposed_comm_share");
+  if (!exposed || !(exposed->value >= 100 * kBoundShare)) return;
+  result.bound = Bound{"communication",
+                       strprintf("exposed communication %.1f%% of the step (%s): the step waits "
+                                 "on the network longer than it computes",
+                                 exposed->value, measured.c_str())};
+}
+
 /// The communication figures of a data-parallel step (docs/distributed.md): per-step
 /// communication time (some collective in flight), its share of the measured time, the exposed
 /// part (the step waited for it after the backward pass), the compute time (the step without
@@ -366,13 +378,7 @@ void add_comm_metrics(Result& result, const CommTally& tally, const std::vector<
                         {"exposed_s", tally.exposed_seconds},
                         {"measured_s", measured},
                         {"backend", tally.backend}};
-  if (exposed >= 100 * kBoundShare) {
-    result.bound = Bound{"communication",
-                         strprintf("exposed communication %.1f%% of the step (communication in "
-                                   "flight %.1f%%): the step waits on the network longer than it "
-                                   "computes",
-                                   exposed, share)};
-  }
+  apply_communication_verdict(result, strprintf("communication in flight %.1f%%", share));
 }
 
 void run_measurement(Result& result, Workload& workload, Device& device, const RunOptions& o,
@@ -864,13 +870,7 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
     }
     if (count == ranks) merged.metrics[name].value = sum / count;
   }
-  if (const Metric* exposed = find_metric(merged, "exposed_comm_share");
-      exposed && exposed->value >= 100 * kBoundShare) {
-    merged.bound = Bound{"communication",
-                         strprintf("exposed communication %.1f%% of the step (mean over %d "
-                                   "ranks): the step waits on the network longer than it computes",
-                                   exposed->value, ranks)};
-  }
+  apply_communication_verdict(merged, strprintf("mean over %d ranks", ranks));
   // Noise: the noisiest rank's.
   double noise = 0;
   for (const Result& one : per_rank) {
