@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/runner.h"
+#include "core/strings.h"
 #include "test_util.h"
 
 namespace dlbench {
@@ -123,24 +124,54 @@ TEST(Check, CheckCloseCatchesNanShapeAndError) {
 /// The storage-accumulation probe agrees with a direct sum of ones in each layout: its cause is
 /// non-empty exactly when some layout's product of 512 bf16 ones falls short of 512, and never
 /// for fp32 / fp64. A failed fp64 check carries no cause.
-TEST(Check, StorageAccumulationProbeMatchesADirectSum) {
+TEST(Check, StorageAccumulationProbeOnlyProbesLowPrecision) {
   EXPECT_EQ(storage_accumulation_cause(at::kFloat, at::Device(at::kCPU)), "");
   EXPECT_EQ(storage_accumulation_cause(at::kDouble, at::Device(at::kCPU)), "");
-  bool short_sum = false;
-  for (bool ta : {false, true}) {
-    for (bool tb : {false, true}) {
-      at::Tensor a = ta ? at::ones({512, 2}, at::kBFloat16).t() : at::ones({2, 512}, at::kBFloat16);
-      at::Tensor b = tb ? at::ones({2, 512}, at::kBFloat16).t() : at::ones({512, 2}, at::kBFloat16);
-      if (at::mm(a, b).to(at::kDouble).min().item<double>() < 512) short_sum = true;
-    }
-  }
-  std::string cause = storage_accumulation_cause(at::kBFloat16, at::Device(at::kCPU));
-  EXPECT_EQ(!cause.empty(), short_sum) << cause;
-  if (!cause.empty()) {
-    EXPECT_NE(cause.find("accumulates in bf16"), std::string::npos) << cause;
-  }
+  EXPECT_EQ(probe_storage_accumulation(at::kFloat, at::Device(at::kCPU)).n, 0);
   at::Tensor ref = at::ones({4}, at::kDouble);
   EXPECT_EQ(check_close(ref * 2, ref, 1e-6, "x").cause, "");
+}
+
+// The probe's own claim, on whatever kernels this CPU selects: each layout's reported sum is what
+// the probe's own operands give, no sum exceeds n, and the cause names exactly the layouts that
+// fell short (none on a library that accumulates in fp32).
+TEST(Check, StorageAccumulationCauseNamesExactlyTheProbesShortLayouts) {
+  const at::Device cpu(at::kCPU);
+  for (at::ScalarType dtype : {at::kBFloat16, at::kHalf}) {
+    AccumulationProbe probe = probe_storage_accumulation(dtype, cpu);
+    ASSERT_EQ(probe.n, dtype == at::kBFloat16 ? 512 : 4096);
+    std::string cause = storage_accumulation_cause(dtype, cpu);
+    if (probe.layouts.empty()) {  // the product is not supported in this dtype here
+      EXPECT_EQ(cause, "");
+      continue;
+    }
+    ASSERT_EQ(probe.layouts.size(), 4u);
+    for (const AccumulationLayout& layout : probe.layouts) {
+      auto [a, b] =
+          accumulation_probe_operands(dtype, cpu, probe.n, layout.transpose_a, layout.transpose_b);
+      EXPECT_EQ(a.size(0), 4);
+      EXPECT_EQ(a.size(1), probe.n);
+      EXPECT_EQ(b.size(0), probe.n);
+      EXPECT_EQ(b.size(1), 4);
+      double again = at::mm(a, b).to(at::kDouble).min().item<double>();
+      EXPECT_EQ(again, layout.smallest_sum);
+      EXPECT_LE(layout.smallest_sum, static_cast<double>(probe.n));
+      EXPECT_GT(layout.smallest_sum, 0);
+    }
+    std::vector<AccumulationLayout> short_layouts = probe.short_layouts();
+    EXPECT_EQ(!cause.empty(), !short_layouts.empty()) << cause;
+    for (const AccumulationLayout& layout : short_layouts) {
+      std::string named = std::string("A") + (layout.transpose_a ? "^T" : "") + " B" +
+                          (layout.transpose_b ? "^T" : "") + " (sum " +
+                          strprintf("%g", layout.smallest_sum) + ")";
+      EXPECT_NE(cause.find(named), std::string::npos) << named << " in " << cause;
+    }
+    if (!cause.empty()) {
+      std::string name = dtype == at::kBFloat16 ? "bf16" : "fp16";
+      EXPECT_NE(cause.find("accumulates in " + name), std::string::npos) << cause;
+      EXPECT_NE(cause.find("of " + std::to_string(probe.n) + " ones"), std::string::npos) << cause;
+    }
+  }
 }
 
 TEST(Dtype, SizesAndUnsupportedProbe) {

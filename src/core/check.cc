@@ -27,6 +27,41 @@ std::optional<double> tolerance_scale() {
 
 }  // namespace
 
+std::vector<AccumulationLayout> AccumulationProbe::short_layouts() const {
+  std::vector<AccumulationLayout> out;
+  for (const AccumulationLayout& layout : layouts) {
+    if (layout.smallest_sum < static_cast<double>(n)) out.push_back(layout);
+  }
+  return out;
+}
+
+std::pair<at::Tensor, at::Tensor> accumulation_probe_operands(at::ScalarType dtype,
+                                                              const at::Device& device, int64_t n,
+                                                              bool transpose_a, bool transpose_b) {
+  at::TensorOptions options = at::TensorOptions().dtype(dtype).device(device);
+  at::Tensor a = transpose_a ? at::ones({n, 4}, options).t() : at::ones({4, n}, options);
+  at::Tensor b = transpose_b ? at::ones({4, n}, options).t() : at::ones({n, 4}, options);
+  return {a, b};
+}
+
+AccumulationProbe probe_storage_accumulation(at::ScalarType dtype, const at::Device& device) {
+  AccumulationProbe probe;
+  if (dtype != at::kBFloat16 && dtype != at::kHalf) return probe;
+  probe.n = dtype == at::kBFloat16 ? 512 : 4096;
+  try {
+    for (bool transpose_a : {false, true}) {
+      for (bool transpose_b : {false, true}) {
+        auto [a, b] = accumulation_probe_operands(dtype, device, probe.n, transpose_a, transpose_b);
+        double sum = at::mm(a, b).to(at::kCPU, at::kDouble).min().item<double>();
+        probe.layouts.push_back({transpose_a, transpose_b, sum});
+      }
+    }
+  } catch (const std::exception&) {
+    probe.layouts.clear();  // not supported: nothing to say
+  }
+  return probe;
+}
+
 std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& device) {
   if (dtype != at::kBFloat16 && dtype != at::kHalf) return "";
   static std::mutex mutex;
@@ -35,25 +70,11 @@ std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& d
   auto key = std::make_pair(static_cast<int>(dtype), device.str());
   auto found = cache.find(key);
   if (found != cache.end()) return found->second;
-  // Sums of n ones: exact with fp32 accumulation; a running sum rounded to the storage type
-  // stops at 2^(mantissa bits + 1) (256 in bf16, 2048 in fp16).
-  const int64_t n = dtype == at::kBFloat16 ? 512 : 4096;
+  AccumulationProbe probe = probe_storage_accumulation(dtype, device);
   std::vector<std::string> layouts;
-  try {
-    at::TensorOptions options = at::TensorOptions().dtype(dtype).device(device);
-    for (bool transpose_a : {false, true}) {
-      for (bool transpose_b : {false, true}) {
-        at::Tensor a = transpose_a ? at::ones({n, 4}, options).t() : at::ones({4, n}, options);
-        at::Tensor b = transpose_b ? at::ones({4, n}, options).t() : at::ones({n, 4}, options);
-        double sum = at::mm(a, b).to(at::kCPU, at::kDouble).min().item<double>();
-        if (sum < static_cast<double>(n)) {
-          layouts.push_back(
-              strprintf("A%s B%s (sum %g)", transpose_a ? "^T" : "", transpose_b ? "^T" : "", sum));
-        }
-      }
-    }
-  } catch (const std::exception&) {
-    layouts.clear();  // not supported: nothing to say
+  for (const AccumulationLayout& layout : probe.short_layouts()) {
+    layouts.push_back(strprintf("A%s B%s (sum %g)", layout.transpose_a ? "^T" : "",
+                                layout.transpose_b ? "^T" : "", layout.smallest_sum));
   }
   std::string cause;
   if (!layouts.empty()) {
@@ -63,7 +84,7 @@ std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& d
         "(probe, layout(s) %s of %lld ones), an error the fp32-accumulation bound does not "
         "allow: a defect of the library on this machine",
         name.c_str(), device.str().c_str(), name.c_str(), join(layouts, ", ").c_str(),
-        static_cast<long long>(n));
+        static_cast<long long>(probe.n));
   }
   cache[key] = cause;
   return cause;

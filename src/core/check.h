@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/workload.h"
 
@@ -38,13 +40,39 @@ CheckOutcome check_close(const at::Tensor& got, const at::Tensor& reference, dou
 /// check_close); `tolerance` itself when the switch is unset.
 double effective_tolerance(double tolerance);
 
-/// Probes whether this LibTorch's matrix product in a low-precision `dtype` (kBFloat16, kHalf)
-/// on `device` accumulates in the storage type instead of fp32, for each of the four operand
-/// layouts (A and B each plain or transposed): a row of 512 ones times a column of 512 ones is
-/// 512 with fp32 accumulation and stops at 256 when the running sum is rounded to bf16 (256 + 1
-/// rounds back to 256; fp16 stops at 2048, so its probe uses 4096 ones). Returns a sentence for a
-/// failure reason naming the layouts that do ("" when none does, for other dtypes, or when the
-/// product is not supported). Cached per (dtype, device) for the process.
+/// One operand layout of the storage-accumulation probe and what its product gave.
+struct AccumulationLayout {
+  bool transpose_a = false;  ///< A stored transposed
+  bool transpose_b = false;  ///< B stored transposed
+  double smallest_sum = 0;   ///< the smallest element of the product (n when exact)
+};
+
+/// The storage-accumulation probe of a low-precision matrix product: for each of the four
+/// operand layouts (A and B each plain or transposed), the product of a 4 x n matrix of ones
+/// and an n x 4 one. Every element is n with fp32 accumulation; a running sum rounded to bf16
+/// stops at 256 (256 + 1 rounds back to 256), one rounded to fp16 at 2048, so n is 512 for
+/// bf16 and 4096 for fp16.
+struct AccumulationProbe {
+  int64_t n = 0;                            ///< ones summed into each element (0: not probed)
+  std::vector<AccumulationLayout> layouts;  ///< one per layout (empty: not supported)
+  /// The layouts whose sum fell short of n: accumulation in the storage type.
+  std::vector<AccumulationLayout> short_layouts() const;
+};
+
+/// The operands the probe multiplies for one layout (A: 4 x n, B: n x 4, each stored
+/// transposed when asked), so a test can recompute a layout's product itself.
+std::pair<at::Tensor, at::Tensor> accumulation_probe_operands(at::ScalarType dtype,
+                                                              const at::Device& device, int64_t n,
+                                                              bool transpose_a, bool transpose_b);
+
+/// Runs the probe for `dtype` (kBFloat16, kHalf) on `device`; an empty probe (n = 0) for other
+/// dtypes, no layouts when the product is not supported there. Not cached.
+AccumulationProbe probe_storage_accumulation(at::ScalarType dtype, const at::Device& device);
+
+/// Whether this LibTorch's matrix product in `dtype` on `device` accumulates in the storage type
+/// instead of fp32, as probe_storage_accumulation() finds it: a sentence for a failure reason
+/// naming the short layouts with their sums ("" when none falls short, for other dtypes, or when
+/// the product is not supported). Cached per (dtype, device) for the process.
 std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& device);
 
 /// True when a test-only switch is set; such results are not measurements of record.
