@@ -1,8 +1,8 @@
 // model/gpt and model/gcn: rotary embedding and RMSNorm against hand-computed values, grouped-
 // query attention against standard multi-head attention, greedy generation with the KV cache
-// against recomputation of the whole sequence (the acceptance test), the serving metrics;
-// the GCN's renormalised adjacency on a hand-made graph and its sparse product against the dense
-// one.
+// against recomputation of the whole sequence (the serving path's correctness), the serving
+// metrics; the GCN's renormalised adjacency on a hand-made graph and its sparse product against the
+// dense one.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -40,7 +40,7 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
 
 class Models : public ::testing::TestWithParam<std::string> {};
 
-TEST(ModelsRegistered, TheIssueModelsAreAllThere) {
+TEST(ModelsRegistered, EveryDocumentedModelIsRegistered) {
   // The vision and science models, the recommendation and language models; more may register.
   std::vector<std::string> names = model_names();
   for (const char* expected :
