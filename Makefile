@@ -8,8 +8,10 @@ SUITE ?= quick
 # ccache and precompiled headers work together only with these sloppiness settings.
 MAKEFLAGS += --no-print-directory
 export CCACHE_SLOPPINESS = pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Each phase but the tests says how long it took (ctest's own summary closes `make test`).
+TIMED = $(CURDIR)/scripts/timed.sh
 
-.PHONY: all deps configure build bench test data clean format
+.PHONY: all deps configure build build-dlbench bench test data clean format
 
 all: build
 
@@ -17,16 +19,21 @@ deps:
 	@scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@$(TIMED) configure cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 
+# Everything, the tests included (make test).
 build: configure
-	@cmake --build $(BUILD) -j $(JOBS)
+	@$(TIMED) "build (dlbench and its tests)" cmake --build $(BUILD) -j $(JOBS)
 
-bench: build
-	$(BUILD)/dlbench run --suite $(SUITE)
+# Only the binary the suite runs (make bench).
+build-dlbench: configure
+	@$(TIMED) "build (dlbench)" cmake --build $(BUILD) -j $(JOBS) --target dlbench
+
+bench: build-dlbench
+	@$(TIMED) "suite $(SUITE)" $(BUILD)/dlbench run --suite $(SUITE)
 
 # The real data sets of quality runs (docs/data.md), into the user's cache directory.
-data: build
+data: build-dlbench
 	@scripts/install-deps.sh data
 	$(BUILD)/dlbench data fetch
 

@@ -37,7 +37,17 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo_cmd=(sudo)
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
+# The package manager's output goes to a log (a private file: mktemp), the screen gets one line,
+# and the log's tail only when something failed.
+log=$(mktemp -t dlbench-install-deps.XXXXXX)
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]} (log: $log)" >&2
+start=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if ! { "${sudo_cmd[@]}" apt-get update -qq && \
+       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+     >"$log" 2>&1; then
+  echo "install-deps: failed; the last lines of $log:" >&2
+  tail -n 20 "$log" >&2
+  exit 1
+fi
+echo "install-deps: done in $((SECONDS - start)) s" >&2
