@@ -51,9 +51,12 @@ TEST(Bound, SharesPickTheVerdict) {
   // 1.8e9 B in 0.1 s against 20 GB/s: memory share 0.9.
   b = classify_bound(counts(1e8, 1.8e9), 0.1, ceiling(100e9), ceiling(20e9));
   EXPECT_EQ(b->verdict, "memory");
-  // Shares 0.3 and 0.2: neither ceiling explains the time.
+  // Shares 0.3 and 0.2: neither ceiling explains the time, and without a dispatch floor that
+  // is all that can be said.
   b = classify_bound(counts(3e9, 4e8), 0.1, ceiling(100e9), ceiling(20e9));
-  EXPECT_EQ(b->verdict, "latency");
+  EXPECT_EQ(b->verdict, "neither");
+  EXPECT_NE(b->detail.find("neither ceiling (30% compute, 20% memory)"), std::string::npos)
+      << b->detail;
   // Exactly at the threshold counts as bound.
   b = classify_bound(counts(5e9, 0), 0.1, ceiling(100e9), std::nullopt);
   EXPECT_EQ(b->verdict, "compute");
@@ -62,6 +65,35 @@ TEST(Bound, SharesPickTheVerdict) {
   EXPECT_EQ(b->verdict, "unknown");
   EXPECT_FALSE(classify_bound(counts(0, 0), 0.1, ceiling(1), ceiling(1)));
   EXPECT_FALSE(classify_bound(counts(1, 1), 0.1, std::nullopt, std::nullopt));
+}
+
+TEST(Bound, LatencyOnlyWhenTheStepIsNearItsDispatchFloor) {
+  // A 2048^3-class GEMM at 49% of the compute ceiling, 100 ms a step, 1 us a call: far above
+  // its dispatch floor, so not latency-bound.
+  auto b = classify_bound(counts(4.9e9, 1e6), 0.1, ceiling(100e9), ceiling(20e9),
+                          DispatchFloor{1e-6, 1});
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->verdict, "neither");
+  EXPECT_NE(b->detail.find("49% compute"), std::string::npos) << b->detail;
+  EXPECT_NE(b->detail.find("0% of the step"), std::string::npos) << b->detail;
+  // A 2 us step of one call whose trivial call takes 1.5 us: the floor is 75% of the step.
+  b = classify_bound(counts(32, 192), 2e-6, ceiling(100e9), ceiling(20e9),
+                     DispatchFloor{1.5e-6, 1});
+  EXPECT_EQ(b->verdict, "latency");
+  EXPECT_NE(b->detail.find("75% of the step"), std::string::npos) << b->detail;
+  // Forty calls of 1 us in a 60 us step: 67% of it is dispatch.
+  b = classify_bound(counts(1e3, 1e3), 60e-6, ceiling(100e9), ceiling(20e9),
+                     DispatchFloor{1e-6, 40});
+  EXPECT_EQ(b->verdict, "latency");
+  // Exactly at the share threshold counts as latency; a ceiling share above it still wins.
+  b = classify_bound(counts(1e3, 1e3), 2e-6, ceiling(100e9), ceiling(20e9), DispatchFloor{1e-6, 1});
+  EXPECT_EQ(b->verdict, "latency");
+  b = classify_bound(counts(1.5e5, 1e3), 2e-6, ceiling(100e9), ceiling(20e9),
+                     DispatchFloor{1e-6, 1});
+  EXPECT_EQ(b->verdict, "compute");
+  // A missing bandwidth ceiling and no floor evidence: unknown, not latency.
+  b = classify_bound(counts(1e3, 1e3), 1e-3, ceiling(100e9), std::nullopt, DispatchFloor{1e-6, 1});
+  EXPECT_EQ(b->verdict, "unknown");
 }
 
 TEST(ProblemLists, SuiteEntriesExpandListsWithParamsAndRules) {

@@ -6,7 +6,8 @@ namespace dlbench {
 
 std::optional<Bound> classify_bound(const WorkCounts& work, double seconds,
                                     const std::optional<Ceiling>& compute,
-                                    const std::optional<Ceiling>& bandwidth) {
+                                    const std::optional<Ceiling>& bandwidth,
+                                    const std::optional<DispatchFloor>& floor) {
   if (!(seconds > 0)) return std::nullopt;
   bool has_compute = work.flops > 0 && compute && compute->value > 0;
   bool has_memory = work.bytes > 0 && bandwidth && bandwidth->value > 0;
@@ -30,6 +31,19 @@ std::optional<Bound> classify_bound(const WorkCounts& work, double seconds,
     bound.verdict = compute_share >= memory_share ? "compute" : "memory";
     return bound;
   }
+  // Latency needs evidence: the step is near the least time its calls take on this device.
+  bool has_floor = floor && floor->seconds_per_call > 0;
+  double floor_share = has_floor ? floor->seconds() / seconds : 0;
+  std::string floor_text =
+      has_floor
+          ? strprintf("; the dispatch floor (%g call(s) x %s) is %.0f%% of the step", floor->calls,
+                      format_seconds(floor->seconds_per_call).c_str(), 100 * floor_share)
+          : std::string();
+  if (has_floor && floor_share >= kBoundShare) {
+    bound.verdict = "latency";
+    bound.detail += floor_text + ": the step is about as short as its calls can be";
+    return bound;
+  }
   // Counted work needs a ceiling on each side before "neither explains it" can be said.
   bool complete = (work.flops <= 0 || has_compute) && (work.bytes <= 0 || has_memory);
   if (work.partial_accounting) {
@@ -38,14 +52,17 @@ std::optional<Bound> classify_bound(const WorkCounts& work, double seconds,
         "; only GEMM-class FLOPs are counted for this workload (no bytes), so a low compute "
         "share cannot tell memory from latency: see its layers (layer/...) for the breakdown";
   } else if (complete) {
-    bound.verdict = "latency";
-    bound.detail += strprintf(
-        "; neither ceiling explains the step time (best %.0f%% < %.0f%%): launch or latency, "
-        "synchronisation, or a kernel far from both limits",
-        100 * best, 100 * kBoundShare);
+    bound.verdict = "neither";
+    bound.detail =
+        strprintf("neither ceiling (%.0f%% compute, %.0f%% memory): ", 100 * compute_share,
+                  100 * memory_share) +
+        bound.detail + floor_text +
+        (has_floor ? ", so it is not launch-bound either: a kernel far from both limits, "
+                     "synchronisation, or work the counts miss"
+                   : "; no dispatch floor was measured, so launch cost cannot be judged");
   } else {
     bound.verdict = "unknown";
-    bound.detail += std::string("; the ") + (has_compute ? "bandwidth" : "compute") +
+    bound.detail += floor_text + "; the " + (has_compute ? "bandwidth" : "compute") +
                     " ceiling is not known (run `dlbench peak`)";
   }
   return bound;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,17 +12,20 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "analysis/peak.h"
 #include "core/build_info.h"
 #include "core/ceilings.h"
+#include "core/contention.h"
 #include "core/device.h"
 #include "core/distributed.h"
 #include "core/error.h"
 #include "core/isolation.h"
 #include "core/launcher.h"
 #include "core/process_group.h"
+#include "core/progress.h"
 #include "core/registry.h"
 #include "core/result.h"
 #include "core/runner.h"
@@ -687,6 +691,18 @@ json prepare_ceilings(const std::vector<Problem>& problems, bool measure_missing
   return out;
 }
 
+/// Warns (one line) when other processes keep the machine busy before a run starts: its results
+/// would be flagged contended (docs/metrics.md, "Conditions of a measurement").
+void warn_if_busy() {
+  double others = others_busy_cores(0.25);
+  int usable = std::max(1, cpu_info().affinity_cpus);
+  if (!(others >= std::max(kBusyMachineCores, 0.25 * usable))) return;
+  print_error_line(strprintf(
+      "dlbench: warning: the machine is busy: other processes keep %.1f of %d CPU(s) busy (load "
+      "average %.2f); results measured under them are flagged contended",
+      others, usable, load_average_1m()));
+}
+
 /// Runs problem `index` as this rank of a distributed run, posts the result to rank 0 and, on
 /// rank 0, gathers every rank's result and merges them (docs/distributed.md, "Failures").
 Result run_as_rank(const Problem& problem, RunOptions options, size_t index,
@@ -865,6 +881,7 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
                          {"problems", problems.size()}};
   document.save(path);  // fails early (exit 2) if the file cannot be written
   install_interrupt_handlers();
+  if (!flags.quiet && !options.dry_run) warn_if_busy();
   // Ranks on one host would measure the ceilings over each other: a distributed run uses the
   // cached (dlbench peak) or theoretical ones.
   bool measure =
@@ -873,10 +890,23 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
   document.save(path);
 
   bool any_failed = false;
+  auto run_start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < problems.size(); ++i) {
+    std::optional<Heartbeat> heartbeat;
     if (!flags.quiet) {
-      print_error_line(
-          strprintf("[%zu/%zu] running  %s", i + 1, problems.size(), problems[i].str().c_str()));
+      std::string eta;
+      if (i > 0) {
+        double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+        eta = strprintf("  (%s so far, about %s left)", format_seconds(elapsed).c_str(),
+                        format_seconds(elapsed / i * (problems.size() - i)).c_str());
+      }
+      print_error_line(strprintf("[%zu/%zu] running  %s%s", i + 1, problems.size(),
+                                 problems[i].str().c_str(), eta.c_str()));
+      heartbeat.emplace(print_error_line);
+      set_progress_sink(
+          [&heartbeat](const std::string& text, bool event) { heartbeat->update(text, event); },
+          [&heartbeat] { heartbeat->poll(); });
     }
     // A quality run's MLPerf-style log goes beside the results file: <results>-<index>.mllog.
     auto mode = problems[i].params.find("mode");
@@ -890,6 +920,7 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
                                              hosts, flags.dist_timeout)
                     : options.isolate ? run_isolated(problems[i], problem_options[i])
                                       : run_in_process(problems[i], problem_options[i]);
+    set_progress_sink(nullptr);
     any_failed |= result.status == Status::kFailed;
     document.results.push_back(result);
     document.save(path);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/registry.h"
 #include "core/strings.h"
 #include "core/system_info.h"
@@ -27,6 +28,9 @@ namespace dlbench {
 using nlohmann::json;
 
 namespace {
+
+/// The file descriptor an isolated child writes its progress reports to.
+constexpr int kProgressFd = 3;
 
 std::atomic<bool> g_interrupted{false};
 
@@ -120,6 +124,22 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
     if (!spec) throw Error("cannot write " + spec_path);
   }
 
+  // Progress: the child writes report lines to a pipe (fd kProgressFd, named in its
+  // environment); this loop reads them and hands them to this process's progress sink.
+  int progress_pipe[2] = {-1, -1};
+  if (pipe2(progress_pipe, O_CLOEXEC) != 0) progress_pipe[0] = progress_pipe[1] = -1;
+  std::vector<std::string> environment;
+  for (char** variable = environ; variable && *variable; ++variable) {
+    if (!starts_with(*variable, "DLBENCH_PROGRESS_FD=")) environment.push_back(*variable);
+  }
+  if (progress_pipe[1] >= 0) {
+    environment.push_back("DLBENCH_PROGRESS_FD=" + std::to_string(kProgressFd));
+    fcntl(progress_pipe[0], F_SETFL, O_NONBLOCK);
+  }
+  std::vector<char*> envp;
+  for (std::string& variable : environment) envp.push_back(variable.data());
+  envp.push_back(nullptr);
+
   auto start = std::chrono::steady_clock::now();
   std::string started = utc_timestamp();
   pid_t pid = fork();
@@ -134,11 +154,36 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
       dup2(err, STDERR_FILENO);
       dup2(err, STDOUT_FILENO);
     }
+    if (progress_pipe[1] >= 0) {
+      if (progress_pipe[1] == kProgressFd) {
+        fcntl(kProgressFd, F_SETFD, 0);  // keep it across exec
+      } else {
+        dup2(progress_pipe[1], kProgressFd);  // the copy does not close on exec
+      }
+    }
     const char* argv[] = {"dlbench", "_child", spec_path.c_str(), result_path.c_str(), nullptr};
-    execv("/proc/self/exe", const_cast<char* const*>(argv));
+    execve("/proc/self/exe", const_cast<char* const*>(argv), envp.data());
     _exit(127);
   }
   setpgid(pid, pid);
+  if (progress_pipe[1] >= 0) ::close(progress_pipe[1]);
+  std::string progress_buffer;
+  auto read_progress = [&]() {
+    if (progress_pipe[0] < 0) return;
+    char chunk[4096];
+    while (true) {
+      ssize_t n = ::read(progress_pipe[0], chunk, sizeof(chunk));
+      if (n <= 0) break;
+      progress_buffer.append(chunk, static_cast<size_t>(n));
+      if (progress_buffer.size() > (1 << 20)) progress_buffer.clear();  // a runaway child
+    }
+    size_t newline;
+    while ((newline = progress_buffer.find('\n')) != std::string::npos) {
+      deliver_progress_line(progress_buffer.substr(0, newline));
+      progress_buffer.erase(0, newline + 1);
+    }
+    progress_tick();
+  };
 
   int status = 0;
   struct rusage usage {};
@@ -167,8 +212,11 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
         break;
       }
     }
+    read_progress();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  read_progress();
+  if (progress_pipe[0] >= 0) ::close(progress_pipe[0]);
   double duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string child_stderr = read_file(stderr_path);
   std::string stderr_tail = last_line(child_stderr);
@@ -210,6 +258,7 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
 }
 
 int run_child(const std::string& spec_path, const std::string& result_path) {
+  install_progress_pipe_from_environment();
   json spec;
   try {
     std::ifstream in(spec_path);

@@ -131,6 +131,7 @@ json to_json(const Result& r) {
               {"status", status_name(r.status)},
               {"reason", r.reason},
               {"noisy", r.noisy},
+              {"contended", r.contended},
               {"started", r.started},
               {"duration_s", r.duration_s},
               {"isolated", r.isolated},
@@ -170,6 +171,7 @@ Result result_from_json(const json& j) {
     r.status = parse_status(j.at("status").get<std::string>());
     r.reason = j.at("reason").get<std::string>();
     r.noisy = j.value("noisy", false);
+    r.contended = j.value("contended", false);
     r.started = j.value("started", "");
     r.duration_s = j.value("duration_s", 0.0);
     r.isolated = j.value("isolated", false);
@@ -181,6 +183,8 @@ Result result_from_json(const json& j) {
     r.work.dtype = work.value("dtype", "fp32");
     r.work.primary = work.value("primary_metric", "");
     r.work.partial_accounting = work.value("partial_accounting", false);
+    r.work.calls = work.value("calls_per_step", 0.0);
+    r.work.array_bytes = work.value("array_bytes", 0.0);
     r.work.comm_bytes = work.value("comm_bytes_per_step", 0.0);
     r.work.bus_factor = work.value("bus_factor", 0.0);
     r.work.group_counts = work.value("group_counts", false);

@@ -16,7 +16,7 @@
 namespace dlbench {
 
 /// Version of the results JSON layout; bump the minor for additions, the major for changes.
-constexpr const char* kSchemaVersion = "1.5";
+constexpr const char* kSchemaVersion = "1.6";
 
 /// The outcome of a problem.
 enum class Status { kPassed, kFailed, kSkipped, kInvalid };
@@ -48,6 +48,9 @@ struct Result {
   Status status = Status::kPassed;
   std::string reason;  ///< why it is not PASSED (or a caveat)
   bool noisy = false;  ///< step-time CV above the bound
+  /// Other processes or the hypervisor took CPU time the problem needed while it was measured
+  /// (run.conditions says how much; docs/metrics.md, "Conditions of a measurement").
+  bool contended = false;
   std::string started;
   double duration_s = 0;  ///< wall time of the whole problem, setup included
   bool isolated = false;

@@ -7,14 +7,17 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <new>
 #include <optional>
 
 #include "analysis/bound.h"
 #include "core/ceilings.h"
+#include "core/contention.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/process_group.h"
+#include "core/progress.h"
 #include "core/registry.h"
 #include "core/strings.h"
 #include "core/system_info.h"
@@ -67,17 +70,18 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// Times one step: host wall clock around step + synchronise; device events where available.
+/// Times one call: host wall clock around call + synchronise; device events where available.
 struct StepTiming {
   double wall = 0;
   double device = NAN;
 };
 
-StepTiming timed_call(const std::function<void()>& call, Device& device, DeviceTimer* timer) {
+StepTiming timed_call(const std::function<void()>& call, Device& device, DeviceTimer* timer,
+                      int64_t repetitions = 1) {
   StepTiming timing;
   auto start = Clock::now();
   if (timer) timer->start();
-  call();
+  for (int64_t i = 0; i < repetitions; ++i) call();
   if (timer) timer->stop();
   device.synchronize();
   timing.wall = seconds_since(start);
@@ -85,12 +89,17 @@ StepTiming timed_call(const std::function<void()>& call, Device& device, DeviceT
   return timing;
 }
 
-/// The times of one call measured under the run rules.
+/// The times of one call measured under the run rules. A sample is the mean step time of
+/// `steps_per_sample` consecutive steps timed together.
 struct Measured {
   std::vector<double> wall, device_times, repeat_medians;
   int warmup_done = 0;
-  int measured = 0;
-  bool capped = false;  ///< min_steps not reached within max_time
+  int64_t measured = 0;          ///< steps measured (samples x steps_per_sample)
+  double measured_seconds = 0;   ///< wall time of the measured steps, all repetitions
+  int64_t steps_per_sample = 1;  ///< steps timed together in one sample
+  double timer_overhead = 0;     ///< median cost of timing one empty sample, seconds
+  double sample_floor = 0;       ///< the shortest a sample may last, seconds
+  bool capped = false;           ///< min_steps not reached within max_time
 };
 
 /// Whether a rank's loop goes on: the vote each rank casts before a step. In a group the
@@ -100,11 +109,26 @@ enum Vote : int { kDone = 0, kMore = 1, kCapped = 2 };
 
 int agreed(int mine, dist::ProblemGroup* group) { return group ? group->max(mine) : mine; }
 
-/// Warm-up, then `repeats` repetitions of at least min_steps calls and min_time seconds each
-/// (a dry run: one call, no warm-up). In a distributed problem the ranks vote before every call
-/// (outside the timed region), so every rank makes the same calls.
+/// The median cost of timing an empty sample on `device` (clock reads, timer events and the
+/// synchronisation): what every sample carries besides its steps.
+double timer_overhead_seconds(Device& device, DeviceTimer* timer) {
+  std::vector<double> costs;
+  for (int i = 0; i < kTimerOverheadCalls; ++i) {
+    costs.push_back(timed_call([] {}, device, timer).wall);
+  }
+  return summarize(costs).median;
+}
+
+/// Warm-up, then `repeats` repetitions of at least min_steps steps and min_time seconds each
+/// (a dry run: one call, no warm-up). Steps shorter than the sample floor (the larger of
+/// kMinSampleSeconds and kSampleFloorOverheads x the timer's own cost) are timed in groups of
+/// `steps_per_sample`, chosen from the warm-up's median step, so the clock's cost stays under
+/// 1% of every sample. In a distributed problem the ranks vote before every sample (outside the
+/// timed region) and agree on steps_per_sample, so every rank makes the same calls.
 Measured measure_calls(const std::function<void()>& call, Device& device, const RunOptions& o,
-                       const std::function<void()>& on_measure_start = nullptr) {
+                       const std::function<void()>& on_measure_start = nullptr,
+                       const std::string& label = "") {
+  const std::string prefix = label.empty() ? "" : label + ": ";
   dist::ProblemGroup* group = dist::current_group();
   std::unique_ptr<DeviceTimer> timer = device.make_timer();
   Measured m;
@@ -115,9 +139,11 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
     m.wall.push_back(t.wall);
     if (timer) m.device_times.push_back(t.device);
     m.measured = 1;
+    m.measured_seconds = t.wall;
     m.repeat_medians.push_back(t.wall);
     return m;
   }
+  std::vector<double> warmup_times;
   auto warmup_start = Clock::now();
   while (true) {
     double elapsed = seconds_since(warmup_start);
@@ -125,30 +151,100 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
                : (m.warmup_done < o.warmup_steps || elapsed < o.warmup_time) ? kMore
                                                                              : kDone;
     if (agreed(vote, group) != kMore) break;
-    timed_call(call, device, timer.get());
+    StepTiming t = timed_call(call, device, timer.get());
+    if (warmup_times.size() < 100000) warmup_times.push_back(t.wall);
     ++m.warmup_done;
+    report_progress(strprintf("%swarm-up, step %d", prefix.c_str(), m.warmup_done));
   }
+  if (warmup_times.empty()) {
+    // No warm-up asked for: one call, not measured, tells how long a step takes.
+    if (agreed(kMore, group) == kMore) {
+      warmup_times.push_back(timed_call(call, device, timer.get()).wall);
+      ++m.warmup_done;
+    }
+  }
+  m.timer_overhead = timer_overhead_seconds(device, timer.get());
+  m.sample_floor = std::max(kMinSampleSeconds, kSampleFloorOverheads * m.timer_overhead);
+  double step_estimate = warmup_times.empty() ? 0 : summarize(warmup_times).median;
+  int64_t per_sample = 1;
+  if (!warmup_times.empty() && step_estimate < m.sample_floor) {
+    per_sample = static_cast<int64_t>(
+        std::ceil(m.sample_floor / std::max(step_estimate, kMinSampleSeconds * 1e-6)));
+  }
+  per_sample = std::clamp<int64_t>(per_sample, 1, kMaxStepsPerSample);
+  if (group) per_sample = group->max(static_cast<int>(per_sample));
+  m.steps_per_sample = per_sample;
+
   if (on_measure_start) on_measure_start();
-  for (int repeat = 0; repeat < std::max(1, o.repeats); ++repeat) {
+  const int repeats = std::max(1, o.repeats);
+  // What one repetition should take: min_time, or min_steps at the warm-up's pace, capped.
+  double repeat_estimate =
+      std::min(o.max_time, std::max(o.min_time, o.min_steps * std::max(step_estimate, 0.0)));
+  for (int repeat = 0; repeat < repeats; ++repeat) {
     std::vector<double> this_repeat;
+    int64_t steps = 0;
     auto start = Clock::now();
     while (true) {
+      double so_far = seconds_since(start);
+      double left =
+          (repeats - repeat - 1) * repeat_estimate + std::max(0.0, repeat_estimate - so_far);
+      report_progress(strprintf("%srepetition %d/%d, step %lld; about %s left", prefix.c_str(),
+                                repeat + 1, repeats, static_cast<long long>(steps),
+                                format_seconds(left).c_str()));
       double elapsed = seconds_since(start);
-      int count = static_cast<int>(this_repeat.size());
-      int vote = (count < o.min_steps || elapsed < o.min_time) ? kMore : kDone;
-      if (vote == kMore && count > 0 && elapsed > o.max_time) vote = kCapped;
+      int vote = (steps < o.min_steps || elapsed < o.min_time) ? kMore : kDone;
+      if (vote == kMore && steps > 0 && elapsed > o.max_time) vote = kCapped;
       vote = agreed(vote, group);
-      if (vote == kCapped) m.capped |= count < o.min_steps;
+      if (vote == kCapped) m.capped |= steps < o.min_steps;
       if (vote != kMore) break;
-      StepTiming t = timed_call(call, device, timer.get());
-      this_repeat.push_back(t.wall);
-      m.wall.push_back(t.wall);
-      if (timer) m.device_times.push_back(t.device);
+      StepTiming t = timed_call(call, device, timer.get(), per_sample);
+      double per_step = t.wall / static_cast<double>(per_sample);
+      steps += per_sample;
+      // Steps slower than the warm-up promised: time fewer together from the next sample on
+      // (one rank alone; a group keeps the count it agreed on).
+      if (!group && per_sample > 1 && t.wall > kSampleFloorOverheads * m.sample_floor / 10) {
+        per_sample = std::clamp<int64_t>(
+            static_cast<int64_t>(std::ceil(m.sample_floor / std::max(per_step, 1e-12))), 1,
+            per_sample);
+        m.steps_per_sample = per_sample;
+      }
+      this_repeat.push_back(per_step);
+      m.wall.push_back(per_step);
+      if (timer) m.device_times.push_back(t.device / static_cast<double>(per_sample));
+      m.measured_seconds += t.wall;
     }
-    m.measured += static_cast<int>(this_repeat.size());
+    m.measured += steps;
     m.repeat_medians.push_back(summarize(this_repeat).median);
+    repeat_estimate = seconds_since(start);
   }
   return m;
+}
+
+/// The sampling rule of a measurement, for result.run (docs/metrics.md, "Samples").
+json sampling_json(const Measured& m) {
+  return {{"steps_per_sample", m.steps_per_sample},
+          {"sample_floor_s", m.sample_floor},
+          {"timer_overhead_s", m.timer_overhead},
+          {"samples", m.wall.size()},
+          {"samples_stored_max", kMaxStoredSamples}};
+}
+
+/// The cost of one trivial operator call on `device` (an in-place add on a one-element tensor):
+/// the best of a few batches of kDispatchCalls calls, each ended by one synchronisation. The
+/// least a step's calls can take whatever they compute. Measured once per device and process.
+double trivial_call_seconds(Device& device) {
+  static std::map<std::string, double> cache;
+  auto found = cache.find(device.name());
+  if (found != cache.end()) return found->second;
+  at::Tensor x =
+      at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(device.torch_device()));
+  double best = INFINITY;
+  for (int batch = 0; batch < 5; ++batch) {
+    StepTiming t = timed_call([&x] { x.add_(1.0); }, device, nullptr, kDispatchCalls);
+    best = std::min(best, t.wall / kDispatchCalls);
+  }
+  cache[device.name()] = best;
+  return best;
 }
 
 /// True for the errors c10d raises when a peer is gone or late: the group's own failures, not
@@ -168,14 +264,15 @@ bool is_out_of_memory(const std::string& message) {
          message.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos;
 }
 
-/// A per-step time metric: its median, statistics and raw samples.
+/// A per-step time metric: its median and statistics over every sample, and at most
+/// kMaxStoredSamples of the samples, evenly kept.
 Metric time_metric(const std::vector<double>& samples) {
   Metric metric;
   metric.stats = summarize(samples);
   metric.value = metric.stats->median;
   metric.unit = "s";
   metric.better = "lower";
-  metric.samples = samples;
+  metric.samples = evenly_kept(samples, kMaxStoredSamples);
   return metric;
 }
 
@@ -200,6 +297,89 @@ void add_collective_metrics(Result& result, double median) {
                        strprintf("a collective: its time is the interconnect's and the copies and "
                                  "reductions it makes; bus bandwidth %s",
                                  format_si(algbw * work.bus_factor, "B/s").c_str())};
+}
+
+/// The last-level cache a device's kernels stream through: the CPU's largest data cache, a
+/// GPU's L2; 0 when unknown.
+double last_level_cache_bytes(const std::string& device_name) {
+  if (device_name == "cpu") return cpu_info().last_level_cache_bytes;
+  if (!starts_with(device_name, "cuda")) return 0;
+  size_t colon = device_name.find(':');
+  size_t index = colon == std::string::npos
+                     ? 0
+                     : static_cast<size_t>(parse_int(device_name.substr(colon + 1)).value_or(0));
+  std::vector<GpuInfo> gpus = gpu_info();
+  return index < gpus.size() ? gpus[index].l2_bytes : 0;
+}
+
+/// Ceiling sanity (docs/metrics.md, "Ceiling sanity"): no figure may beat its ceiling. A figure
+/// above kStaleCeilingPct of a measured ceiling means the ceiling is stale (measured on a busy
+/// machine, or with quick rules): the result is flagged and the ceiling listed in
+/// run.stale_ceilings, which `dlbench run` marks in the cache so the next `dlbench peak`
+/// measures it again. A STREAM-like array under 4x the last-level cache is flagged "in cache"
+/// instead (its figure is the cache's bandwidth). Above a theoretical ceiling, the derivation
+/// (the clock, the rate table) is wrong for this machine.
+void judge_ceilings(Result& result, const std::string& device_name, int threads) {
+  // Judged again from scratch when a merge derives the figures again.
+  result.run.erase("ceiling_sanity");
+  result.run.erase("stale_ceilings");
+  result.notes.erase(std::remove_if(result.notes.begin(), result.notes.end(),
+                                    [](const std::string& note) {
+                                      return starts_with(note, "in cache: ") ||
+                                             starts_with(note, "ceiling stale: ") ||
+                                             starts_with(note, "above the theoretical ");
+                                    }),
+                     result.notes.end());
+  json sanity = json::object();
+  const WorkCounts& work = result.work;
+  bool in_cache = false;
+  if (work.array_bytes > 0) {
+    double llc = last_level_cache_bytes(device_name);
+    if (llc > 0 && work.array_bytes < kStreamCacheMultiple * llc) {
+      in_cache = true;
+      sanity["bandwidth"] = {{"verdict", "in_cache"},
+                             {"array_bytes", work.array_bytes},
+                             {"last_level_cache_bytes", llc},
+                             {"rule", "each array >= 4 x the last-level cache (STREAM)"}};
+      result.notes.push_back(strprintf(
+          "in cache: each array is %s, under 4 x the %s last-level cache (STREAM's rule), so this "
+          "is the cache's bandwidth, not memory's; arrays of at least %s measure memory",
+          format_bytes(work.array_bytes).c_str(), format_bytes(llc).c_str(),
+          format_bytes(kStreamCacheMultiple * llc).c_str()));
+      if (result.bound) result.bound->detail += "; in cache (STREAM's array-size rule)";
+    }
+  }
+  auto judge = [&](const char* kind, const char* metric, const std::optional<Ceiling>& ceiling,
+                   const std::optional<Ceiling>& theoretical, const char* theoretical_metric) {
+    const Metric* pct = find_metric(result, metric);
+    if (pct && ceiling && ceiling->source == "measured" && pct->value > kStaleCeilingPct &&
+        !(in_cache && std::string(kind) == "bandwidth")) {
+      sanity[kind] = {{"verdict", "above_measured_ceiling"}, {"pct", pct->value}};
+      json stale = {{"device", device_name}, {"threads", threads}, {"ceiling", kind}};
+      if (std::string(kind) == "compute") stale["dtype"] = work.dtype;
+      result.run["stale_ceilings"].push_back(stale);
+      result.notes.push_back(strprintf(
+          "ceiling stale: %.1f%% of the measured %s ceiling (more than %.0f%%): the ceiling was "
+          "measured too low (on a busy machine, or with peak --quick); it is marked stale and "
+          "`dlbench peak` measures it again",
+          pct->value, kind, kStaleCeilingPct));
+    }
+    const Metric* theory = find_metric(result, theoretical_metric);
+    if (theory && theoretical && theory->value > kStaleCeilingPct &&
+        !(in_cache && std::string(kind) == "bandwidth")) {
+      sanity[std::string("theoretical_") + kind] = {{"verdict", "above_theoretical_ceiling"},
+                                                    {"pct", theory->value}};
+      result.notes.push_back(strprintf(
+          "above the theoretical %s ceiling (%.1f%% of it): its derivation (%s) does not fit "
+          "this machine",
+          kind, theory->value, theoretical->basis.c_str()));
+    }
+  };
+  judge("compute", "pct_peak_compute", result.compute_ceiling, result.theoretical_compute_ceiling,
+        "pct_theoretical_compute");
+  judge("bandwidth", "pct_peak_bandwidth", result.bandwidth_ceiling,
+        result.theoretical_bandwidth_ceiling, "pct_theoretical_bandwidth");
+  if (!sanity.empty()) result.run["ceiling_sanity"] = sanity;
 }
 
 void add_derived_metrics(Result& result, const std::vector<double>& wall,
@@ -265,11 +445,17 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
                         "%", "higher");
     }
   }
-  result.bound = classify_bound(work, median, result.compute_ceiling, result.bandwidth_ceiling);
+  std::optional<DispatchFloor> floor;
+  if (double per_call = result.run.value("dispatch_s_per_call", 0.0); per_call > 0) {
+    floor = DispatchFloor{per_call, std::max(1.0, work.calls)};
+  }
+  result.bound =
+      classify_bound(work, median, result.compute_ceiling, result.bandwidth_ceiling, floor);
   if (work.flops > 0 && work.bytes > 0) {
     result.set_metric("arithmetic_intensity", work.flops / work.bytes, "FLOP/B", "");
   }
   add_collective_metrics(result, median);
+  judge_ceilings(result, device_name, threads);
 }
 
 /// The input pipeline's figures over the measured steps (docs/metrics.md, "Input pipeline"):
@@ -277,10 +463,8 @@ void add_derived_metrics(Result& result, const std::vector<double>& wall,
 /// emulated, and the input-bound verdict. A problem with an `au_threshold` parameter (io/...)
 /// is INVALID when its accelerator utilisation falls below it (not in a dry run: one step
 /// without warm-up says nothing about a rate).
-void add_input_metrics(Result& result, const data::Loader& loader, const std::vector<double>& wall,
+void add_input_metrics(Result& result, const data::Loader& loader, double measured,
                        double compute_seconds, bool dry_run) {
-  double measured = 0;
-  for (double t : wall) measured += t;
   data::LoaderStats stats = loader.stats();
   // io/... problems state the accelerator utilisation they must keep (MLPerf Storage: 90%):
   // their input-bound threshold is its complement.
@@ -354,10 +538,8 @@ void apply_communication_verdict(Result& result, const std::string& measured) {
 /// part (the step waited for it after the backward pass), the compute time (the step without
 /// the exposed part), and the communication-bound verdict when the exposed part is at least
 /// half the step (the step waits on the network longer than it computes).
-void add_comm_metrics(Result& result, const CommTally& tally, const std::vector<double>& wall) {
+void add_comm_metrics(Result& result, const CommTally& tally, double measured) {
   if (tally.steps <= 0) return;
-  double measured = 0;
-  for (double t : wall) measured += t;
   if (!(measured > 0)) return;
   double steps = static_cast<double>(tally.steps);
   result.set_metric("comm_time", tally.busy_seconds / steps, "s", "lower");
@@ -381,12 +563,29 @@ void add_comm_metrics(Result& result, const CommTally& tally, const std::vector<
   apply_communication_verdict(result, strprintf("communication in flight %.1f%%", share));
 }
 
+/// Ranks of this run on this host: their CPU time is the run's own, not contention.
+int local_ranks_on_host() {
+  dist::RankInfo me = dist::detect_rank();
+  return me.distributed() && me.local_world_size > 1 ? me.local_world_size : 1;
+}
+
+/// Records what the machine did during the measurement (run.conditions) and flags the result
+/// contended, with a note saying why. A dry run is recorded, never flagged.
+void record_conditions(Result& result, const Conditions& conditions, bool dry_run) {
+  result.run["conditions"] = conditions.to_json();
+  if (!conditions.contended || dry_run) return;
+  result.contended = true;
+  result.notes.push_back("contended: " + conditions.reason +
+                         "; the figures are slower than this machine is alone");
+}
+
 void run_measurement(Result& result, Workload& workload, Device& device, const RunOptions& o,
                      int threads) {
   if (o.dry_run) {
     result.notes.push_back("dry run: one step without warm-up; its figures are not measurements");
   }
   const data::Loader* loader = workload.input_loader();
+  result.run["dispatch_s_per_call"] = trivial_call_seconds(device);
   Measured m = measure_calls([&workload] { workload.step(); }, device, o,
                              [loader, &workload] {
                                if (loader) const_cast<data::Loader*>(loader)->reset_stats();
@@ -394,13 +593,15 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
                              });
   add_derived_metrics(result, m.wall, m.device_times, threads);
   if (loader) {
-    add_input_metrics(result, *loader, m.wall, workload.emulated_compute_seconds(), o.dry_run);
+    add_input_metrics(result, *loader, m.measured_seconds, workload.emulated_compute_seconds(),
+                      o.dry_run);
   }
-  add_comm_metrics(result, workload.comm_tally(), m.wall);
+  add_comm_metrics(result, workload.comm_tally(), m.measured_seconds);
 
   Summary repeats = summarize(m.repeat_medians);
   result.run["warmup_steps_done"] = m.warmup_done;
   result.run["measured_steps"] = m.measured;
+  if (!o.dry_run) result.run["sampling"] = sampling_json(m);
   result.run["repeat_medians_s"] = m.repeat_medians;
   result.run["repeat_spread"] =
       repeats.median > 0 ? (repeats.max - repeats.min) / repeats.median : 0.0;
@@ -440,7 +641,7 @@ void run_probes(Result& result, Workload& workload, Device& device, const RunOpt
   };
   json described = json::array();
   for (const Probe& probe : probes) {
-    Measured m = measure_calls(probe.run, device, o);
+    Measured m = measure_calls(probe.run, device, o, nullptr, "probe " + probe.name);
     result.metrics[probe.name + "_time"] = time_metric(m.wall);
     double median = result.metrics[probe.name + "_time"].value;
     if (!m.device_times.empty()) {
@@ -461,7 +662,8 @@ void run_probes(Result& result, Workload& workload, Device& device, const RunOpt
                          {"samples", probe.samples},
                          {"sample_unit", probe.sample_unit},
                          {"share_of_step", probe.share_of_step},
-                         {"measured_calls", m.measured}});
+                         {"measured_calls", m.measured},
+                         {"sampling", o.dry_run ? json(nullptr) : sampling_json(m)}});
     if (m.capped) {
       result.notes.push_back(strprintf("probe %s: min_steps=%d not reached within max_time=%gs",
                                        probe.name.c_str(), o.min_steps, o.max_time));
@@ -493,15 +695,14 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
     }
   }
 
-  double total_time = 0, worst_noise = 0, peak_rss = 0, peak_device = 0;
+  double total_time = 0, peak_rss = 0, peak_device = 0;
   std::vector<Result> part_results;
   std::string failed, skipped;
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
-    std::fprintf(stderr, "dlbench: %s part %zu/%zu %s: %s\n", result.workload.c_str(), i + 1,
-                 entries.size(), e.part.name.c_str(), e.problem.str().c_str());
-    std::fflush(stderr);
+    set_progress_prefix(strprintf("part %zu/%zu %s: ", i + 1, entries.size(), e.part.name.c_str()));
     Result r = run_in_process(e.problem, options);
+    set_progress_prefix("");
     if (r.status == Status::kFailed && failed.empty()) {
       failed = e.part.name + " (" + e.problem.str() + "): " + r.reason;
     }
@@ -514,12 +715,15 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
     };
     double time = metric(r.metrics.count("device_time") ? "device_time" : "step_time");
     total_time += e.part.count * time;
-    worst_noise = std::max(worst_noise, metric("noise"));
     peak_rss = std::max(peak_rss, metric("host_peak_rss"));
+    result.contended |= r.contended;
     peak_device = std::max(peak_device, metric("device_peak_memory"));
     part_results.push_back(std::move(r));
   }
 
+  // The composite's noise: each part's noise weighted by its share of the time (a noisy part
+  // that takes 0.001% of the step moves the sum by nothing).
+  std::vector<double> part_shares, part_noises;
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     const Result& r = part_results[i];
@@ -532,6 +736,11 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
         it != r.metrics.end()) {
       time = it->second.value;
     }
+    double share = total_time > 0 ? e.part.count * time / total_time : 0.0;
+    if (const Metric* noise = find_metric(r, "noise")) {
+      part_shares.push_back(share);
+      part_noises.push_back(noise->value);
+    }
     json entry = {
         {"name", e.part.name},
         {"kind", e.part.kind},
@@ -542,7 +751,7 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
         {"reason", r.reason},
         {"time_s", time},
         {"total_time_s", e.part.count * time},
-        {"share", total_time > 0 ? e.part.count * time / total_time : 0.0},
+        {"share", share},
         {"flops_per_call", r.work.flops},
         {"bytes_per_call", r.work.bytes},
         {"dtype", r.work.dtype},
@@ -552,6 +761,7 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
         {"pct_peak_compute", metric("pct_peak_compute")},
         {"pct_peak_bandwidth", metric("pct_peak_bandwidth")},
         {"noise", metric("noise")},
+        {"contended", r.contended},
         {"check", check_status_name(r.check.status)},
         {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
                           : json(nullptr)}};
@@ -578,8 +788,9 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
   if (work.flops > 0 && work.bytes > 0) {
     result.set_metric("arithmetic_intensity", work.flops / work.bytes, "FLOP/B", "");
   }
-  result.set_metric("noise", worst_noise, "%", "lower");
-  result.noisy = worst_noise > 100 * options.cv_bound;
+  double weighted_noise = share_weighted_noise(part_shares, part_noises);
+  result.set_metric("noise", weighted_noise, "%", "lower");
+  result.noisy = weighted_noise > 100 * options.cv_bound;
   if (peak_rss > 0) result.set_metric("host_peak_rss", peak_rss, "B", "lower");
   if (peak_device > 0) result.set_metric("device_peak_memory", peak_device, "B", "lower");
   // The composite's verdict: the bound under which most of its time is spent.
@@ -597,7 +808,12 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
   }
   result.bound = Bound{top, "share of time in parts by verdict: " + join(shares, ", ")};
   result.run["parts"] = entries.size();
-  result.run["noise_basis"] = "the noisiest part's noise";
+  result.run["noise_basis"] = "parts' noise weighted by their share of the time";
+  if (result.contended) {
+    result.notes.push_back(
+        "contended: some parts were measured while other processes or the hypervisor took CPU "
+        "time they needed (breakdown[].contended)");
+  }
   result.notes.push_back(strprintf(
       "composite: %zu distinct parts measured one by one; step time = sum of count x median "
       "part time (see breakdown)",
@@ -644,7 +860,9 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
 
     if (resolved.params.count("mode") && resolved.get("mode") == "quality") {
       workload.reset();  // each run of a quality problem sets up its own instance
+      ConditionsMonitor monitor(threads, local_ranks_on_host());
       train::run_quality_problem(result, resolved, options);
+      record_conditions(result, monitor.finish(), options.dry_run);
       result.duration_s = seconds_since(problem_start);
       return result;
     }
@@ -666,16 +884,20 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     }
     device->reset_peak_memory();
     ExecContext context{*device, threads, seed};
+    report_progress("setting up");
     workload->setup(context);
     set_up = true;
+    ConditionsMonitor monitor(threads, local_ranks_on_host());
     run_measurement(result, *workload, *device, options, threads);
     run_probes(result, *workload, *device, options);
+    record_conditions(result, monitor.finish(), options.dry_run);
     // Peaks of the measured run, before the check allocates its reference tensors.
     result.set_metric("host_peak_rss", host_peak_rss_bytes(), "B", "lower");
     if (auto peak = device->peak_memory_bytes()) {
       result.set_metric("device_peak_memory", *peak, "B", "lower");
     }
     if (options.check) {
+      report_progress("checking the output against its reference");
       result.check = workload->check();
       device->synchronize();
       if (result.check.status == CheckOutcome::Status::kFailed) {
@@ -876,6 +1098,7 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
   for (const Result& one : per_rank) {
     if (const Metric* m = find_metric(one, "noise")) noise = std::max(noise, m->value);
     merged.noisy |= one.noisy;
+    merged.contended |= one.contended;
   }
   if (find_metric(merged, "noise")) merged.metrics["noise"].value = noise;
   merged.notes.push_back(strprintf(

@@ -12,6 +12,28 @@
 
 namespace dlbench {
 
+/// Sampling rule: a sample lasts at least the larger of kMinSampleSeconds and
+/// kSampleFloorOverheads times the cost of timing an empty sample (measured before the
+/// repetitions), so the clock's cost is under 1% of it; shorter steps are timed in groups.
+constexpr double kMinSampleSeconds = 50e-6;
+constexpr double kSampleFloorOverheads = 100;
+/// Empty samples timed to measure the timer's own cost.
+constexpr int kTimerOverheadCalls = 200;
+/// The most steps timed together in one sample.
+constexpr int64_t kMaxStepsPerSample = 1 << 20;
+/// The most samples a metric stores in a results file (evenly kept); its statistics are over
+/// every sample.
+constexpr size_t kMaxStoredSamples = 10000;
+
+/// Trivial operator calls timed together to measure the dispatch floor of a call.
+constexpr int kDispatchCalls = 1000;
+
+/// A figure above this % of a measured ceiling marks the ceiling stale; above this % of a
+/// theoretical one, the derivation is wrong for the machine.
+constexpr double kStaleCeilingPct = 105;
+/// STREAM's array-size rule: each array at least this many times the last-level cache.
+constexpr double kStreamCacheMultiple = 4;
+
 /// Run rules. Warm-up runs until both warmup_steps and warmup_time are reached; each of
 /// `repeats` repetitions measures until both min_steps and min_time are reached (or max_time
 /// passes, which is noted). A result whose noise (the CV of the repetition medians; of the

@@ -15,6 +15,25 @@ double percentile_sorted(const std::vector<double>& sorted, double p) {
   return sorted[lower] + (sorted[upper] - sorted[lower]) * fraction;
 }
 
+std::vector<double> evenly_kept(const std::vector<double>& samples, size_t limit) {
+  if (samples.size() <= limit) return samples;
+  std::vector<double> kept;
+  if (limit == 0) return kept;
+  if (limit == 1) return {samples.front()};
+  kept.reserve(limit);
+  const double stride = static_cast<double>(samples.size() - 1) / static_cast<double>(limit - 1);
+  for (size_t i = 0; i < limit; ++i) {
+    kept.push_back(samples[static_cast<size_t>(std::llround(stride * static_cast<double>(i)))]);
+  }
+  return kept;
+}
+
+double share_weighted_noise(const std::vector<double>& shares, const std::vector<double>& noises) {
+  double total = 0;
+  for (size_t i = 0; i < shares.size() && i < noises.size(); ++i) total += shares[i] * noises[i];
+  return total;
+}
+
 Summary summarize(std::vector<double> samples) {
   Summary s;
   s.count = samples.size();

@@ -19,6 +19,15 @@ struct Summary {
 /// Computes the summary of `samples`. An empty input gives a zero summary with count 0.
 Summary summarize(std::vector<double> samples);
 
+/// At most `limit` of `samples`, evenly kept: the first, the last and evenly spaced ones between
+/// them, in their order (all of them when there are no more than `limit`).
+std::vector<double> evenly_kept(const std::vector<double>& samples, size_t limit);
+
+/// The noise of a sum of parts: each part's noise (CV, any unit) weighted by its share of the
+/// total (shares sum to 1). Parts' errors may be correlated, so the weighted sum, not a root sum
+/// of squares: an upper bound on the sum's relative spread.
+double share_weighted_noise(const std::vector<double>& shares, const std::vector<double>& noises);
+
 /// The p-th percentile (0..100) of already sorted samples, linear interpolation.
 double percentile_sorted(const std::vector<double>& sorted, double p);
 

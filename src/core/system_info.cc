@@ -65,6 +65,32 @@ double measure_cpu_clock_hz() {
 #endif
 }
 
+double read_last_level_cache_bytes(const std::string& sysfs_cache_dir) {
+  int best_level = 0;
+  double best_bytes = 0;
+  for (int index = 0; index < 16; ++index) {
+    std::string dir = sysfs_cache_dir + "/index" + std::to_string(index);
+    std::ifstream level_in(dir + "/level"), type_in(dir + "/type"), size_in(dir + "/size");
+    int level = 0;
+    std::string type, size;
+    if (!(level_in >> level) || !(type_in >> type) || !(size_in >> size)) continue;
+    if (type != "Data" && type != "Unified") continue;
+    double multiplier = 1;
+    char unit = size.empty() ? '\0' : size.back();
+    if (unit == 'K') multiplier = 1024;
+    if (unit == 'M') multiplier = 1024.0 * 1024;
+    if (unit == 'G') multiplier = 1024.0 * 1024 * 1024;
+    if (multiplier > 1) size.pop_back();
+    std::optional<double> value = parse_double(size);
+    if (!value || !(*value > 0)) continue;
+    if (level > best_level) {
+      best_level = level;
+      best_bytes = *value * multiplier;
+    }
+  }
+  return best_bytes;
+}
+
 namespace {
 
 CpuInfo read_cpu_info() {
@@ -108,6 +134,7 @@ CpuInfo read_cpu_info() {
   info.physical_cores = cores.empty() ? info.logical_cpus : static_cast<int>(cores.size());
   info.sockets = packages.empty() ? 1 : static_cast<int>(packages.size());
   info.nominal_clock_hz = mhz * 1e6;
+  info.last_level_cache_bytes = read_last_level_cache_bytes();
 
   // Clock for theoretical peaks: a user override, then the clock measured by a dependent-add
   // chain (what the core really runs at, boost included, even under a hypervisor), then the
@@ -316,6 +343,7 @@ nlohmann::json collect_context() {
                     {"clock_hz", cpu.clock_hz},
                     {"clock_source", cpu.clock_source},
                     {"nominal_clock_hz", cpu.nominal_clock_hz},
+                    {"last_level_cache_bytes", cpu.last_level_cache_bytes},
                     {"flags", cpu.flags}};
   context["memory"] = {{"total_bytes", proc_kib_field_bytes("/proc/meminfo", "MemTotal")},
                        {"available_bytes", proc_kib_field_bytes("/proc/meminfo", "MemAvailable")}};

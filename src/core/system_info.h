@@ -22,8 +22,16 @@ struct CpuInfo {
   double clock_hz = 0;          ///< the clock used for theoretical peaks
   std::string clock_source;     ///< where clock_hz came from
   double nominal_clock_hz = 0;  ///< /proc/cpuinfo's "cpu MHz" (often the base clock)
+  /// The largest data cache one core sees (sysfs, highest level; 0 when unknown), for STREAM's
+  /// array-size rule.
+  double last_level_cache_bytes = 0;
   bool has_flag(const std::string& flag) const;
 };
+
+/// The largest data or unified cache of CPU 0 in bytes, from sysfs under `sysfs_cache_dir`
+/// (index*/level, type, size such as "32768K"); 0 when none can be read.
+double read_last_level_cache_bytes(
+    const std::string& sysfs_cache_dir = "/sys/devices/system/cpu/cpu0/cache");
 
 /// The CPU of this machine (read once).
 const CpuInfo& cpu_info();

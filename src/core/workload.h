@@ -32,8 +32,16 @@ struct WorkCounts {
   std::string primary;
   /// True when the counts cover only part of the work (whole models count the FLOPs of
   /// GEMM-class layers and no bytes): a low compute share then says nothing about latency, and
-  /// the bound verdict is "unknown" rather than "latency".
+  /// the bound verdict is "unknown" rather than "neither".
   bool partial_accounting = false;
+  /// Operator calls (kernel launches) per step, where the workload counts them; 0 means at least
+  /// one. With the measured cost of a trivial call it gives the step's dispatch floor, the
+  /// evidence a "latency" verdict needs (docs/metrics.md, "Bound verdict").
+  double calls = 0;
+  /// Memory bandwidth benchmarks (STREAM-like): the bytes of each array a step streams. STREAM's
+  /// rule wants each at least 4x the last-level cache; a smaller one is flagged "in cache"
+  /// (its figure is a cache bandwidth). 0: not such a benchmark.
+  double array_bytes = 0;
   /// Collectives (comm/...): the bytes of one call by nccl-tests' size convention (algbw =
   /// comm_bytes / time) and the bus-bandwidth factor (busbw = algbw x bus_factor); 0 otherwise.
   /// Their primary figure is "busbw".

@@ -21,8 +21,9 @@ std::string median_step(const Result& r) {
 
 std::string noise_text(const Result& r) {
   const Metric* m = find_metric(r, "noise");
-  if (!m) return "-";
-  return strprintf("%.1f%%", m->value) + (r.noisy ? "!" : "");
+  std::string text = m ? strprintf("%.1f%%", m->value) + (r.noisy ? "!" : "") : "-";
+  // A contended result is slower than the machine alone, however steady it was.
+  return r.contended ? text + " contended" : text;
 }
 
 std::string throughput_text(const Result& r) {
@@ -39,7 +40,10 @@ std::string peak_text(const Result& r) {
   // Throughput-judged results (whole models) still show how much of the compute ceiling their
   // counted FLOPs reach.
   if (!m && primary == "throughput") m = find_metric(r, "pct_peak_compute");
-  return m ? strprintf("%.1f%%", m->value) : "-";
+  if (!m) return "-";
+  // "?": the ceiling behind it failed its sanity check (stale, in cache; see the notes).
+  bool doubtful = r.run.contains("ceiling_sanity") && !r.run["ceiling_sanity"].empty();
+  return strprintf("%.1f%%", m->value) + (doubtful ? "?" : "");
 }
 
 std::string memory_text(const Result& r) {
@@ -339,7 +343,7 @@ std::string render_csv(const ResultsDocument& doc) {
          "step_time_p99_s,step_time_cv,noise_pct,device_time_median_s,throughput,throughput_unit,"
          "flops_per_s,bandwidth_bytes_per_s,pct_peak_compute,pct_peak_bandwidth,"
          "host_peak_rss_bytes,device_peak_memory_bytes,check,check_error,bound,"
-         "pct_theoretical_compute,pct_theoretical_bandwidth,arithmetic_intensity\n";
+         "pct_theoretical_compute,pct_theoretical_bandwidth,arithmetic_intensity,contended\n";
   for (const auto& r : doc.results) {
     const Metric* throughput = find_metric(r, "throughput");
     std::string check = r.check.status == CheckOutcome::Status::kPassed   ? "passed"
@@ -370,7 +374,8 @@ std::string render_csv(const ResultsDocument& doc) {
         r.bound ? r.bound->verdict : "",
         number_field(r, "pct_theoretical_compute"),
         number_field(r, "pct_theoretical_bandwidth"),
-        number_field(r, "arithmetic_intensity")};
+        number_field(r, "arithmetic_intensity"),
+        r.contended ? "true" : "false"};
     out << join(fields, ",") << "\n";
   }
   return out.str();
@@ -450,6 +455,7 @@ std::string progress_line(const Result& r, size_t index, size_t total) {
     std::string peak = peak_text(r);
     if (peak != "-") line += " (" + peak + " of peak)";
     if (r.bound && r.bound->verdict != "-") line += " " + r.bound->verdict + "-bound";
+    if (r.contended) line += " [contended]";
   } else if (!r.reason.empty()) {
     line += "  -- " + r.reason;
   }

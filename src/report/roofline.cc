@@ -231,6 +231,7 @@ std::string verdict_colour(const std::string& verdict) {
   if (verdict == "compute") return "#1f77b4";
   if (verdict == "memory") return "#e6550d";
   if (verdict == "latency") return "#7b4fb0";
+  if (verdict == "neither") return "#2a9d8f";
   return "#8c8c8c";
 }
 
@@ -680,8 +681,10 @@ std::string roofline_svg(const ResultsDocument& document, const RooflineOptions&
   Svg table;
   {
     double x = px0;
-    for (const char* verdict : {"compute", "memory", "latency", ""}) {
-      std::string text = *verdict ? std::string(verdict) + "-bound" : "no bound verdict";
+    for (const char* verdict : {"compute", "memory", "latency", "neither", ""}) {
+      std::string text = std::string(verdict) == "neither" ? "neither ceiling"
+                         : *verdict                        ? std::string(verdict) + "-bound"
+                                                           : "no bound verdict";
       table.circle(x + 5, y, kMarkerRadius, "fill=\"" + verdict_colour(verdict) + "\"");
       table.text(x + 14, y + 4, text, "font-size=\"11\" fill=\"#222\"");
       x += 14 + text_width(text, 11) + 18;

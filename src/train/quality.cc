@@ -9,6 +9,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/registry.h"
 #include "core/stats.h"
 #include "core/strings.h"
@@ -164,6 +165,9 @@ RunRecord train_once(const Problem& base, uint64_t seed, int run_index, const Qu
       if (!batch) break;
       task->train_on(*batch);
       ++batches;
+      report_progress(strprintf("run %d, epoch %lld, batch %lld of at most %lld", run_index + 1,
+                                static_cast<long long>(epoch + 1), static_cast<long long>(batches),
+                                static_cast<long long>(max_batches)));
       record.samples += batch->size;
       bool last = batches >= max_batches;
       bool budget_over = q.budget_s > 0 && seconds_since(run_start) >= q.budget_s;
@@ -184,6 +188,10 @@ RunRecord train_once(const Problem& base, uint64_t seed, int run_index, const Qu
       log.event("eval_accuracy", point.quality,
                 {{"run", run_index}, {"epoch_num", point.epoch}, {"samples", point.samples}});
       record.curve.push_back(point);
+      report_progress_event(
+          strprintf("run %d, epoch %.2f: %s %.4g%s (target %.4g%s), %s of training", run_index + 1,
+                    point.epoch, spec.metric.c_str(), point.quality, spec.unit.c_str(), spec.target,
+                    spec.unit.c_str(), format_seconds(point.elapsed_s).c_str()));
       record.final_quality = point.quality;
       if (std::isnan(record.best_quality) ||
           meets_target(point.quality, record.best_quality, spec.higher_is_better)) {

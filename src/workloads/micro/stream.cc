@@ -55,6 +55,9 @@ class Stream : public Workload {
     work.sample_unit = "elements";
     work.dtype = dtype_;
     work.primary = "bandwidth";
+    // Host-device copies are bounded by the link, not a cache; the memory kernels follow
+    // STREAM's array-size rule.
+    if (!is_transfer()) work.array_bytes = n * dtype_bytes(dtype_);
     return work;
   }
 
