@@ -180,6 +180,7 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
   // What one repetition should take: min_time, or min_steps at the warm-up's pace, capped.
   double repeat_estimate =
       std::min(o.max_time, std::max(o.min_time, o.min_steps * std::max(step_estimate, 0.0)));
+  std::vector<double> recent;  // the last samples' wall times, while steps are grouped
   for (int repeat = 0; repeat < repeats; ++repeat) {
     std::vector<double> this_repeat;
     int64_t steps = 0;
@@ -199,19 +200,26 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
       if (vote != kMore) break;
       StepTiming t = timed_call(call, device, timer.get(), per_sample);
       double per_step = t.wall / static_cast<double>(per_sample);
-      steps += per_sample;
-      // Steps slower than the warm-up promised: time fewer together from the next sample on
-      // (one rank alone; a group keeps the count it agreed on).
-      if (!group && per_sample > 1 && t.wall > kSampleFloorOverheads * m.sample_floor / 10) {
-        per_sample = std::clamp<int64_t>(
-            static_cast<int64_t>(std::ceil(m.sample_floor / std::max(per_step, 1e-12))), 1,
-            per_sample);
-        m.steps_per_sample = per_sample;
-      }
       this_repeat.push_back(per_step);
       m.wall.push_back(per_step);
       if (timer) m.device_times.push_back(t.device / static_cast<double>(per_sample));
       m.measured_seconds += t.wall;
+      steps += per_sample;
+      // Steps steadily slower than the warm-up promised (the median of the last 5 samples
+      // over 10 x the floor; one preempted sample is not enough): time fewer together from the
+      // next sample on. One rank alone; a group keeps the count it agreed on.
+      if (!group && per_sample > 1) {
+        recent.push_back(t.wall);
+        if (recent.size() > 5) recent.erase(recent.begin());
+        double typical = summarize(recent).median;
+        if (recent.size() == 5 && typical > 10 * m.sample_floor) {
+          per_sample = std::clamp<int64_t>(
+              static_cast<int64_t>(std::ceil(m.sample_floor * per_sample / typical)), 1,
+              per_sample);
+          m.steps_per_sample = per_sample;
+          recent.clear();
+        }
+      }
     }
     m.measured += steps;
     m.repeat_medians.push_back(summarize(this_repeat).median);
