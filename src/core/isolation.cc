@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/child_spec.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -210,14 +211,7 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
 }
 
 int run_child(const std::string& spec_path, const std::string& result_path) {
-  json spec;
-  try {
-    std::ifstream in(spec_path);
-    spec = json::parse(in);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dlbench child: unreadable spec %s: %s\n", spec_path.c_str(), e.what());
-    return kExitUsage;
-  }
+  json spec = load_child_spec(spec_path);  // Error (exit 2) on a bad spec
   Problem problem =
       Registry::instance().resolve(Problem::parse(spec.at("problem").get<std::string>()));
   RunOptions options = RunOptions::from_json(spec.at("options"));
