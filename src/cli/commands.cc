@@ -37,16 +37,32 @@ using nlohmann::json;
 
 TargetList parse_targets(const std::vector<std::string>& tokens) {
   TargetList list;
+  // A key given before the workloads (for all of them) and again for one problem would leave
+  // one of the two values unused: refuse it rather than pick one.
+  auto check_not_overridden = [&](const Problem& problem, const std::string& key,
+                                  const std::string& value) {
+    auto global = list.overrides.find(key);
+    if (global == list.overrides.end()) return;
+    throw Error(strprintf(
+        "parameter '%s' given twice for %s: %s=%s before the workload and "
+        "%s=%s after it",
+        printable(key).c_str(), single_quoted(problem.workload).c_str(), printable(key).c_str(),
+        printable(global->second).c_str(), printable(key).c_str(), printable(value).c_str()));
+  };
   for (const auto& token : tokens) {
     std::string key, value;
     if (token.find_first_of(" \t") != std::string::npos) {
       list.problems.push_back(Problem::parse(token));
+      for (const auto& [k, v] : list.problems.back().params) {
+        check_not_overridden(list.problems.back(), k, v);
+      }
     } else if (split_assignment(token, &key, &value)) {
       auto& target = list.problems.empty() ? list.overrides : list.problems.back().params;
-      if (target.count(key)) throw Error("parameter '" + key + "' given twice");
+      if (target.count(key)) throw Error("parameter " + single_quoted(key) + " given twice");
+      if (!list.problems.empty()) check_not_overridden(list.problems.back(), key, value);
       target[key] = value;
     } else if (token.find('=') != std::string::npos) {
-      throw Error("malformed parameter '" + token + "': expected key=value");
+      throw Error("malformed parameter " + single_quoted(token) + ": expected key=value");
     } else {
       list.problems.push_back(Problem{token, {}});
     }
@@ -55,24 +71,31 @@ TargetList parse_targets(const std::vector<std::string>& tokens) {
 }
 
 std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
-                                 const std::map<std::string, std::string>& overrides) {
+                                 const std::map<std::string, std::string>& overrides,
+                                 const std::vector<std::string>& origins) {
   const Registry& registry = Registry::instance();
   std::set<std::string> used;
   std::vector<Problem> resolved;
-  for (Problem problem : problems) {
-    const WorkloadInfo& info = registry.info(problem.workload);
-    for (const auto& spec : registry.params_of(info)) {
-      auto it = overrides.find(spec.name);
-      if (it != overrides.end()) {
-        problem.params[spec.name] = it->second;
-        used.insert(spec.name);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    Problem problem = problems[i];
+    try {
+      const WorkloadInfo& info = registry.info(problem.workload);
+      for (const auto& spec : registry.params_of(info)) {
+        auto it = overrides.find(spec.name);
+        if (it != overrides.end()) {
+          problem.params[spec.name] = it->second;
+          used.insert(spec.name);
+        }
       }
+      resolved.push_back(registry.resolve(problem));
+    } catch (const Error& e) {
+      if (i >= origins.size() || origins[i].empty()) throw;
+      throw Error(origins[i] + ": " + e.what());
     }
-    resolved.push_back(registry.resolve(problem));
   }
   for (const auto& [key, value] : overrides) {
     if (!used.count(key)) {
-      throw Error("parameter '" + key + "' is not accepted by any selected workload");
+      throw Error("parameter " + single_quoted(key) + " is not accepted by any selected workload");
     }
   }
   return resolved;
@@ -549,6 +572,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   // Gather problems: suites first, then targets; all validated before anything runs.
   RunPlan plan;
   std::vector<Problem> raw;
+  std::vector<std::string> origins;  ///< where each problem was written ("" on the command line)
   std::vector<RunOptions>& problem_options = plan.problem_options;
   std::string& label = plan.label;
   json& suites_json = plan.suites_json;
@@ -560,6 +584,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
       for (const auto& [key, value] : entry.run.items()) entry_rules[key] = value;
       if (entry.timeout) entry_rules["timeout"] = *entry.timeout;
       raw.push_back(entry.problem);
+      origins.push_back(entry.origin);
       problem_options.push_back(with_rules(entry_rules));
     }
     label += (label.empty() ? "" : "+") + suite.name;
@@ -567,8 +592,9 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
         {{"name", suite.name}, {"path", suite.path}, {"run_options", suite_options.to_json()}});
   }
   for (const auto& list : flags.lists) {
-    for (const auto& problem : load_problem_list(list)) {
-      raw.push_back(problem);
+    for (const auto& listed : load_problem_list_entries(list)) {
+      raw.push_back(listed.problem);
+      origins.push_back(listed.origin);
       problem_options.push_back(options);
     }
     std::string base = list.substr(list.rfind('/') + 1);
@@ -577,6 +603,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   TargetList targets = parse_targets(flags.targets);
   for (const auto& p : targets.problems) {
     raw.push_back(p);
+    origins.push_back("");
     problem_options.push_back(options);
   }
   if (raw.empty()) {
@@ -594,7 +621,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   std::map<std::string, std::string> overrides = targets.overrides;
   if (!flags.device.empty()) overrides["device"] = flags.device;
   if (flags.threads > 0) overrides["threads"] = std::to_string(flags.threads);
-  plan.problems = resolve_all(raw, overrides);
+  plan.problems = resolve_all(raw, overrides, origins);
   if (flags.scaling == "strong" && world_size > 1) {
     plan.problems = divide_batches(plan.problems, world_size);
   }
