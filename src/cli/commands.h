@@ -17,12 +17,15 @@ struct TargetList {
 
 /// Groups command-line tokens: a workload name or a quoted repro string starts a problem; a
 /// key=value after it belongs to it; a key=value before any problem is a global override.
+/// Throws Error when a key is given twice for one problem (also once globally and once for it).
 TargetList parse_targets(const std::vector<std::string>& tokens);
 
 /// Applies global overrides to every problem that accepts the key, then resolves each problem
-/// (validating it). Throws Error when a key fits none of the problems.
+/// (validating it). Throws Error when a key fits none of the problems. `origins[i]`, when given
+/// and not empty, says where problem i was written ("suites/x.yaml:7"): its errors start with it.
 std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
-                                 const std::map<std::string, std::string>& overrides);
+                                 const std::map<std::string, std::string>& overrides,
+                                 const std::vector<std::string>& origins = {});
 
 /// `dlbench data list`: the catalog's data sets and whether each is present (checksums too
 /// when `verify`), as a table or JSON.

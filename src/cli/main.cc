@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace {
 
@@ -33,12 +34,15 @@ int main(int argc, char** argv) {
   try {
     return dlbench::run_cli(argc, argv);
   } catch (const dlbench::Error& e) {
-    std::fprintf(stderr, "dlbench: error: %s\n", e.what());
+    std::fprintf(stderr, "dlbench: error: %s\n",
+                 dlbench::printable(e.what(), dlbench::kMaxMessageBytes).c_str());
     return dlbench::kExitUsage;
   } catch (const std::exception& e) {
     std::string message = e.what();
-    std::fprintf(stderr, "dlbench: internal error: %s\n",
-                 message.substr(0, message.find('\n')).c_str());
+    std::fprintf(
+        stderr, "dlbench: internal error: %s\n",
+        dlbench::printable(message.substr(0, message.find('\n')), dlbench::kMaxMessageBytes)
+            .c_str());
     return dlbench::kExitFailures;
   }
 }

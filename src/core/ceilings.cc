@@ -2,10 +2,18 @@
 
 #include <torch/version.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 
+#include "core/error.h"
+#include "core/files.h"
 #include "core/strings.h"
 
 namespace dlbench {
@@ -229,16 +237,104 @@ std::string measured_ceilings_path(const std::string& device, int threads) {
          "-" + fingerprint(identity) + ".json";
 }
 
-nlohmann::json load_measured_ceilings(const std::string& device, int threads) {
-  std::ifstream in(measured_ceilings_path(device, threads));
-  if (!in) return nullptr;
-  try {
-    nlohmann::json j = nlohmann::json::parse(in);
-    if (!j.is_object() || !j.contains("compute")) return nullptr;
-    return j;
-  } catch (const std::exception&) {
-    return nullptr;  // a corrupt cache is ignored (and re-measured by `dlbench peak`)
+namespace {
+
+using nlohmann::json;
+
+/// What is wrong with `value` as a ceiling entry ({"flops" or "bytes_per_s": rate > 0,
+/// "source", "basis": text, "theoretical", "pct_of_theoretical": numbers}); "" when valid.
+std::string ceiling_entry_problem(const json& value, const char* rate_key) {
+  if (!value.is_object()) return "is not an object";
+  if (!value.contains(rate_key) || !value[rate_key].is_number() ||
+      !(value[rate_key].get<double>() > 0)) {
+    return std::string("has no positive '") + rate_key + "'";
   }
+  for (const char* key : {"source", "basis"}) {
+    if (value.contains(key) && !value[key].is_string()) {
+      return std::string("has a '") + key + "' that is not text";
+    }
+  }
+  for (const char* key : {"theoretical", "pct_of_theoretical"}) {
+    if (value.contains(key) && !value[key].is_number()) {
+      return std::string("has a '") + key + "' that is not a number";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string measured_ceilings_problem(const json& cache) {
+  if (!cache.is_object()) return "it is not a JSON object";
+  for (const char* key : {"device", "measured_at", "dlbench_version", "cpu_model"}) {
+    if (cache.contains(key) && !cache[key].is_string()) {
+      return std::string("'") + key + "' is not text";
+    }
+  }
+  if (cache.contains("threads") && !cache["threads"].is_number_integer()) {
+    return "'threads' is not an integer";
+  }
+  if (cache.contains("run_options") && !cache["run_options"].is_object()) {
+    return "'run_options' is not an object";
+  }
+  if (!cache.contains("compute") || !cache["compute"].is_object()) {
+    return "'compute' is missing or not an object";
+  }
+  for (const auto& [dtype, entry] : cache["compute"].items()) {
+    std::string problem = ceiling_entry_problem(entry, "flops");
+    if (!problem.empty()) return "compute ceiling '" + printable(dtype) + "' " + problem;
+  }
+  for (const char* key : {"bandwidth", "host_to_device", "device_to_host"}) {
+    if (!cache.contains(key) || cache[key].is_null()) continue;
+    std::string problem = ceiling_entry_problem(cache[key], "bytes_per_s");
+    if (!problem.empty()) return std::string("'") + key + "' " + problem;
+  }
+  if (cache.contains("problems")) {
+    const json& problems = cache["problems"];
+    if (!problems.is_array()) return "'problems' is not a list";
+    for (const json& p : problems) {
+      if (!p.is_object()) return "'problems' holds an entry that is not an object";
+      for (const char* key : {"problem", "ceiling", "dtype", "status", "reason", "unit"}) {
+        if (p.contains(key) && !p[key].is_string()) {
+          return std::string("a problem's '") + key + "' is not text";
+        }
+      }
+      if (p.contains("rate") && !p["rate"].is_number() && !p["rate"].is_null()) {
+        return "a problem's 'rate' is not a number";
+      }
+    }
+  }
+  return "";
+}
+
+nlohmann::json load_measured_ceilings(const std::string& device, int threads) {
+  const std::string path = measured_ceilings_path(device, threads);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 && errno == ENOENT) return nullptr;  // not measured yet
+  std::string problem;
+  json cache;
+  try {
+    cache = parse_json_file(path, "measured-ceilings cache");
+    problem = measured_ceilings_problem(cache);
+    if (!problem.empty())
+      problem = "measured-ceilings cache " + single_quoted(path) + ": " + problem;
+  } catch (const Error& e) {
+    problem = e.what();
+  }
+  if (problem.empty()) return cache;
+  // A bad cache is treated as absent (and measured again by `dlbench peak`), with one warning
+  // per file and process: the runner asks for every problem.
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (warned.insert(path).second) {
+    std::fprintf(stderr,
+                 "dlbench: warning: %s; the cache is ignored (`dlbench peak --device %s` "
+                 "measures the ceilings again)\n",
+                 printable(problem, 600).c_str(), device.c_str());
+    std::fflush(stderr);
+  }
+  return nullptr;
 }
 
 std::optional<Ceiling> measured_compute_ceiling(const std::string& device, const std::string& dtype,

@@ -45,8 +45,12 @@ std::optional<Ceiling> bandwidth_ceiling(const std::string& device);
 std::string measured_ceilings_path(const std::string& device, int threads);
 /// The cached measurement for a device (the "devices" entry layout of docs/result-schema.md:
 /// {"threads", "compute": {dtype: {"flops", "source", "basis"}}, "bandwidth": {...}}), or null
-/// when there is none or it is unreadable.
+/// when there is none. A cache that cannot be read or breaks that layout is also null, with one
+/// warning on stderr (per file and process) that names the file.
 nlohmann::json load_measured_ceilings(const std::string& device, int threads);
+/// What is wrong with `cache` as a measured-ceilings cache ("'compute' is missing or not an
+/// object", ...); "" when every field dlbench reads has the right type.
+std::string measured_ceilings_problem(const nlohmann::json& cache);
 /// A measured compute ceiling for a dtype from the cache; nullopt when not measured.
 std::optional<Ceiling> measured_compute_ceiling(const std::string& device, const std::string& dtype,
                                                 int threads);

@@ -17,7 +17,9 @@
 #include <sstream>
 #include <thread>
 
+#include "core/child_spec.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/progress.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -241,7 +243,7 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
   } else {
     std::string text = read_file(result_path);
     try {
-      result = result_from_json(json::parse(text));
+      result = result_from_json(parse_json_text(text, "the child's result file"));
     } catch (const std::exception& e) {
       result = failed_result(resolved, std::string("child wrote no readable result (") + e.what() +
                                            ")" + (stderr_tail.empty() ? "" : ": " + stderr_tail));
@@ -259,14 +261,7 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
 
 int run_child(const std::string& spec_path, const std::string& result_path) {
   install_progress_pipe_from_environment();
-  json spec;
-  try {
-    std::ifstream in(spec_path);
-    spec = json::parse(in);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dlbench child: unreadable spec %s: %s\n", spec_path.c_str(), e.what());
-    return kExitUsage;
-  }
+  json spec = load_child_spec(spec_path);  // Error (exit 2) on a bad spec
   Problem problem =
       Registry::instance().resolve(Problem::parse(spec.at("problem").get<std::string>()));
   RunOptions options = RunOptions::from_json(spec.at("options"));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -83,11 +84,12 @@ std::optional<std::vector<int64_t>> split_tuple(const std::string& text) {
 
 std::vector<int64_t> parse_tuple(const std::string& value, size_t dims) {
   auto values = split_tuple(value);
-  if (!values) throw Error("malformed tuple '" + value + "': expected N, NxN or NxNxN");
+  if (!values)
+    throw Error("malformed tuple " + single_quoted(value) + ": expected N, NxN or NxNxN");
   if (values->size() == 1) return std::vector<int64_t>(dims, values->front());
   if (values->size() != dims) {
-    throw Error(strprintf("tuple '%s' has %zu entries; this problem has %zu spatial dimensions",
-                          value.c_str(), values->size(), dims));
+    throw Error(strprintf("tuple %s has %zu entries; this problem has %zu spatial dimensions",
+                          single_quoted(value).c_str(), values->size(), dims));
   }
   return *values;
 }
@@ -103,8 +105,8 @@ ParamSpec ParamSpec::text(std::string name, std::string default_value, std::stri
 
 std::string ParamSpec::normalize(const std::string& raw, const std::string& workload) const {
   auto fail = [&](const std::string& why) -> Error {
-    return Error(strprintf("%s: bad value '%s' for parameter '%s': %s", workload.c_str(),
-                           raw.c_str(), name.c_str(), why.c_str()));
+    return Error(strprintf("%s: bad value %s for parameter '%s': %s", workload.c_str(),
+                           single_quoted(raw).c_str(), name.c_str(), why.c_str()));
   };
   if (raw.empty()) throw fail("empty value");
   if (raw.find_first_of(" \t\n") != std::string::npos) throw fail("values may not contain spaces");
@@ -123,7 +125,13 @@ std::string ParamSpec::normalize(const std::string& raw, const std::string& work
     }
     case ParamType::kFloat: {
       auto value = parse_double(raw);
-      if (!value) throw fail("expected a number");
+      if (!value) {
+        char* end = nullptr;
+        double parsed = std::strtod(raw.c_str(), &end);
+        bool non_finite = end == raw.c_str() + raw.size() && !std::isfinite(parsed);
+        throw fail(non_finite ? "must be a finite number (not NaN or infinity)"
+                              : "expected a number");
+      }
       check_range(*value);
       return format_number(*value);
     }

@@ -27,15 +27,17 @@ Problem Problem::parse(const std::string& text) {
   Problem problem;
   problem.workload = tokens[0];
   if (problem.workload.find('=') != std::string::npos) {
-    throw Error("problem '" + text + "' must start with a workload name, not '" + tokens[0] + "'");
+    throw Error("problem " + single_quoted(text) + " must start with a workload name, not " +
+                single_quoted(tokens[0]));
   }
   for (size_t i = 1; i < tokens.size(); ++i) {
     std::string key, value;
     if (!split_assignment(tokens[i], &key, &value)) {
-      throw Error("malformed parameter '" + tokens[i] + "' in '" + text + "': expected key=value");
+      throw Error("malformed parameter " + single_quoted(tokens[i]) + " in " + single_quoted(text) +
+                  ": expected key=value");
     }
     if (problem.params.count(key)) {
-      throw Error("parameter '" + key + "' given twice in '" + text + "'");
+      throw Error("parameter " + single_quoted(key) + " given twice in " + single_quoted(text));
     }
     problem.params[key] = value;
   }

@@ -49,7 +49,7 @@ const Registry::Entry& Registry::entry(const std::string& name) const {
     if (!e.info.hidden) names.push_back(e.info.name);
   }
   std::string suggestion = nearest(name, names);
-  throw Error("unknown workload '" + name + "'" +
+  throw Error("unknown workload " + single_quoted(name) +
               (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)") +
               "; 'dlbench list' shows them all");
 }
@@ -70,7 +70,8 @@ std::vector<ParamSpec> common_params() {
   return {
       ParamSpec::text("device", "cpu", "where to run: cpu, cuda or cuda:N"),
       ParamSpec::integer("threads", default_thread_count(),
-                         "intra-op CPU threads (default: the physical cores available)", 1, 4096),
+                         "intra-op CPU threads (default: the physical cores available)", 1,
+                         max_thread_count()),
       ParamSpec::integer("seed", 0, "random seed for inputs and initialisation", 0),
   };
 }
@@ -88,8 +89,22 @@ std::string normalize_device(const std::string& value, const std::string& worklo
     auto index = parse_int(value.substr(5));
     if (index && *index >= 0) return "cuda:" + std::to_string(*index);
   }
-  throw Error(workload + ": bad value '" + value +
-              "' for parameter 'device': expected cpu, cuda or cuda:N");
+  throw Error(workload + ": bad value " + single_quoted(value) +
+              " for parameter 'device': expected cpu, cuda or cuda:N");
+}
+
+/// threads=N, normalised, within max_thread_count() (with a message that says why).
+std::string normalize_threads(const ParamSpec& spec, const std::string& value,
+                              const std::string& workload) {
+  auto threads = parse_int(value);
+  if (threads) {
+    std::string problem = thread_count_problem(*threads);
+    if (!problem.empty()) {
+      throw Error(workload + ": bad value " + single_quoted(value) +
+                  " for parameter 'threads': " + problem);
+    }
+  }
+  return spec.normalize(value, workload);
 }
 }  // namespace
 
@@ -106,12 +121,13 @@ Problem Registry::resolve(const Problem& raw) const {
         std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == key; });
     if (spec == specs.end()) {
       std::string suggestion = nearest(key, names);
-      throw Error(workload.name + ": unknown parameter '" + key + "'" +
+      throw Error(workload.name + ": unknown parameter " + single_quoted(key) +
                   (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)") +
                   "; valid: " + join(names, ", "));
     }
-    resolved.params[key] = key == "device" ? normalize_device(value, workload.name)
-                                           : spec->normalize(value, workload.name);
+    resolved.params[key] = key == "device"    ? normalize_device(value, workload.name)
+                           : key == "threads" ? normalize_threads(*spec, value, workload.name)
+                                              : spec->normalize(value, workload.name);
   }
   for (const auto& spec : specs) {
     if (!resolved.params.count(spec.name)) resolved.params[spec.name] = spec.default_value;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/strings.h"
 
 namespace dlbench {
@@ -85,6 +87,48 @@ CheckOutcome::Status parse_check_status(const std::string& name) {
   if (name == "passed") return CheckOutcome::Status::kPassed;
   if (name == "failed") return CheckOutcome::Status::kFailed;
   return CheckOutcome::Status::kNotApplicable;
+}
+
+/// "a number", "a list", ... for messages about a value of the wrong type.
+std::string json_kind(const json& value) {
+  switch (value.type()) {
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "true or false";
+    case json::value_t::null:
+      return "null";
+    default:
+      return "a number";
+  }
+}
+
+/// `record[key]`, which must be an object when present; {} when absent.
+json object_field(const json& record, const char* key) {
+  if (!record.contains(key)) return json::object();
+  const json& value = record[key];
+  if (!value.is_object()) {
+    throw Error(strprintf("'%s' must be an object, not %s", key, json_kind(value).c_str()));
+  }
+  return value;
+}
+
+/// `record[key]`, which must be a list of objects when present; [] when absent.
+json list_of_objects(const json& record, const char* key) {
+  if (!record.contains(key)) return json::array();
+  const json& value = record[key];
+  bool valid = value.is_array() &&
+               std::all_of(value.begin(), value.end(), [](const json& e) { return e.is_object(); });
+  if (!valid) {
+    throw Error(
+        strprintf("'%s' must be a list of objects, not %s", key,
+                  value.is_array() ? "a list holding other values" : json_kind(value).c_str()));
+  }
+  return value;
 }
 
 // JSON has no NaN/Inf: write them as null.
@@ -218,9 +262,9 @@ Result result_from_json(const json& j) {
     if (j.contains("bound") && j["bound"].is_object()) {
       r.bound = Bound{j["bound"].value("verdict", ""), j["bound"].value("detail", "")};
     }
-    r.breakdown = j.value("breakdown", json::array());
-    r.ranks = j.value("ranks", json::array());
-    r.run = j.value("run", json::object());
+    r.breakdown = list_of_objects(j, "breakdown");
+    r.ranks = list_of_objects(j, "ranks");
+    r.run = object_field(j, "run");
     r.notes = j.value("notes", std::vector<std::string>{});
     return r;
   } catch (const json::exception& e) {
@@ -281,8 +325,12 @@ ResultsDocument ResultsDocument::from_json(const json& document, const std::stri
                 kSchemaVersion);
   }
   ResultsDocument doc;
-  doc.context = document.value("context", json::object());
-  doc.invocation = document.value("invocation", json::object());
+  try {
+    doc.context = object_field(document, "context");
+    doc.invocation = object_field(document, "invocation");
+  } catch (const Error& e) {
+    throw Error(origin + ": " + e.what());
+  }
   size_t index = 0;
   for (const auto& record : document["results"]) {
     try {
@@ -296,15 +344,7 @@ ResultsDocument ResultsDocument::from_json(const json& document, const std::stri
 }
 
 ResultsDocument ResultsDocument::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-  json document;
-  try {
-    document = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error("'" + path + "' is not valid JSON (" + std::string(e.what()) + ")");
-  }
-  return from_json(document, "'" + path + "'");
+  return from_json(parse_json_file(path, "results file"), "results file " + single_quoted(path));
 }
 
 }  // namespace dlbench

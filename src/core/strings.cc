@@ -47,6 +47,72 @@ std::string first_line(const std::string& text, size_t max_chars) {
   return line.size() > max_chars ? line.substr(0, max_chars) + "..." : line;
 }
 
+namespace {
+
+/// The length of the UTF-8 sequence starting at `text[i]` when it is a valid one that encodes a
+/// printable character (not a C1 control, U+0080..U+009F); 0 otherwise.
+size_t printable_utf8_length(const std::string& text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  uint32_t code = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    code = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    code = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    code = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3F);
+  }
+  const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < smallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  if (code <= 0x9F) return 0;  // C1 controls (CSI and friends)
+  return length;
+}
+
+}  // namespace
+
+std::string printable(const std::string& text, size_t max_bytes) {
+  size_t end = text.size();
+  if (end > max_bytes) {
+    end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  }
+  std::string out;
+  out.reserve(end + 16);
+  for (size_t i = 0; i < end;) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t length = c >= 0x80 ? printable_utf8_length(text, i) : 0;
+    if (length > 0 && i + length <= end) {
+      out.append(text, i, length);
+      i += length;
+    } else {
+      out += strprintf("\\x%02X", c);
+      ++i;
+    }
+  }
+  if (end < text.size()) out += strprintf("... (%zu bytes)", text.size());
+  return out;
+}
+
+std::string single_quoted(const std::string& text, size_t max_bytes) {
+  return "'" + printable(text, max_bytes) + "'";
+}
+
 std::string trim(const std::string& text) {
   size_t begin = 0, end = text.size();
   while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
@@ -110,7 +176,7 @@ std::optional<double> parse_seconds(const std::string& text) {
     std::string u = unit.text;
     if (text.size() > u.size() && text.compare(text.size() - u.size(), u.size(), u) == 0) {
       auto value = parse_double(text.substr(0, text.size() - u.size()));
-      if (!value) return std::nullopt;
+      if (!value || !std::isfinite(*value * unit.factor)) return std::nullopt;
       return *value * unit.factor;
     }
   }

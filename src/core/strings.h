@@ -17,6 +17,17 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
 /// The first line of a message, cut to `max_chars` with "..." (c10 errors carry long
 /// backtraces after it).
 std::string first_line(const std::string& text, size_t max_chars = 400);
+/// The longest user text an error message echoes before `printable` cuts it.
+constexpr size_t kPrintableMaxBytes = 200;
+/// User text made safe to echo in a one-line message: control bytes (newlines and escape
+/// sequences included), DEL, C1 controls and bytes that are not UTF-8 become `\xNN`; text longer
+/// than `max_bytes` is cut (never inside a UTF-8 sequence) and ends in "... (N bytes)".
+std::string printable(const std::string& text, size_t max_bytes = kPrintableMaxBytes);
+/// The longest error message printed whole: the CLI prints every message through printable()
+/// with this bound, so a message stays one line whatever it carries.
+constexpr size_t kMaxMessageBytes = 2000;
+/// printable() in single quotes: the usual way an error message names what the user typed.
+std::string single_quoted(const std::string& text, size_t max_bytes = kPrintableMaxBytes);
 /// Removes leading and trailing whitespace.
 std::string trim(const std::string& text);
 /// True when `text` starts with `prefix`.
@@ -27,9 +38,10 @@ std::string to_lower(std::string text);
 /// Parses an integer, accepting decimal suffixes k/M/G/T (x1000) and binary Ki/Mi/Gi/Ti (x1024)
 /// and integral scientific notation (1e6). Returns nullopt on anything else.
 std::optional<int64_t> parse_int(const std::string& text);
-/// Parses a floating-point number (whole string must be consumed).
+/// Parses a finite floating-point number (whole string must be consumed; NaN, infinity and
+/// out-of-range values such as 1e999 give nullopt).
 std::optional<double> parse_double(const std::string& text);
-/// Parses a duration in seconds: "1.5", "1.5s", "200ms", "2m".
+/// Parses a finite duration in seconds: "1.5", "1.5s", "200ms", "2m".
 std::optional<double> parse_seconds(const std::string& text);
 
 /// printf into a std::string.

@@ -7,17 +7,35 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/strings.h"
 
 namespace dlbench {
 
 namespace {
 
+/// Suites and problem lists are short: a larger file is not one.
+constexpr int64_t kMaxTextFileBytes = int64_t{16} << 20;
+
 bool is_file(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/// An Error whose message already starts with "FILE:LINE: ".
+class LocatedError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// "suites/x.yaml:7" for a node of the suite at `path`.
+std::string location(const std::string& path, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.line < 0) return printable(path);
+  return strprintf("%s:%d", printable(path).c_str(), mark.line + 1);
 }
 
 std::string scalar(const YAML::Node& node, const std::string& where) {
@@ -55,6 +73,14 @@ std::vector<std::string> inputs_search_path() {
 }
 
 std::vector<Problem> load_problem_list(const std::string& name_or_path) {
+  std::vector<Problem> problems;
+  for (ListedProblem& listed : load_problem_list_entries(name_or_path)) {
+    problems.push_back(std::move(listed.problem));
+  }
+  return problems;
+}
+
+std::vector<ListedProblem> load_problem_list_entries(const std::string& name_or_path) {
   std::string path;
   if (is_file(name_or_path)) {
     path = name_or_path;
@@ -67,23 +93,23 @@ std::vector<Problem> load_problem_list(const std::string& name_or_path) {
     }
   }
   if (path.empty()) {
-    throw Error("cannot find problem list '" + name_or_path + "' (looked in " +
+    throw Error("cannot find problem list " + single_quoted(name_or_path) + " (looked in " +
                 join(inputs_search_path(), ", ") + ")");
   }
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read problem list '" + path + "'");
-  std::vector<Problem> problems;
+  std::istringstream in(read_regular_file(path, "problem list", kMaxTextFileBytes));
+  std::vector<ListedProblem> problems;
   std::string line;
   for (size_t number = 1; std::getline(in, line); ++number) {
     std::string text = trim(line);
     if (text.empty() || text[0] == '#') continue;
+    std::string origin = strprintf("%s:%zu", printable(path).c_str(), number);
     try {
-      problems.push_back(Problem::parse(text));
+      problems.push_back({Problem::parse(text), origin});
     } catch (const Error& e) {
-      throw Error(strprintf("%s:%zu: %s", path.c_str(), number, e.what()));
+      throw Error(origin + ": " + e.what());
     }
   }
-  if (problems.empty()) throw Error("problem list '" + path + "' has no problems");
+  if (problems.empty()) throw Error("problem list " + single_quoted(path) + " has no problems");
   return problems;
 }
 
@@ -124,7 +150,8 @@ Suite load_suite(const std::string& name_or_path) {
                          name_or_path.find(".yaml") != std::string::npos ||
                          name_or_path.find(".yml") != std::string::npos;
   if (looks_like_path) {
-    if (!is_file(name_or_path)) throw Error("cannot read suite file '" + name_or_path + "'");
+    if (!is_file(name_or_path))
+      throw Error("cannot read suite file " + single_quoted(name_or_path));
     path = name_or_path;
   } else {
     for (const auto& dir : suite_search_path()) {
@@ -135,23 +162,26 @@ Suite load_suite(const std::string& name_or_path) {
       }
     }
     if (path.empty()) {
-      throw Error("unknown suite '" + name_or_path + "' (looked in " +
+      throw Error("unknown suite " + single_quoted(name_or_path) + " (looked in " +
                   join(suite_search_path(), ", ") + ")");
     }
   }
 
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
+    root = YAML::Load(read_regular_file(path, "suite file", kMaxTextFileBytes));
   } catch (const YAML::Exception& e) {
-    throw Error("suite '" + path + "' is not valid YAML: " + e.what());
+    throw Error("suite " + single_quoted(path) + " is not valid YAML: " + e.what());
   }
-  if (!root.IsMap()) throw Error("suite '" + path + "' must be a mapping with 'problems'");
+  if (!root.IsMap())
+    throw Error("suite " + single_quoted(path) + " must be a mapping with 'problems'");
 
   Suite suite;
   suite.path = path;
+  std::string here = printable(path);  // the key being read, for messages
   try {
     for (const auto& item : root) {
+      here = location(path, item.first);
       std::string key = item.first.as<std::string>();
       const YAML::Node& value = item.second;
       if (key == "name") {
@@ -162,11 +192,10 @@ Suite load_suite(const std::string& name_or_path) {
         suite.run = parse_run_rules(value);
       } else if (key == "problems") {
         if (!value.IsSequence()) throw Error("'problems' must be a list");
-        size_t index = 0;
         for (const auto& node : value) {
-          ++index;
-          std::string where = strprintf("problem #%zu", index);
+          const std::string where = location(path, node);
           SuiteEntry entry;
+          entry.origin = where;
           try {
             if (node.IsScalar()) {
               entry.problem = Problem::parse(node.as<std::string>());
@@ -189,9 +218,14 @@ Suite load_suite(const std::string& name_or_path) {
                               "' in an inputs entry (valid: inputs, params, timeout)");
                 }
               }
-              for (Problem problem : load_problem_list(scalar(node["inputs"], "'inputs'"))) {
-                for (const auto& [key, value] : params) problem.params[key] = value;
-                suite.entries.push_back({problem, timeout});
+              for (ListedProblem listed :
+                   load_problem_list_entries(scalar(node["inputs"], "'inputs'"))) {
+                for (const auto& [key, value] : params) listed.problem.params[key] = value;
+                SuiteEntry listed_entry;
+                listed_entry.problem = listed.problem;
+                listed_entry.timeout = timeout;
+                listed_entry.origin = listed.origin + " (from " + where + ")";
+                suite.entries.push_back(listed_entry);
               }
               continue;
             } else if (node.IsMap()) {
@@ -212,21 +246,26 @@ Suite load_suite(const std::string& name_or_path) {
             } else {
               throw Error("expected a problem string or a mapping");
             }
+          } catch (const LocatedError&) {
+            throw;
           } catch (const Error& e) {
-            throw Error(where + ": " + e.what());
+            throw LocatedError(where + ": " + e.what());
           }
           suite.entries.push_back(entry);
         }
       } else {
-        throw Error("unknown key '" + key + "' (valid: name, description, run, problems)");
+        throw Error("unknown key " + single_quoted(key) +
+                    " (valid: name, description, run, problems)");
       }
     }
+  } catch (const LocatedError&) {
+    throw;
   } catch (const Error& e) {
-    throw Error("suite '" + path + "': " + e.what());
+    throw LocatedError(here + ": " + e.what());
   } catch (const YAML::Exception& e) {
-    throw Error("suite '" + path + "': " + e.what());
+    throw Error("suite " + single_quoted(path) + ": " + e.what());
   }
-  if (suite.entries.empty()) throw Error("suite '" + path + "' has no problems");
+  if (suite.entries.empty()) throw Error("suite " + single_quoted(path) + " has no problems");
   if (suite.name.empty()) suite.name = name_or_path;
   return suite;
 }

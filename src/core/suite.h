@@ -16,6 +16,15 @@ struct SuiteEntry {
   Problem problem;  ///< as written (not yet resolved)
   std::optional<double> timeout;
   nlohmann::json run = nlohmann::json::object();  ///< this entry's run-rule overrides
+  /// Where the problem was written, for messages: "suites/x.yaml:7" (its line in the suite) or
+  /// "inputs/deepbench/gemm-train.txt:12" (its line in the problem list an entry names).
+  std::string origin;
+};
+
+/// One problem of a problem list and where it was written ("inputs/x.txt:7").
+struct ListedProblem {
+  Problem problem;  ///< as written (not yet resolved)
+  std::string origin;
 };
 
 /// A parsed suite file.
@@ -39,9 +48,12 @@ std::vector<std::string> inputs_search_path();
 /// and lines starting with '#' are skipped. `name_or_path` is a path or a name relative to the
 /// inputs search path ("deepbench/gemm-train.txt"). Throws Error naming the file and line.
 std::vector<Problem> load_problem_list(const std::string& name_or_path);
+/// load_problem_list, with each problem's file and line.
+std::vector<ListedProblem> load_problem_list_entries(const std::string& name_or_path);
 
 /// Loads a suite by name ("quick") or path ("suites/quick.yaml", "my.yaml"). Throws Error for
-/// an unknown name, an unreadable file or a malformed suite (naming file and entry).
+/// an unknown name, an unreadable file or a malformed suite; the message of a malformed suite
+/// starts with the file and line ("suites/x.yaml:7: ...").
 Suite load_suite(const std::string& name_or_path);
 
 }  // namespace dlbench

@@ -243,6 +243,22 @@ const CpuInfo& cpu_info() {
   return info;
 }
 
+int usable_cpu_count() { return std::max(1, cpu_info().affinity_cpus); }
+
+int max_thread_count() {
+  return std::min(kMaxThreadsAbsolute, kMaxThreadsPerCpu * usable_cpu_count());
+}
+
+std::string thread_count_problem(int64_t threads) {
+  if (threads < 1) return "must be a positive integer";
+  if (threads <= max_thread_count()) return "";
+  if (max_thread_count() == kMaxThreadsAbsolute) {
+    return strprintf("at most %d threads", kMaxThreadsAbsolute);
+  }
+  return strprintf("at most %d threads (%d x the %d usable CPUs)", max_thread_count(),
+                   kMaxThreadsPerCpu, usable_cpu_count());
+}
+
 int default_thread_count() {
   const CpuInfo& cpu = cpu_info();
   int cores = std::max(1, std::min(cpu.physical_cores, cpu.affinity_cpus));

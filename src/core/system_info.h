@@ -43,6 +43,23 @@ double measure_cpu_clock_hz();
 /// Threads used when a problem does not say: physical cores, capped by the affinity mask.
 int default_thread_count();
 
+/// Logical CPUs this process may run on (its sched_getaffinity mask).
+int usable_cpu_count();
+
+/// How many usable CPUs a problem may ask threads for, at most (kMaxThreadsAbsolute overall):
+/// a few threads per CPU are a measurement of oversubscription, thousands are a typo.
+constexpr int kMaxThreadsPerCpu = 64;
+/// The most intra-op threads any problem may ask for, whatever the machine.
+constexpr int kMaxThreadsAbsolute = 1024;
+
+/// The most intra-op threads a problem may ask for here: kMaxThreadsPerCpu x usable_cpu_count(),
+/// at most kMaxThreadsAbsolute.
+int max_thread_count();
+
+/// Why `threads` is refused ("at most 128 threads: 64 x the 2 usable CPUs"), or "" when it is
+/// accepted (1 to max_thread_count()).
+std::string thread_count_problem(int64_t threads);
+
 /// The BLAS library LibTorch actually calls at run time (found among the loaded libraries).
 struct BlasInfo {
   std::string name;     ///< "OpenBLAS", "reference BLAS (netlib)", "MKL", "unknown"

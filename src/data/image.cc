@@ -8,6 +8,7 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/strings.h"
 
 namespace dlbench::data {
@@ -288,33 +290,46 @@ std::string lower_extension(const fs::path& path) { return to_lower(path.extensi
 
 // ---- shared file helpers ----
 
-int64_t file_size(const std::string& path) {
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0) {
-    throw Error(strprintf("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
+int open_data_file(const std::string& path, int64_t* size) {
+  OpenedFile file = open_regular_file(path);
+  if (file.fd < 0) {
+    throw Error(path + ": " + (file.system ? "cannot open: " : "") + file.problem);
   }
-  if (S_ISDIR(info.st_mode)) throw Error(path + ": is a folder, not a file");
-  return static_cast<int64_t>(info.st_size);
+  if (size != nullptr) *size = file.size;
+  return file.fd;
+}
+
+int64_t file_size(const std::string& path) {
+  int64_t size = 0;
+  ::close(open_data_file(path, &size));
+  return size;
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes) {
-  const int64_t size = file_size(path);
+  int64_t size = 0;
+  const int fd = open_data_file(path, &size);
   if (size > max_bytes) {
+    ::close(fd);
     throw Error(strprintf("%s: file too large (%s, at most %s accepted)", path.c_str(),
                           format_bytes(static_cast<double>(size)).c_str(),
                           format_bytes(static_cast<double>(max_bytes)).c_str()));
   }
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    throw Error(strprintf("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
-  }
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  const size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), file);
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed || got != bytes.size()) {
-    throw Error(
-        strprintf("%s: read error after %zu of %zu bytes", path.c_str(), got, bytes.size()));
+  size_t got = 0;
+  int error = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : 0;
+      break;
+    }
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got != bytes.size()) {
+    throw Error(strprintf("%s: read error after %zu of %zu bytes%s%s", path.c_str(), got,
+                          bytes.size(), error ? ": " : "", error ? std::strerror(error) : ""));
   }
   return bytes;
 }
@@ -464,6 +479,8 @@ ImageFolder read_image_folder(const std::string& root, const ImageFolderOptions&
         throw Error(strprintf("%s: image folder: not an image file (accepted: .png, .jpg, .jpeg)",
                               entry.path().string().c_str()));
       }
+      const std::string problem = regular_file_problem(entry.path().string());
+      if (!problem.empty()) throw Error(entry.path().string() + ": image folder: " + problem);
       files.push_back(entry.path());
     }
     if (error) throw Error(dir.string() + ": image folder: cannot list: " + error.message());

@@ -18,8 +18,14 @@ namespace dlbench::data {
 std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes = int64_t{1} << 32);
 
 /// Size of a file in bytes; throws dlbench::Error naming `path` when it cannot be examined
-/// (missing, a directory, no permission).
+/// (missing, no permission) or is not a regular file (a directory, a FIFO, a device).
 int64_t file_size(const std::string& path);
+
+/// Opens a regular file for reading and returns its descriptor (the caller closes it); the open
+/// never blocks, so a FIFO is refused ("PATH: is a FIFO, not a regular file") instead of hanging
+/// the reader. Missing files: "PATH: cannot open: No such file or directory". `size` receives the
+/// file's size when given.
+int open_data_file(const std::string& path, int64_t* size = nullptr);
 
 /// What a file's first bytes suggest it is, for error messages: "a PNG image", "a JPEG image",
 /// "gzip-compressed data", "an HDF5 (netCDF-4) file", "a netCDF classic file", "text", "an

@@ -418,8 +418,7 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
   file.path_ = path;
   file.file_size_ = file_size(path);
   if (file.file_size_ == 0) throw Error(path + ": empty file (not a netCDF file)");
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw Error(strprintf("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
+  const int fd = open_data_file(path);  // regular files only: a FIFO would block
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }
@@ -636,10 +635,7 @@ torch::Tensor NetcdfFile::read(const std::string& name) const {
   auto* out = static_cast<uint8_t*>(raw.data_ptr());
   const int64_t slab_bytes = slab_elements * size;
   if (slab_bytes > 0 && slabs > 0) {
-    const int fd = ::open(path_.c_str(), O_RDONLY);
-    if (fd < 0) {
-      throw Error(strprintf("%s: cannot open: %s", path_.c_str(), std::strerror(errno)));
-    }
+    const int fd = open_data_file(path_);
     struct FdCloser {
       int fd;
       ~FdCloser() { ::close(fd); }

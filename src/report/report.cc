@@ -14,6 +14,31 @@ using nlohmann::json;
 
 namespace {
 
+// Saved results are read back from files a user may have edited: every optional field is read
+// with the getters below, which fall back when a field is absent or of another type.
+
+/// object[key] when it is a number, else `fallback`.
+double number_at(const json& object, const char* key, double fallback = 0) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+/// object[key] when it is a string, else `fallback`.
+std::string text_at(const json& object, const char* key, const std::string& fallback = "") {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+/// object[key] when present, else null.
+const json& field_at(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it != object.end() ? *it : kNull;
+}
+
 std::string median_step(const Result& r) {
   const Metric* m = find_metric(r, r.metrics.count("device_time") ? "device_time" : "step_time");
   return m ? format_seconds(m->value) : "-";
@@ -95,7 +120,7 @@ std::vector<std::string> probe_lines(const Result& r) {
   auto probes = r.run.find("probes");
   if (probes == r.run.end() || !probes->is_array()) return lines;
   for (const json& probe : *probes) {
-    std::string name = probe.value("name", "");
+    std::string name = text_at(probe, "name");
     const Metric* time = find_metric(r, name + "_time");
     if (!time || !time->stats) continue;
     std::string line = strprintf(
@@ -107,7 +132,7 @@ std::vector<std::string> probe_lines(const Result& r) {
     if (const Metric* share = find_metric(r, name + "_share")) {
       line += strprintf(", %.1f%% of the step", share->value);
     }
-    line += " (" + probe.value("description", "") + ")";
+    line += " (" + text_at(probe, "description") + ")";
     lines.push_back(line);
   }
   return lines;
@@ -122,16 +147,17 @@ std::string quality_text(double value, const std::string& unit) {
 /// speed and Valid FLOPS, the input pipeline, the quality curve of the first run and the log.
 std::vector<std::string> quality_lines(const Result& r) {
   std::vector<std::string> lines;
-  auto q = r.run.find("quality");
-  if (q == r.run.end() || !q->is_object()) return lines;
-  const std::string unit = q->value("unit", "");
-  const std::string metric = q->value("metric", "");
-  const bool higher = q->value("higher_is_better", true);
+  const json& q = field_at(r.run, "quality");
+  if (!q.is_object()) return lines;
+  const std::string unit = text_at(q, "unit");
+  const std::string metric = text_at(q, "metric");
+  const json& higher_field = field_at(q, "higher_is_better");
+  const bool higher = higher_field.is_boolean() ? higher_field.get<bool>() : true;
   const Metric* quality = find_metric(r, "quality");
   std::string line =
       strprintf("quality: %s %s (target %s %s)", metric.c_str(),
                 quality ? quality_text(quality->value, unit).c_str() : "-",
-                higher ? ">=" : "<=", quality_text(q->value("target", 0.0), unit).c_str());
+                higher ? ">=" : "<=", quality_text(number_at(q, "target"), unit).c_str());
   if (const Metric* ttq = find_metric(r, "time_to_quality")) {
     line += " reached in " + format_seconds(ttq->value);
     if (const Metric* e = find_metric(r, "epochs_to_quality")) {
@@ -141,9 +167,9 @@ std::vector<std::string> quality_lines(const Result& r) {
       line += ", " + format_si(n->value, "samples");
     }
   }
-  size_t runs = q->value("runs", size_t{1});
-  if (runs > 1) line += strprintf(" (%zu runs, %s)", runs, q->value("combined_as", "").c_str());
-  lines.push_back(line + "; task: " + q->value("task", "") + " on " + q->value("dataset", ""));
+  double runs = number_at(q, "runs", 1);
+  if (runs > 1) line += strprintf(" (%.0f runs, %s)", runs, text_at(q, "combined_as").c_str());
+  lines.push_back(line + "; task: " + text_at(q, "task") + " on " + text_at(q, "dataset"));
   std::string speed = "training:";
   if (const Metric* t = find_metric(r, "training_throughput")) {
     speed += " " + format_si(t->value, t->unit);
@@ -152,25 +178,24 @@ std::vector<std::string> quality_lines(const Result& r) {
     speed += ", " + format_si(f->value, "FLOP/s");
   if (const Metric* v = find_metric(r, "valid_flops")) {
     speed += strprintf(", Valid FLOPS %s (n=%g)", format_si(v->value, "FLOP/s").c_str(),
-                       q->value("valid_flops_n", 5.0));
+                       number_at(q, "valid_flops_n", 5.0));
   }
   if (const Metric* e = find_metric(r, "eval_share")) {
     speed += strprintf("; evaluation %.1f%% of the run", e->value);
   }
   lines.push_back(speed);
-  auto runs_json = r.run.find("quality_runs");
-  if (runs_json != r.run.end() && runs_json->is_array() && !runs_json->empty()) {
+  const json& runs_json = field_at(r.run, "quality_runs");
+  if (runs_json.is_array() && !runs_json.empty()) {
     std::string curve = "curve (epoch: " + metric + "):";
-    const json& first = (*runs_json)[0];
-    for (const json& point : first.value("curve", json::array())) {
-      curve += strprintf(" %.2f: %s", point.value("epoch", 0.0),
-                         point["quality"].is_number()
-                             ? quality_text(point["quality"].get<double>(), unit).c_str()
-                             : "-");
+    const json& points = field_at(runs_json[0], "curve");
+    for (const json& point : points.is_array() ? points : json::array()) {
+      const json& value = field_at(point, "quality");
+      curve += strprintf(" %.2f: %s", number_at(point, "epoch"),
+                         value.is_number() ? quality_text(value.get<double>(), unit).c_str() : "-");
     }
     lines.push_back(curve);
   }
-  if (r.run.contains("mllog")) lines.push_back("mllog: " + r.run["mllog"].get<std::string>());
+  if (field_at(r.run, "mllog").is_string()) lines.push_back("mllog: " + text_at(r.run, "mllog"));
   return lines;
 }
 
@@ -220,28 +245,30 @@ std::string json_number_text(const json& j, const std::function<std::string(doub
 std::string render_breakdown(const Result& r, size_t index) {
   std::vector<json> parts(r.breakdown.begin(), r.breakdown.end());
   std::stable_sort(parts.begin(), parts.end(), [](const json& a, const json& b) {
-    return a.value("share", 0.0) > b.value("share", 0.0);
+    return number_at(a, "share") > number_at(b, "share");
   });
   std::vector<std::vector<std::string>> rows, after;
   double cumulative = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     const json& p = parts[i];
-    cumulative += p.value("share", 0.0);
-    bool flops = p.value("primary_metric", "") == "flops";
-    std::string achieved =
-        flops ? json_number_text(p["flops"], [](double v) { return format_si(v, "FLOP/s"); })
-              : json_number_text(p["bandwidth"], [](double v) { return format_si(v, "B/s"); });
-    std::string peak = json_number_text(flops ? p["pct_peak_compute"] : p["pct_peak_bandwidth"],
-                                        [](double v) { return strprintf("%.1f%%", v); });
-    std::string status = p.value("status", "");
-    rows.push_back({std::to_string(i + 1), p.value("name", ""), p.value("kind", ""),
-                    p.value("pass", ""), format_number(p.value("count", 0.0)),
-                    status == "PASSED" ? format_seconds(p.value("time_s", 0.0)) : status,
-                    format_seconds(p.value("total_time_s", 0.0)),
-                    strprintf("%.1f%%", 100 * p.value("share", 0.0)),
+    cumulative += number_at(p, "share");
+    bool flops = text_at(p, "primary_metric") == "flops";
+    std::string achieved = flops ? json_number_text(field_at(p, "flops"),
+                                                    [](double v) { return format_si(v, "FLOP/s"); })
+                                 : json_number_text(field_at(p, "bandwidth"),
+                                                    [](double v) { return format_si(v, "B/s"); });
+    std::string peak =
+        json_number_text(field_at(p, flops ? "pct_peak_compute" : "pct_peak_bandwidth"),
+                         [](double v) { return strprintf("%.1f%%", v); });
+    std::string status = text_at(p, "status");
+    rows.push_back({std::to_string(i + 1), text_at(p, "name"), text_at(p, "kind"),
+                    text_at(p, "pass"), format_number(number_at(p, "count")),
+                    status == "PASSED" ? format_seconds(number_at(p, "time_s")) : status,
+                    format_seconds(number_at(p, "total_time_s")),
+                    strprintf("%.1f%%", 100 * number_at(p, "share")),
                     strprintf("%.1f%%", 100 * cumulative), achieved, peak,
-                    p["bound"].is_object() ? p["bound"].value("verdict", "-") : "-"});
-    after.push_back({"repro: " + p.value("problem", "")});
+                    text_at(field_at(p, "bound"), "verdict", "-")});
+    after.push_back({"repro: " + text_at(p, "problem")});
   }
   std::string out = strprintf("\nbreakdown of #%zu %s (%zu parts, by share of time):\n", index,
                               r.workload.c_str(), parts.size());
@@ -255,23 +282,20 @@ std::string render_breakdown(const Result& r, size_t index) {
 std::string context_line(const ResultsDocument& doc) {
   const json& c = doc.context;
   std::vector<std::string> parts;
-  auto get = [&](const json& j, const char* key) -> std::string {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-  };
-  if (c.contains("host")) parts.push_back(get(c["host"], "hostname"));
-  if (c.contains("cpu")) {
-    parts.push_back(get(c["cpu"], "model") + " (" +
-                    std::to_string(c["cpu"].value("physical_cores", 0)) + " cores)");
+  parts.push_back(text_at(field_at(c, "host"), "hostname"));
+  const json& cpu = field_at(c, "cpu");
+  if (cpu.is_object()) {
+    parts.push_back(text_at(cpu, "model") + " (" + format_number(number_at(cpu, "physical_cores")) +
+                    " cores)");
   }
-  if (c.contains("cuda") && c["cuda"].contains("devices")) {
-    for (const auto& gpu : c["cuda"]["devices"]) parts.push_back(get(gpu, "name"));
+  const json& gpus = field_at(field_at(c, "cuda"), "devices");
+  if (gpus.is_array()) {
+    for (const auto& gpu : gpus) parts.push_back(text_at(gpu, "name"));
   }
-  if (c.contains("libraries")) {
-    const json& l = c["libraries"];
-    if (l.contains("libtorch")) parts.push_back("LibTorch " + get(l["libtorch"], "version"));
-    if (l.contains("blas")) parts.push_back("BLAS " + get(l["blas"], "name"));
-  }
-  if (c.contains("timestamp")) parts.push_back(get(c, "timestamp"));
+  const json& l = field_at(c, "libraries");
+  if (l.contains("libtorch")) parts.push_back("LibTorch " + text_at(l["libtorch"], "version"));
+  if (l.contains("blas")) parts.push_back("BLAS " + text_at(l["blas"], "name"));
+  parts.push_back(text_at(c, "timestamp"));
   parts.erase(std::remove(parts.begin(), parts.end(), std::string()), parts.end());
   return join(parts, " | ");
 }
@@ -433,11 +457,18 @@ std::string headline(const Result& r) {
 }
 
 std::string render(const ResultsDocument& document, const std::string& format) {
-  if (format == "table") return render_table(document);
-  if (format == "json") return document.to_json().dump(1) + "\n";
-  if (format == "csv") return render_csv(document);
-  if (format == "md") return render_markdown(document);
-  throw Error("unknown format '" + format + "' (valid: " + join(report_formats(), ", ") + ")");
+  try {
+    if (format == "table") return render_table(document);
+    if (format == "json") return document.to_json().dump(1) + "\n";
+    if (format == "csv") return render_csv(document);
+    if (format == "md") return render_markdown(document);
+  } catch (const json::exception& e) {
+    // A field of a saved file that the getters above do not guard.
+    throw Error("the results do not match the schema (docs/result-schema.md): " +
+                first_line(e.what()));
+  }
+  throw Error("unknown format " + single_quoted(format) +
+              " (valid: " + join(report_formats(), ", ") + ")");
 }
 
 std::string progress_line(const Result& r, size_t index, size_t total) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -329,11 +330,15 @@ class DlrmModel : public RecsysWorkload {
                                  static_cast<unsigned long long>(hash), train ? "train" : "test");
     // The oracle AUC of the test split is kept beside it.
     const std::string oracle_path = path + ".oracle";
-    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
-      std::fclose(f);
+    // Not opened here: opening a FIFO would block (the reader refuses one with a clear error).
+    std::error_code missing;
+    if (std::filesystem::exists(path, missing)) {
       if (!train) {
-        std::ifstream oracle(oracle_path);
-        if (!(oracle >> oracle_auc_)) oracle_auc_ = NAN;
+        oracle_auc_ = NAN;
+        if (std::filesystem::is_regular_file(oracle_path, missing)) {
+          std::ifstream oracle(oracle_path);
+          if (!(oracle >> oracle_auc_)) oracle_auc_ = NAN;
+        }
       }
       return path;
     }
