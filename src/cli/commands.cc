@@ -25,6 +25,7 @@
 #include "core/registry.h"
 #include "core/result.h"
 #include "core/runner.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "core/suite.h"
 #include "core/system_info.h"
@@ -341,13 +342,7 @@ int command_roofline(const std::string& path, const std::string& out, RooflineOp
     print(svg);
     return kExitOk;
   }
-  std::string temporary = out + ".tmp";
-  {
-    std::ofstream file(temporary);
-    file << svg;
-    if (!file) throw Error("cannot write '" + out + "'");
-  }
-  if (std::rename(temporary.c_str(), out.c_str()) != 0) throw Error("cannot write '" + out + "'");
+  write_file(out, svg, WriteOptions{0644, true, "the chart"});
   print_error_line("roofline: " + out);
   return kExitOk;
 }
