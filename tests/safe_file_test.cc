@@ -1,6 +1,7 @@
-// Writing files safely (core/safe_file.h): regular files replaced atomically, symlinks followed
-// and kept, planted temporary files without effect, devices and FIFOs written directly,
-// directories refused, one lock holder per file, a full file system reported with its reason.
+// Writing files safely (core/safe_file.h) and keeping a run's results (core/results_output.h):
+// regular files replaced atomically, symlinks followed and kept, planted temporary files without
+// effect, devices and FIFOs written directly, directories refused, one writer per file, and
+// results that survive a full file system.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/result.h"
+#include "core/results_output.h"
 #include "core/safe_file.h"
 #include "test_util.h"
 
@@ -302,6 +304,64 @@ TEST(SafeFile, FullFileSystemKeepsTheOldFileAndSaysWhy) {
   EXPECT_EQ(error, "cannot write file '" + path + "': No space left on device");
   EXPECT_EQ(read_text(path), "old");
   EXPECT_EQ(names_in(tmpfs.dir()), std::vector<std::string>{"out.json"});
+}
+
+TEST(SafeFile, SecondRunOnOneResultsFileIsRefused) {
+  std::string dir = testing::temp_dir();
+  std::string path = dir + "/r.json";
+  ResultsOutput first(path);
+  std::string error = error_of([&] { ResultsOutput second(path); });
+  EXPECT_EQ(error, "results file '" + path + "' is being written by another dlbench run (pid " +
+                       std::to_string(::getpid()) +
+                       "); give another --out, or run after it has finished");
+  // The same file through a symlink is the same file.
+  fs::create_symlink(path, dir + "/link.json");
+  EXPECT_THROW(ResultsOutput{dir + "/link.json"}, Error);
+  EXPECT_THROW(ResultsOutput{dir}, Error);  // a directory
+  ResultsOutput device("/dev/null");        // devices are not locked
+  EXPECT_FALSE(device.is_file());
+}
+
+TEST(SafeFile, ResultsSurviveAFullFileSystem) {
+  SmallTmpfs tmpfs("64k");
+  if (!tmpfs.ok()) GTEST_SKIP() << "cannot mount a tmpfs here (" << tmpfs.reason() << ")";
+  std::string fallback_dir = testing::temp_dir();
+  testing::ScopedEnv tmpdir("TMPDIR", fallback_dir.c_str());
+  std::string path = tmpfs.dir() + "/r.json";
+  std::vector<std::string> said;
+  ResultsOutput output(path, [&](const std::string& line) { said.push_back(line); });
+  ResultsDocument document;
+  output.save_initial(document);
+  document.results.push_back(tiny_result(1));
+  EXPECT_TRUE(output.save(document, "result 1 of 4"));
+  tmpfs.fill("filler");
+  for (int i = 2; i <= 4; ++i) {
+    document.results.push_back(tiny_result(i));
+    EXPECT_FALSE(output.save(document, "result " + std::to_string(i) + " of 4"));
+  }
+  ASSERT_EQ(said.size(), 3u) << "one line per failed save";
+  EXPECT_EQ(said[0], "dlbench: cannot write results file '" + path +
+                         "': No space left on device; result 2 of 4 is not saved yet: kept in "
+                         "memory, saved again later");
+  EXPECT_EQ(ResultsDocument::load(path).results.size(), 1u) << "the last good save is intact";
+
+  // Still full at the end: everything goes to a fallback file, and one line says where.
+  EXPECT_FALSE(output.finish(document));
+  ASSERT_EQ(said.size(), 4u);
+  std::vector<std::string> fallback = names_in(fallback_dir);
+  ASSERT_EQ(fallback.size(), 1u);
+  std::string fallback_path = fallback_dir + "/" + fallback[0];
+  EXPECT_EQ(said[3], "dlbench: error: cannot write results file '" + path +
+                         "': No space left on device; the results (4 results) are in '" +
+                         fallback_path + "'");
+  EXPECT_EQ(ResultsDocument::load(fallback_path).results.size(), 4u);
+
+  // Room again: the next save writes everything kept.
+  fs::remove(tmpfs.dir() + "/filler");
+  document.results.push_back(tiny_result(5));
+  EXPECT_TRUE(output.save(document, "result 5 of 5"));
+  EXPECT_EQ(ResultsDocument::load(path).results.size(), 5u);
+  EXPECT_TRUE(output.finish(document));
 }
 
 }  // namespace
