@@ -1,6 +1,6 @@
 // The files the dlbench binary writes, end to end: results to devices, FIFOs, standard output
-// and through symlinks; directories refused; one run per results file; results kept through a
-// full disk; charts written without following planted links.
+// and through symlinks; directories refused; one run per results file; suite names kept inside
+// results/; results kept through a full disk; charts written without following planted links.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -216,6 +216,22 @@ TEST(CliFiles, SecondRunOnTheSameResultsFileIsRefusedBeforeItMeasures) {
   ASSERT_EQ(document.results.size(), 1u);
   EXPECT_EQ(document.results[0].workload, "test/sleep");
   EXPECT_FALSE(fs::exists(dir + "/.shared.json.lock")) << "the lock file outlived the run";
+}
+
+TEST(CliFiles, SuiteNameCannotLeadOutsideResults) {
+  std::string top = testing::temp_dir();
+  std::string work = top + "/a/b";
+  fs::create_directories(work);
+  testing::write_file(work + "/escape.yaml",
+                      "name: ../../../escaped\nproblems: [micro/gemm m=8 n=8 k=8]\n");
+  Command r = dlbench_in(work, "run --suite escape.yaml --dry-run -q --no-peak");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(names_in(top), std::vector<std::string>{"a"});
+  EXPECT_EQ(names_in(top + "/a"), std::vector<std::string>{"b"});
+  std::vector<std::string> results = names_in(work + "/results");
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].rfind("escaped-", 0), 0u) << results[0];
+  EXPECT_NE(r.err.find("results: results/escaped-"), std::string::npos) << r.err;
 }
 
 TEST(CliFiles, FullDiskKeepsMeasuringAndNothingIsLost) {

@@ -93,8 +93,10 @@ void print_error_line(const std::string& text) {
   std::fflush(stderr);
 }
 
-/// A new results file name under results/ for a run labelled `label`. With `reserve`, the file
-/// is created empty (O_EXCL), so runs started in the same second each get their own.
+/// A new results file name under results/ for a run labelled `label`. The label (a suite's
+/// name, a problem list's) is made safe first, so it cannot lead outside results/. With
+/// `reserve`, the file is created empty (O_EXCL), so runs started in the same second each get
+/// their own.
 std::string default_results_path(const std::string& label, bool reserve = false) {
   std::string stamp = utc_timestamp();  // 2026-11-21T19:40:00Z
   for (char& c : stamp) {
@@ -103,7 +105,7 @@ std::string default_results_path(const std::string& label, bool reserve = false)
   if (!stamp.empty() && stamp.back() == 'Z') stamp.pop_back();
   const std::string directory = "results";
   if (reserve) make_directories(directory);
-  std::string base = directory + "/" + (label.empty() ? std::string("run") : label) + "-" + stamp;
+  std::string base = directory + "/" + safe_file_name(label, 80, "run") + "-" + stamp;
   std::string path = base + ".json";
   for (int i = 1;; ++i) {
     if (reserve) {
