@@ -1,6 +1,7 @@
 // The files the dlbench binary writes, end to end: results to devices, FIFOs, standard output
 // and through symlinks; directories refused; one run per results file; suite names kept inside
-// results/; results kept through a full disk; charts written without following planted links.
+// results/; results kept through a full disk; io/storage's shards removed however its problem
+// ends; charts written without following planted links.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -286,6 +287,50 @@ TEST(CliFiles, FullDiskKeepsMeasuringAndNothingIsLost) {
   ResultsDocument saved = ResultsDocument::load(fallback_path);
   ASSERT_EQ(saved.results.size(), 6u);
   for (const Result& result : saved.results) EXPECT_EQ(result.status, Status::kPassed);
+}
+
+TEST(CliFiles, StorageShardsAreRemovedWhenItsProblemIsKilled) {
+  std::string io_dir = testing::temp_dir();
+  std::string tmp_dir = testing::temp_dir();
+  Command r = dlbench_in(".",
+                         "run 'io/storage samples=64 sample_bytes=4096 batch=8 shards=2 "
+                         "compute_ms=500 au_threshold=0' --timeout 3 --min-time 20 -q --no-peak "
+                         "-o " +
+                             tmp_dir + "/r.json",
+                         "DLBENCH_IO_DIR=" + io_dir + " TMPDIR=" + tmp_dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ResultsDocument document = ResultsDocument::load(tmp_dir + "/r.json");
+  ASSERT_EQ(document.results.size(), 1u);
+  EXPECT_NE(document.results[0].reason.find("timed out"), std::string::npos)
+      << document.results[0].reason;
+  EXPECT_TRUE(fs::is_empty(io_dir)) << "shards left behind: " << names_in(io_dir)[0];
+  EXPECT_EQ(names_in(tmp_dir), std::vector<std::string>{"r.json"});
+}
+
+TEST(CliFiles, StorageSizesAreBoundedAndCheckedAgainstFreeSpace) {
+  Command huge = dlbench("describe io/storage samples=100000000 sample_bytes=1Gi");
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_EQ(testing::count_lines(huge.err), 1u) << huge.err;
+  EXPECT_NE(huge.err.find("samples=100000000 x sample_bytes=1073741824"), std::string::npos)
+      << huge.err;
+  Command too_many = dlbench("describe io/storage samples=4294967296");
+  EXPECT_EQ(too_many.exit_code, 2);
+  EXPECT_NE(too_many.err.find("samples"), std::string::npos) << too_many.err;
+
+  SmallTmpfs tmpfs("1m");
+  if (!tmpfs.ok()) GTEST_SKIP() << "cannot mount a tmpfs here (" << tmpfs.reason() << ")";
+  std::string out = testing::temp_dir();
+  Command r = dlbench_in(".",
+                         "run 'io/storage samples=64 sample_bytes=65536 batch=8 compute_ms=1' "
+                         "--dry-run -q --no-peak -o " +
+                             out + "/r.json",
+                         "DLBENCH_IO_DIR=" + tmpfs.dir());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ResultsDocument document = ResultsDocument::load(out + "/r.json");
+  ASSERT_EQ(document.results.size(), 1u);
+  EXPECT_NE(document.results[0].reason.find("MiB free: lower samples"), std::string::npos)
+      << document.results[0].reason;
+  EXPECT_TRUE(fs::is_empty(tmpfs.dir()));
 }
 
 }  // namespace
