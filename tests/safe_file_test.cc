@@ -1,7 +1,7 @@
 // Writing files safely (core/safe_file.h) and keeping a run's results (core/results_output.h):
 // regular files replaced atomically, symlinks followed and kept, planted temporary files without
-// effect, devices and FIFOs written directly, directories refused, one writer per file, and
-// results that survive a full file system.
+// effect, devices and FIFOs written directly, directories refused, one writer per file,
+// results that survive a full file system, and generated caches that appear whole and once.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "core/results_output.h"
 #include "core/safe_file.h"
 #include "test_util.h"
+#include "workloads/common/image_sets.h"
 
 namespace dlbench {
 namespace {
@@ -304,6 +305,28 @@ TEST(SafeFile, FullFileSystemKeepsTheOldFileAndSaysWhy) {
   EXPECT_EQ(error, "cannot write file '" + path + "': No space left on device");
   EXPECT_EQ(read_text(path), "old");
   EXPECT_EQ(names_in(tmpfs.dir()), std::vector<std::string>{"out.json"});
+}
+
+TEST(SafeFile, GeneratedImageFolderAppearsWholeAndOnce) {
+  std::string data_dir = testing::temp_dir();
+  testing::ScopedEnv env("DLBENCH_DATA_DIR", data_dir.c_str());
+  common::LabelledImages set = common::generated_image_set(40, true, 0);
+  // Two runs generating it at once take turns; both get the one complete folder.
+  std::string first, second;
+  std::thread other([&] { second = common::write_png_folder(set, "pngs"); });
+  first = common::write_png_folder(set, "pngs");
+  other.join();
+  EXPECT_EQ(first, data_dir + "/generated/pngs");
+  EXPECT_EQ(second, first);
+  EXPECT_TRUE(fs::exists(first + "/.complete"));
+  size_t images = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(first)) {
+    images += entry.path().extension() == ".png";
+  }
+  EXPECT_EQ(images, 40u);
+  EXPECT_EQ(mode_of(first) & 07777, 0755u);
+  // Nothing else is left in generated/: no partial folder, no lock file.
+  EXPECT_EQ(names_in(data_dir + "/generated"), std::vector<std::string>{"pngs"});
 }
 
 TEST(SafeFile, SecondRunOnOneResultsFileIsRefused) {
