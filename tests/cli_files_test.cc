@@ -49,11 +49,28 @@ std::vector<std::string> names_in(const std::string& dir) {
   return names;
 }
 
-/// Ends a reader still waiting on `fifo` for a writer that never came (a failed write), so
-/// the test fails instead of hanging.
-void release_reader(const std::string& fifo) {
-  int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-  if (fd >= 0) ::close(fd);
+/// Reads what writers send through `fifo` until the first writer closes it, giving up after
+/// `timeout_s` (a writer that never comes, or that replaced the FIFO instead of writing it).
+std::string read_fifo(const std::string& fifo, double timeout_s = 60) {
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return "";
+  std::string text;
+  bool seen = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      text.append(buffer, static_cast<size_t>(n));
+      seen = true;
+    } else if (n == 0 && seen) {
+      break;  // the writer closed it
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no writer yet, or no data
+    }
+  }
+  ::close(fd);
+  return text;
 }
 
 mode_t mode_of(const std::string& path) {
@@ -113,9 +130,8 @@ TEST(CliFiles, ResultsToAFifoArriveOnceAndTheFifoStays) {
   std::string fifo = testing::temp_dir() + "/results.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::string received;
-  std::thread reader([&] { received = read_text(fifo); });
+  std::thread reader([&] { received = read_fifo(fifo); });
   Command r = dlbench("run " + kTiny + " micro/gemm m=4 n=4 k=4 -o " + fifo);
-  release_reader(fifo);
   reader.join();
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(S_ISFIFO(mode_of(fifo))) << "the FIFO was replaced by a file";
