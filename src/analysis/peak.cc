@@ -1,7 +1,5 @@
 #include "analysis/peak.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +8,7 @@
 #include "core/error.h"
 #include "core/isolation.h"
 #include "core/registry.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "core/system_info.h"
 
@@ -60,14 +59,6 @@ RunOptions peak_run_options(bool quick) {
 
 namespace {
 
-bool make_directories(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) == 0) return S_ISDIR(st.st_mode);
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0) make_directories(path.substr(0, slash));
-  return mkdir(path.c_str(), 0755) == 0 || errno == EEXIST;
-}
-
 /// The best repetition median: the rate the machine sustained over a whole repetition.
 double best_time(const Result& r) {
   double best = 0;
@@ -86,6 +77,25 @@ double best_time(const Result& r) {
 json measure_ceilings(const std::string& device, int threads, bool quick,
                       const std::function<void(const std::string&)>& progress) {
   const Registry& registry = Registry::instance();
+  // One measurement at a time per cache file: two runs measuring at once would measure each
+  // other. A run that waited takes the ceilings the other one measured.
+  const std::string path = measured_ceilings_path(device, threads);
+  size_t slash = path.rfind('/');
+  try {
+    if (slash != std::string::npos) make_directories(path.substr(0, slash));
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (set DLBENCH_CACHE_DIR)");
+  }
+  std::unique_ptr<FileLock> lock = FileLock::try_acquire(path);
+  if (!lock) {
+    if (progress) progress("another dlbench run is measuring these ceilings; waiting for it");
+    lock = FileLock::acquire(path);
+    json measured = load_measured_ceilings(device, threads);
+    if (!measured.is_null()) {
+      measured["cache_file"] = path;
+      return measured;
+    }
+  }
   RunOptions options = peak_run_options(quick);
   json out = {{"device", device},
               {"threads", device == "cpu" ? threads : 0},
@@ -147,20 +157,7 @@ json measure_ceilings(const std::string& device, int threads, bool quick,
           100 * out["bandwidth"]["bytes_per_s"].get<double>() / theory->value;
     }
   }
-  std::string path = measured_ceilings_path(device, threads);
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos && !make_directories(path.substr(0, slash))) {
-    throw Error("cannot create the cache directory for '" + path + "' (set DLBENCH_CACHE_DIR)");
-  }
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary);
-    file << out.dump(1) << "\n";
-    if (!file) throw Error("cannot write the ceilings cache '" + temporary + "'");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    throw Error("cannot write the ceilings cache '" + path + "'");
-  }
+  write_file(path, out.dump(1) + "\n", WriteOptions{0644, true, "the ceilings cache"});
   out["cache_file"] = path;
   return out;
 }

@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +32,9 @@
 #include "core/progress.h"
 #include "core/registry.h"
 #include "core/result.h"
+#include "core/results_output.h"
 #include "core/runner.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "core/suite.h"
 #include "core/system_info.h"
@@ -120,15 +123,33 @@ void print_error_line(const std::string& text) {
   std::fflush(stderr);
 }
 
-std::string default_results_path(const std::string& label) {
+/// A new results file name under results/ for a run labelled `label`. The label (a suite's
+/// name, a problem list's) is made safe first, so it cannot lead outside results/. With
+/// `reserve`, the file is created empty (O_EXCL), so runs started in the same second each get
+/// their own.
+std::string default_results_path(const std::string& label, bool reserve = false) {
   std::string stamp = utc_timestamp();  // 2026-11-21T19:40:00Z
   for (char& c : stamp) {
     if (c == ':') c = '-';
   }
   if (!stamp.empty() && stamp.back() == 'Z') stamp.pop_back();
-  std::string base = "results/" + (label.empty() ? std::string("run") : label) + "-" + stamp;
+  const std::string directory = "results";
+  if (reserve) make_directories(directory);
+  std::string base = directory + "/" + safe_file_name(label, 80, "run") + "-" + stamp;
   std::string path = base + ".json";
-  for (int i = 1; access(path.c_str(), F_OK) == 0; ++i) {
+  for (int i = 1;; ++i) {
+    if (reserve) {
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        ::close(fd);
+        break;
+      }
+      if (errno != EEXIST) {
+        throw Error("cannot create results file '" + path + "': " + system_reason(errno));
+      }
+    } else if (::access(path.c_str(), F_OK) != 0) {
+      break;
+    }
     path = base + "-" + std::to_string(i) + ".json";
   }
   return path;
@@ -452,13 +473,7 @@ int command_roofline(const std::string& path, const std::string& out, RooflineOp
     print(svg);
     return kExitOk;
   }
-  std::string temporary = out + ".tmp";
-  {
-    std::ofstream file(temporary);
-    file << svg;
-    if (!file) throw Error("cannot write '" + out + "'");
-  }
-  if (std::rename(temporary.c_str(), out.c_str()) != 0) throw Error("cannot write '" + out + "'");
+  write_file(out, svg, WriteOptions{0644, true, "the chart"});
   print_error_line("roofline: " + out);
   return kExitOk;
 }
@@ -931,13 +946,21 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
   const std::string& label = plan.label;
   const json& suites_json = plan.suites_json;
 
-  std::string path = flags.out.empty() ? default_results_path(label) : flags.out;
-  size_t slash = path.rfind('/');
-  std::error_code directory_error;
-  if (slash != std::string::npos && slash > 0 &&
-      !std::filesystem::create_directories(path.substr(0, slash), directory_error) &&
-      directory_error) {
-    throw Error("cannot create the directory for results file '" + path + "'");
+  // Rank 0 writes the results. Its file is locked for the whole run before anything runs, so a
+  // second run writing the same file stops here instead of losing one run's results.
+  std::string path;
+  std::unique_ptr<ResultsOutput> output;
+  if (leader) {
+    path = flags.out.empty() ? default_results_path(label, true) : flags.out;
+    size_t slash = path.rfind('/');
+    std::error_code directory_error;
+    if (slash != std::string::npos && slash > 0 &&
+        !std::filesystem::create_directories(path.substr(0, slash), directory_error) &&
+        directory_error) {
+      throw Error("cannot create the directory for results file '" + path +
+                  "': " + directory_error.message());
+    }
+    output = std::make_unique<ResultsOutput>(path);
   }
   // A distributed run: every rank meets at rank 0's store and proves it runs the same problems.
   std::unique_ptr<dist::Rendezvous> rendezvous;
@@ -998,7 +1021,7 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
                          {"suites", suites_json},
                          {"run_options", options.to_json()},
                          {"problems", problems.size()}};
-  document.save(path);  // fails early (exit 2) if the file cannot be written
+  output->save_initial(document);  // fails early (exit 2) if the file cannot be written
   install_interrupt_handlers();
   if (!flags.quiet && !options.dry_run) warn_if_busy();
   // Ranks on one host would measure the ceilings over each other: a distributed run uses the
@@ -1006,7 +1029,13 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
   bool measure =
       !options.dry_run && !flags.no_peak && !env_flag("DLBENCH_NO_PEAK") && !me.distributed();
   document.context["measured_ceilings"] = prepare_ceilings(problems, measure, flags.quiet);
-  document.save(path);
+  output->save(document, "the run's context");
+  // Where a quality run's MLPerf-style log goes: beside the results file, or under results/
+  // when the results go to a stream.
+  std::string log_stem = output->is_file() ? path : default_results_path(label);
+  if (log_stem.size() > 5 && log_stem.substr(log_stem.size() - 5) == ".json") {
+    log_stem.resize(log_stem.size() - 5);
+  }
 
   bool any_failed = false;
   auto run_start = std::chrono::steady_clock::now();
@@ -1030,10 +1059,8 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
     // A quality run's MLPerf-style log goes beside the results file: <results>-<index>.mllog.
     auto mode = problems[i].params.find("mode");
     if (mode != problems[i].params.end() && mode->second == "quality") {
-      std::string stem = path.size() > 5 && path.substr(path.size() - 5) == ".json"
-                             ? path.substr(0, path.size() - 5)
-                             : path;
-      problem_options[i].mllog = strprintf("%s-%zu.mllog", stem.c_str(), i + 1);
+      if (!output->is_file()) make_directories(log_stem.substr(0, log_stem.rfind('/')));
+      problem_options[i].mllog = strprintf("%s-%zu.mllog", log_stem.c_str(), i + 1);
     }
     Result result = rendezvous ? run_as_rank(problems[i], problem_options[i], i, me, *rendezvous,
                                              hosts, flags.dist_timeout)
@@ -1042,17 +1069,22 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
     set_progress_sink(nullptr);
     any_failed |= result.status == Status::kFailed;
     document.results.push_back(result);
-    document.save(path);
+    output->save(document, strprintf("result %zu of %zu (%s)", i + 1, problems.size(),
+                                     problems[i].str().c_str()));
     if (!flags.quiet) print_error_line(progress_line(result, i + 1, problems.size()));
     if (interrupted()) {
-      print_error_line("dlbench: interrupted; " + std::to_string(document.results.size()) +
-                       " result(s) saved in " + path);
+      if (output->finish(document)) {
+        print_error_line("dlbench: interrupted; " + std::to_string(document.results.size()) +
+                         " result(s) saved in " + path);
+      }
       return kExitFailures;
     }
   }
-  print(render(document, flags.format));
-  print_error_line("results: " + path);
-  return any_failed ? kExitFailures : kExitOk;
+  // Results written to standard output replace the table there.
+  if (!output->to_stdout()) print(render(document, flags.format));
+  bool saved = output->finish(document);
+  if (saved) print_error_line("results: " + path);
+  return any_failed || !saved ? kExitFailures : kExitOk;
 }
 
 }  // namespace

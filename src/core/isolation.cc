@@ -22,6 +22,7 @@
 #include "core/files.h"
 #include "core/progress.h"
 #include "core/registry.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "core/system_info.h"
 
@@ -62,29 +63,41 @@ std::string signal_description(int signal_number) {
   return text;
 }
 
-/// A private temporary directory, removed with its files on destruction.
+/// A private temporary directory for one child (spec, result, stderr), and the child's private
+/// scratch directory (io/storage's shards): both removed with everything in them on
+/// destruction, however the child ended (a --timeout kill included). The scratch directory is
+/// under $DLBENCH_IO_DIR when set (the file system a storage run measures), else inside the
+/// temporary directory.
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/dlbench-XXXXXX";
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    if (!mkdtemp(buffer.data())) {
-      throw Error(std::string("cannot create a temporary directory: ") + std::strerror(errno));
+  TempDir() : path_(make_private_directory(temp_directory(), "dlbench-")) {
+    const char* io_dir = std::getenv("DLBENCH_IO_DIR");
+    try {
+      if (io_dir && *io_dir) {
+        scratch_ = make_private_directory(io_dir, "dlbench-scratch-");
+      } else if (::mkdir((path_ + "/scratch").c_str(), 0700) == 0) {
+        scratch_ = path_ + "/scratch";
+      }
+    } catch (const Error&) {
+      // No scratch directory: a workload that needs one reports the reason itself.
     }
-    path_ = buffer.data();
   }
   ~TempDir() {
+    remove_tree(scratch_);
     for (const char* name : {"/spec.json", "/result.json", "/stderr.log"}) {
       ::unlink((path_ + name).c_str());
     }
     ::rmdir(path_.c_str());
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
+  /// The child's scratch directory ("" when it could not be made).
+  const std::string& scratch() const { return scratch_; }
 
  private:
   std::string path_;
+  std::string scratch_;
 };
 
 Result failed_result(const Problem& resolved, const std::string& reason) {
@@ -122,7 +135,10 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
   std::string stderr_path = dir.path() + "/stderr.log";
   {
     std::ofstream spec(spec_path);
-    spec << json{{"problem", resolved.str()}, {"options", options.to_json()}}.dump();
+    spec << json{{"problem", resolved.str()},
+                 {"options", options.to_json()},
+                 {"scratch", dir.scratch()}}
+                .dump();
     if (!spec) throw Error("cannot write " + spec_path);
   }
 
@@ -265,6 +281,9 @@ int run_child(const std::string& spec_path, const std::string& result_path) {
   Problem problem =
       Registry::instance().resolve(Problem::parse(spec.at("problem").get<std::string>()));
   RunOptions options = RunOptions::from_json(spec.at("options"));
+  // Scratch data goes where the supervisor removes it, even when this process is killed.
+  std::string scratch = spec.value("scratch", "");
+  if (!scratch.empty()) setenv("DLBENCH_SCRATCH_DIR", scratch.c_str(), 1);
   Result result = run_in_process(problem, options);
   result.isolated = true;
   std::ofstream out(result_path);

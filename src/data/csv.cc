@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "data/image.h"
 
@@ -242,15 +243,7 @@ void write_click_log(const std::string& path, const ClickLog& log, char delimite
     }
     text += '\n';
   }
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) {
-    throw Error(strprintf("%s: cannot create: %s", path.c_str(), std::strerror(errno)));
-  }
-  const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  const bool closed = std::fclose(file) == 0;
-  if (!written || !closed) {
-    throw Error(strprintf("%s: write error: %s", path.c_str(), std::strerror(errno)));
-  }
+  write_file(path, text, WriteOptions{0644, true, "click log"});
 }
 
 }  // namespace dlbench::data

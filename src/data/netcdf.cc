@@ -25,6 +25,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "data/bytes.h"
 #include "data/image.h"
@@ -897,15 +898,8 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
                   static_cast<size_t>(layouts[v].slab_bytes));
     }
   }
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) {
-    throw Error(strprintf("%s: cannot create: %s", path.c_str(), std::strerror(errno)));
-  }
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-  const bool closed = std::fclose(file) == 0;
-  if (!written || !closed) {
-    throw Error(strprintf("%s: write error: %s", path.c_str(), std::strerror(errno)));
-  }
+  write_file(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+             WriteOptions{0644, true, "NetCDF file"});
 }
 
 }  // namespace dlbench::data

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -101,34 +102,18 @@ T get(const unsigned char* at) {
   return value;
 }
 
-/// A file written with stdio; every failure is an Error naming the file.
+/// A file of the dataset, written into place atomically (core/safe_file.h): a unique temporary
+/// file in the directory (nothing planted there is followed), renamed over the name by
+/// close(); every failure is an Error naming the file and the reason.
 class OutFile {
  public:
-  explicit OutFile(std::string path) : path_(std::move(path)) {
-    file_ = std::fopen(path_.c_str(), "wb");
-    if (!file_) throw Error(path_ + ": cannot create: " + std::strerror(errno));
-  }
-  ~OutFile() {
-    if (file_) std::fclose(file_);
-  }
-  void write(const void* data, size_t size) {
-    if (size > 0 && std::fwrite(data, 1, size, file_) != size) {
-      throw Error(path_ + ": write failed: " + std::strerror(errno));
-    }
-  }
-  void close(bool sync) {
-    if (std::fflush(file_) != 0) throw Error(path_ + ": write failed: " + std::strerror(errno));
-    if (sync && ::fsync(fileno(file_)) != 0) {
-      throw Error(path_ + ": fsync failed: " + std::strerror(errno));
-    }
-    FILE* file = file_;
-    file_ = nullptr;
-    if (std::fclose(file) != 0) throw Error(path_ + ": close failed: " + std::strerror(errno));
-  }
+  OutFile(const std::string& path, bool sync)
+      : file_(path, WriteOptions{0644, sync, "dataset file"}) {}
+  void write(const void* data, size_t size) { file_.write(data, size); }
+  void close() { file_.commit(); }
 
  private:
-  std::string path_;
-  FILE* file_ = nullptr;
+  AtomicFile file_;
 };
 
 /// Reads exactly `size` bytes at `offset`; returns the bytes actually read (short at the end).
@@ -241,7 +226,7 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
     const int64_t first = samples * s / shard_count;
     const int64_t last = samples * (s + 1) / shard_count;
     const std::string path = (fs::path(dir) / shard_name(s)).string();
-    OutFile out(path);
+    OutFile out(path, options.sync);
     out.write(kShardMagic, sizeof(kShardMagic));
     uint64_t offset = sizeof(kShardMagic);
     for (int64_t begin = first; begin < last; begin += chunk) {
@@ -288,7 +273,7 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
         offset += record.size();
       }
     }
-    out.close(options.sync);
+    out.close();
     summary.shard_bytes += static_cast<int64_t>(offset);
     shard_lines.push_back(strprintf("shard %s %lld %llu", shard_name(s).c_str(),
                                     static_cast<long long>(last - first),
@@ -296,9 +281,9 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
   }
 
   {
-    OutFile out((fs::path(dir) / kIndexName).string());
+    OutFile out((fs::path(dir) / kIndexName).string(), options.sync);
     out.write(index.data(), index.size());
-    out.close(options.sync);
+    out.close();
   }
 
   std::string description = source.describe();
@@ -311,15 +296,9 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
   for (const std::string& line : shard_lines) manifest += line + "\n";
   manifest += "source " + description + "\n";
   manifest += "crc32 " + hex32(crc_of(manifest.data(), manifest.size())) + "\n";
-  const std::string manifest_path = (fs::path(dir) / kManifestName).string();
-  const std::string temporary = manifest_path + ".tmp";
-  {
-    OutFile out(temporary);
-    out.write(manifest.data(), manifest.size());
-    out.close(options.sync);
-  }
-  fs::rename(temporary, manifest_path, code);
-  if (code) throw Error(manifest_path + ": cannot rename into place: " + code.message());
+  OutFile out((fs::path(dir) / kManifestName).string(), options.sync);
+  out.write(manifest.data(), manifest.size());
+  out.close();
   return summary;
 }
 

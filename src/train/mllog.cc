@@ -1,7 +1,12 @@
 // MLPerf-style training log (see mllog.h).
 #include "train/mllog.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -9,8 +14,14 @@ namespace dlbench::train {
 
 MlLog::MlLog(const std::string& path) : path_(path) {
   if (path.empty()) return;
-  file_ = std::fopen(path.c_str(), "a");
-  if (!file_) throw Error("cannot open the training log '" + path + "' for writing");
+  // Appended to, never through a symlink: its name beside the results file is predictable.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) file_ = ::fdopen(fd, "a");
+  if (!file_) {
+    int error = errno;
+    if (fd >= 0) ::close(fd);
+    throw Error("cannot open the training log '" + path + "' for writing: " + std::strerror(error));
+  }
 }
 
 MlLog::~MlLog() {

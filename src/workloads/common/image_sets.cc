@@ -1,14 +1,19 @@
 // Labelled grey image sets (see image_sets.h).
 #include "workloads/common/image_sets.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "core/error.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "data/catalog.h"
 #include "data/idx.h"
@@ -127,27 +132,39 @@ data::Batch ImageClassificationSource::load(const std::vector<int64_t>& indices,
 
 std::string write_png_folder(const LabelledImages& set, const std::string& name) {
   namespace fs = std::filesystem;
-  const std::string root = data::data_directory() + "/generated/" + name;
+  const std::string generated = data::data_directory() + "/generated";
+  const std::string root = generated + "/" + name;
   const std::string marker = root + "/.complete";
   if (fs::exists(marker)) return root;
-  const std::string partial = root + ".partial";
-  std::error_code ignored;
-  fs::remove_all(partial, ignored);
-  fs::remove_all(root, ignored);
-  torch::Tensor images = set.images.contiguous();
-  torch::Tensor labels = set.labels.contiguous();
-  for (int64_t i = 0; i < images.size(0); ++i) {
-    std::string dir =
-        strprintf("%s/%lld", partial.c_str(), static_cast<long long>(labels[i].item<int64_t>()));
-    if (i < set.classes || !fs::exists(dir)) data::make_directories(dir);
-    std::vector<uint8_t> png = data::encode_png(images[i]);
-    std::string path = strprintf("%s/%06lld.png", dir.c_str(), static_cast<long long>(i));
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) throw Error("cannot write '" + path + "'");
+  // Two runs generating the folder at once take turns; the second finds it complete.
+  data::make_directories(generated);
+  std::unique_ptr<FileLock> lock = FileLock::acquire(root);
+  if (fs::exists(marker)) return root;
+  // Written in a private directory (nothing planted there is followed), moved into place whole.
+  const std::string partial = make_private_directory(generated, "." + name + ".partial-");
+  try {
+    torch::Tensor images = set.images.contiguous();
+    torch::Tensor labels = set.labels.contiguous();
+    for (int64_t i = 0; i < images.size(0); ++i) {
+      std::string dir =
+          strprintf("%s/%lld", partial.c_str(), static_cast<long long>(labels[i].item<int64_t>()));
+      if (i < set.classes || !fs::exists(dir)) data::make_directories(dir);
+      std::vector<uint8_t> png = data::encode_png(images[i]);
+      std::string path = strprintf("%s/%06lld.png", dir.c_str(), static_cast<long long>(i));
+      write_file(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()),
+                 WriteOptions{0644, false, "generated image"});
+    }
+    write_file(partial + "/.complete", set.description + "\n",
+               WriteOptions{0644, true, "generated image folder's marker"});
+    ::chmod(partial.c_str(), 0755);  // mkdtemp made it private; the finished folder is not
+    remove_tree(root);               // an unfinished one from an older run
+    if (::rename(partial.c_str(), root.c_str()) != 0) {
+      throw Error("cannot move the generated images into '" + root + "': " + system_reason(errno));
+    }
+  } catch (...) {
+    remove_tree(partial);
+    throw;
   }
-  std::ofstream(partial + "/.complete") << set.description << "\n";
-  fs::rename(partial, root);
   return root;
 }
 

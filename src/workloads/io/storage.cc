@@ -13,10 +13,12 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "core/error.h"
 #include "core/registry.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "data/loader.h"
 #include "data/shards.h"
@@ -73,12 +75,18 @@ class RandomBytesSource : public data::BatchSource {
   uint64_t seed_;
 };
 
-/// A directory for this instance's shards, unique per process and instance.
+/// The largest dataset io/storage writes: far beyond the MLPerf Storage profiles (a few TiB), far
+/// below what a typo in `samples` or `sample_bytes` asks for.
+constexpr double kMaxDatasetBytes = 64.0 * (int64_t{1} << 40);
+/// The most samples: the index (24 bytes per sample) is held in memory.
+constexpr int64_t kMaxSamples = int64_t{1} << 27;
+/// Bytes a sample takes on disk beyond its own: record framing, the label tensor, the index.
+constexpr int64_t kSampleOverhead = 8 + 12 + 24 + 24 + 24;
+
+/// A new private directory for this instance's shards, under the scratch directory an isolated
+/// problem's supervisor removes however its child ends (else DLBENCH_IO_DIR, else the temp dir).
 std::string make_dataset_dir() {
-  static std::atomic<int> counter{0};
-  const char* root = std::getenv("DLBENCH_IO_DIR");
-  fs::path base = root && *root ? fs::path(root) : fs::temp_directory_path();
-  return (base / strprintf("dlbench-io-%d-%d", static_cast<int>(::getpid()), counter++)).string();
+  return make_private_directory(scratch_directory(), "dlbench-io-");
 }
 
 class Storage : public Workload {
@@ -96,7 +104,7 @@ class Storage : public Workload {
                            int64_t{1} << 30),
         ParamSpec::integer("samples", 2048,
                            "samples in the dataset (an epoch is samples / batch steps)", 1,
-                           int64_t{1} << 32),
+                           kMaxSamples),
         ParamSpec::integer("batch", 32, "samples per batch (per emulated accelerator step)", 1,
                            int64_t{1} << 20),
         ParamSpec::integer("workers", 2, "loader threads (0: load on the consumer's thread)", 0,
@@ -135,7 +143,15 @@ class Storage : public Workload {
         read_latency_us_(problem.get_double("read_latency_us")),
         compute_ms_(problem.get_double("compute_ms")),
         drop_cache_(problem.get_bool("drop_cache")),
-        au_threshold_(problem.get_double("au_threshold")) {}
+        au_threshold_(problem.get_double("au_threshold")) {
+    if (dataset_bytes() > kMaxDatasetBytes) {
+      throw Error(strprintf(
+          "io/storage: samples=%lld x sample_bytes=%lld is a %s dataset; at most %s: lower "
+          "samples or sample_bytes",
+          static_cast<long long>(samples_), static_cast<long long>(sample_bytes_),
+          format_bytes(dataset_bytes()).c_str(), format_bytes(kMaxDatasetBytes).c_str()));
+    }
+  }
 
   ~Storage() override { teardown(); }
 
@@ -159,8 +175,9 @@ class Storage : public Workload {
     d.facts = {
         {"dataset",
          format_bytes(static_cast<double>(samples_) * static_cast<double>(sample_bytes_)) +
-             " of random bytes, written once at setup (DLBENCH_IO_DIR, else the "
-             "temp dir), removed at teardown"},
+             " of random bytes, written once at setup into a private directory (under "
+             "DLBENCH_IO_DIR, else the temp dir), checked against the free space first, "
+             "removed at teardown (and by the supervisor when the problem is killed)"},
         {"per sample", strprintf("pread of one record + CRC32 check; decode %g us of calibrated "
                                  "CPU work; read latency %g us (sleep)",
                                  decode_us_, read_latency_us_)},
@@ -188,6 +205,18 @@ class Storage : public Workload {
     }
     generator_ = std::make_shared<RandomBytesSource>(samples_, sample_bytes_, context.seed);
     dir_ = make_dataset_dir();
+    // A dataset that cannot fit fails here, before a byte is written, not when the disk is full.
+    if (std::optional<uint64_t> free = available_bytes(dir_)) {
+      if (dataset_bytes() > static_cast<double>(*free)) {
+        std::string dir = dir_;
+        remove_dataset();
+        throw Error(
+            strprintf("io/storage: the dataset needs %s but %s has %s free: lower samples or "
+                      "sample_bytes, or set DLBENCH_IO_DIR to a larger file system",
+                      format_bytes(dataset_bytes()).c_str(), dir.c_str(),
+                      format_bytes(static_cast<double>(*free)).c_str()));
+      }
+    }
     data::write_shards(*generator_, dir_, shards_,
                        data::ShardWriteOptions{context.seed, write_chunk(), true});
     source_ =
@@ -250,6 +279,11 @@ class Storage : public Workload {
   double au_threshold() const { return au_threshold_; }
 
  private:
+  /// Bytes the dataset takes on disk: shards and index.
+  double dataset_bytes() const {
+    return static_cast<double>(samples_) * static_cast<double>(sample_bytes_ + kSampleOverhead);
+  }
+
   /// Samples generated per write: 64, or fewer so that a chunk stays within 64 MiB.
   int64_t write_chunk() const {
     return std::max<int64_t>(1, std::min<int64_t>(64, (int64_t{64} << 20) / sample_bytes_));
@@ -257,8 +291,7 @@ class Storage : public Workload {
 
   void remove_dataset() {
     if (dir_.empty()) return;
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
+    remove_tree(dir_);
     dir_.clear();
   }
 

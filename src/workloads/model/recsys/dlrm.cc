@@ -6,6 +6,8 @@
 // tables of 128-dimensional rows (3 to 39,979,771 rows), pairwise dot interaction of the 27
 // vectors, top MLP 1024-1024-512-256-1, binary cross-entropy, plain SGD with sparse embedding
 // gradients. FLOPs: DlrmModel::analytic_flops; docs/workloads/dlrm.md.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/registry.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 #include "data/catalog.h"
 #include "data/csv.h"
@@ -328,11 +331,13 @@ class DlrmModel : public RecsysWorkload {
     std::string dir = data::data_directory() + "/generated";
     std::string path = strprintf("%s/dlrm-clicks-%016llx-%s.tsv", dir.c_str(),
                                  static_cast<unsigned long long>(hash), train ? "train" : "test");
-    // The oracle AUC of the test split is kept beside it.
+    // The oracle AUC of the test split is kept beside it, written first: the log is the
+    // commit point. Two runs generating it at once take turns; the second finds it written.
     const std::string oracle_path = path + ".oracle";
     // Not opened here: opening a FIFO would block (the reader refuses one with a clear error).
     std::error_code missing;
-    if (std::filesystem::exists(path, missing)) {
+    auto cached = [&] {
+      if (!std::filesystem::exists(path, missing)) return false;
       if (!train) {
         oracle_auc_ = NAN;
         if (std::filesystem::is_regular_file(oracle_path, missing)) {
@@ -340,16 +345,18 @@ class DlrmModel : public RecsysWorkload {
           if (!(oracle >> oracle_auc_)) oracle_auc_ = NAN;
         }
       }
-      return path;
-    }
+      return true;
+    };
+    if (cached()) return path;
     data::make_directories(dir);
+    std::unique_ptr<FileLock> lock = FileLock::acquire(path);
+    if (cached()) return path;
     data::ClickLog log = generate_click_log(log_rows(train), train ? 1 : 2);
-    std::string partial = path + ".partial";
-    data::write_click_log(partial, log, '\t');
-    if (!train) std::ofstream(oracle_path) << strprintf("%.6f\n", oracle_auc_);
-    if (std::rename(partial.c_str(), path.c_str()) != 0) {
-      throw Error("cannot move the generated click log into '" + path + "'");
+    if (!train) {
+      write_file(oracle_path, strprintf("%.6f\n", oracle_auc_),
+                 WriteOptions{0644, true, "the generated click log's oracle AUC"});
     }
+    data::write_click_log(path, log, '\t');  // atomically: no reader sees half a log
     return path;
   }
 
