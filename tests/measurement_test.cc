@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/ceiling_cache.h"
 #include "core/ceilings.h"
 #include "core/contention.h"
 #include "core/progress.h"
@@ -288,14 +289,17 @@ TEST(LastLevelCache, ReadsTheLargestLevelOfDataOrUnifiedCaches) {
 /// Plants measured ceilings far below what any machine does, in a private cache directory.
 class PlantedCeilings {
  public:
-  PlantedCeilings() : dir_(testing::temp_dir()), env_("DLBENCH_CACHE_DIR", dir_.c_str()) {
+  explicit PlantedCeilings(bool provisional = false)
+      : dir_(testing::temp_dir()), env_("DLBENCH_CACHE_DIR", dir_.c_str()) {
     nlohmann::json planted = {
         {"device", "cpu"},
         {"threads", 1},
+        {"provisional", provisional},
         {"compute", {{"fp32", {{"flops", 1e3}, {"source", "measured"}, {"basis", "planted"}}}}},
         {"bandwidth", {{"bytes_per_s", 1e3}, {"source", "measured"}, {"basis", "planted"}}}};
     testing::write_file(measured_ceilings_path("cpu", 1), planted.dump());
   }
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
@@ -338,6 +342,53 @@ TEST(CeilingSanity, AStreamArrayUnderFourTimesTheLastLevelCacheIsInCache) {
   for (const auto& stale : r.run.value("stale_ceilings", nlohmann::json::array())) {
     EXPECT_NE(stale["ceiling"], "bandwidth") << stale.dump();
   }
+}
+
+TEST(CeilingSanity, StaleCeilingsAreMarkedInTheCacheAndNotUsedAgain) {
+  PlantedCeilings planted;
+  Result r = run("micro/gemm m=32 n=32 k=32 threads=1");
+  ASSERT_TRUE(r.run.contains("stale_ceilings")) << r.run.dump();
+  ASSERT_TRUE(measured_compute_ceiling("cpu", "fp32", 1));
+  EXPECT_FALSE(measured_ceilings_need_measuring(load_measured_ceilings("cpu", 1), false));
+  EXPECT_EQ(mark_measured_ceilings_stale(r.run["stale_ceilings"], "beaten in a test"), 2);
+  EXPECT_EQ(mark_measured_ceilings_stale(r.run["stale_ceilings"], "again"), 0);  // once
+  nlohmann::json cache = load_measured_ceilings("cpu", 1);
+  ASSERT_FALSE(cache.is_null());  // still a valid cache
+  EXPECT_EQ(cache["compute"]["fp32"]["stale"], "beaten in a test");
+  EXPECT_EQ(cache["bandwidth"]["stale"], "beaten in a test");
+  EXPECT_FALSE(measured_compute_ceiling("cpu", "fp32", 1));
+  EXPECT_FALSE(measured_bandwidth_ceiling("cpu", 1));
+  EXPECT_TRUE(measured_ceilings_need_measuring(cache, false));
+  // The next result falls back to the theoretical ceiling.
+  Result again = run("micro/gemm m=32 n=32 k=32 threads=1");
+  if (again.compute_ceiling) EXPECT_EQ(again.compute_ceiling->source, "theoretical");
+}
+
+TEST(CeilingSanity, RunMarksTheCeilingsItsResultsBeat) {
+  PlantedCeilings planted;
+  testing::ScopedEnv no_peak("DLBENCH_NO_PEAK", "1");
+  auto c =
+      testing::dlbench("run 'micro/gemm m=32 n=32 k=32 threads=1' --min-time 0 --repeats 1 -o " +
+                       planted.dir() + "/r.json");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.err.find("marked stale"), std::string::npos) << c.err;
+  nlohmann::json cache = load_measured_ceilings("cpu", 1);
+  ASSERT_FALSE(cache.is_null());
+  EXPECT_TRUE(cache["compute"]["fp32"].contains("stale")) << cache.dump();
+}
+
+TEST(CeilingSanity, QuickCeilingsAreProvisional) {
+  PlantedCeilings planted(/*provisional=*/true);
+  std::optional<Ceiling> compute = measured_compute_ceiling("cpu", "fp32", 1);
+  ASSERT_TRUE(compute);
+  EXPECT_NE(compute->basis.find("[provisional"), std::string::npos) << compute->basis;
+  nlohmann::json cache = load_measured_ceilings("cpu", 1);
+  EXPECT_TRUE(measured_ceilings_need_measuring(cache, /*full=*/true));
+  EXPECT_FALSE(measured_ceilings_need_measuring(cache, /*full=*/false));
+  Result r = run("micro/gemm m=32 n=32 k=32 threads=1");
+  bool noted = false;
+  for (const auto& note : r.notes) noted |= note.rfind("provisional ceiling: ", 0) == 0;
+  EXPECT_TRUE(noted);
 }
 
 }  // namespace

@@ -103,6 +103,7 @@ json measure_ceilings(const std::string& device, int threads, bool quick,
               {"dlbench_version", DLBENCH_VERSION},
               {"cpu_model", cpu_info().model},
               {"run_options", options.to_json()},
+              {"provisional", quick},
               {"compute", json::object()},
               {"bandwidth", nullptr},
               {"problems", json::array()}};

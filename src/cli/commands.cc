@@ -21,6 +21,7 @@
 
 #include "analysis/peak.h"
 #include "core/build_info.h"
+#include "core/ceiling_cache.h"
 #include "core/ceilings.h"
 #include "core/contention.h"
 #include "core/device.h"
@@ -534,6 +535,11 @@ int command_peak(const std::string& device_spec, int threads, bool force, bool q
                   threads, usable_cpu_count()));
   }
   json measured = force ? json(nullptr) : load_measured_ceilings(name, threads);
+  // Stale ceilings (a later figure beat them), and provisional ones when full rules are asked
+  // for, are measured again.
+  if (!measured.is_null() && measured_ceilings_need_measuring(measured, !quick)) {
+    measured = nullptr;
+  }
   if (!measured.is_null()) {
     measured["cache_file"] = measured_ceilings_path(name, threads);
   } else {
@@ -804,6 +810,10 @@ json prepare_ceilings(const std::vector<Problem>& problems, bool measure_missing
   json out = json::object();
   for (const auto& [device, threads] : needed) {
     json measured = load_measured_ceilings(device, threads);
+    if (!measured.is_null() && measure_missing &&
+        measured_ceilings_need_measuring(measured, false)) {
+      measured = nullptr;  // a stale ceiling: measure again
+    }
     if (measured.is_null() && measure_missing) {
       if (!quiet) {
         print_error_line("measuring the ceilings of " + device +
@@ -1067,6 +1077,21 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
                     : options.isolate ? run_isolated(problems[i], problem_options[i])
                                       : run_in_process(problems[i], problem_options[i]);
     set_progress_sink(nullptr);
+    if (result.run.contains("stale_ceilings")) {
+      try {
+        int marked = mark_measured_ceilings_stale(
+            result.run["stale_ceilings"],
+            strprintf("%s beat it by more than %.0f%% (%s)", problems[i].str().c_str(),
+                      kStaleCeilingPct - 100, utc_timestamp().c_str()));
+        if (marked > 0 && !flags.quiet) {
+          print_error_line(strprintf(
+              "dlbench: %d measured ceiling(s) marked stale: `dlbench peak` measures them again",
+              marked));
+        }
+      } catch (const Error& e) {
+        print_error_line(std::string("dlbench: warning: ") + e.what());
+      }
+    }
     any_failed |= result.status == Status::kFailed;
     document.results.push_back(result);
     output->save(document, strprintf("result %zu of %zu (%s)", i + 1, problems.size(),

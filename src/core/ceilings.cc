@@ -12,8 +12,10 @@
 #include <set>
 #include <sstream>
 
+#include "core/ceiling_cache.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/safe_file.h"
 #include "core/strings.h"
 
 namespace dlbench {
@@ -213,11 +215,24 @@ std::optional<Ceiling> ceiling_entry(const nlohmann::json& entry, const char* va
   if (!entry.is_object() || !entry.contains(value_key) || !entry[value_key].is_number()) {
     return std::nullopt;
   }
+  // A stale ceiling (a later figure beat it) is not used until `dlbench peak` measures it again.
+  if (entry.contains("stale")) return std::nullopt;
   Ceiling c;
   c.value = entry[value_key].get<double>();
   c.source = entry.value("source", "measured");
   c.basis = entry.value("basis", "");
   if (!(c.value > 0)) return std::nullopt;
+  return c;
+}
+
+/// A measured ceiling from `cache`: nullopt when absent or stale; provisional ones (measured by
+/// `peak --quick`) say so in their basis.
+std::optional<Ceiling> cached_ceiling(const nlohmann::json& cache, const nlohmann::json& entry,
+                                      const char* value_key) {
+  std::optional<Ceiling> c = ceiling_entry(entry, value_key);
+  if (c && cache.value("provisional", false)) {
+    c->basis += " [provisional: measured by peak --quick; `dlbench peak` measures it fully]";
+  }
   return c;
 }
 
@@ -249,7 +264,7 @@ std::string ceiling_entry_problem(const json& value, const char* rate_key) {
       !(value[rate_key].get<double>() > 0)) {
     return std::string("has no positive '") + rate_key + "'";
   }
-  for (const char* key : {"source", "basis"}) {
+  for (const char* key : {"source", "basis", "stale"}) {
     if (value.contains(key) && !value[key].is_string()) {
       return std::string("has a '") + key + "' that is not text";
     }
@@ -270,6 +285,9 @@ std::string measured_ceilings_problem(const json& cache) {
     if (cache.contains(key) && !cache[key].is_string()) {
       return std::string("'") + key + "' is not text";
     }
+  }
+  if (cache.contains("provisional") && !cache["provisional"].is_boolean()) {
+    return "'provisional' is not true or false";
   }
   if (cache.contains("threads") && !cache["threads"].is_number_integer()) {
     return "'threads' is not an integer";
@@ -341,13 +359,65 @@ std::optional<Ceiling> measured_compute_ceiling(const std::string& device, const
                                                 int threads) {
   nlohmann::json j = load_measured_ceilings(device, threads);
   if (j.is_null() || !j["compute"].contains(dtype)) return std::nullopt;
-  return ceiling_entry(j["compute"][dtype], "flops");
+  return cached_ceiling(j, j["compute"][dtype], "flops");
 }
 
 std::optional<Ceiling> measured_bandwidth_ceiling(const std::string& device, int threads) {
   nlohmann::json j = load_measured_ceilings(device, threads);
   if (j.is_null() || !j.contains("bandwidth")) return std::nullopt;
-  return ceiling_entry(j["bandwidth"], "bytes_per_s");
+  return cached_ceiling(j, j["bandwidth"], "bytes_per_s");
+}
+
+bool measured_ceilings_need_measuring(const nlohmann::json& cache, bool full) {
+  if (!cache.is_object()) return true;
+  if (full && cache.value("provisional", false)) return true;
+  auto stale = [](const nlohmann::json& entry) {
+    return entry.is_object() && entry.contains("stale");
+  };
+  if (cache.contains("compute") && cache["compute"].is_object()) {
+    for (const auto& [dtype, entry] : cache["compute"].items()) {
+      if (stale(entry)) return true;
+    }
+  }
+  return cache.contains("bandwidth") && stale(cache["bandwidth"]);
+}
+
+int mark_measured_ceilings_stale(const nlohmann::json& stale_entries, const std::string& why) {
+  if (!stale_entries.is_array()) return 0;
+  int marked = 0;
+  std::set<std::pair<std::string, int>> caches;
+  for (const auto& entry : stale_entries) {
+    if (!entry.is_object() || !entry.contains("device") || !entry["device"].is_string()) continue;
+    caches.insert({entry["device"].get<std::string>(), entry.value("threads", 0)});
+  }
+  for (const auto& [device, threads] : caches) {
+    const std::string path = measured_ceilings_path(device, threads);
+    std::unique_ptr<FileLock> lock = FileLock::acquire(path);
+    nlohmann::json cache = load_measured_ceilings(device, threads);
+    if (cache.is_null()) continue;  // nothing cached (or a bad cache, already reported)
+    bool changed = false;
+    for (const auto& entry : stale_entries) {
+      if (!entry.is_object() || entry.value("device", "") != device ||
+          entry.value("threads", 0) != threads) {
+        continue;
+      }
+      nlohmann::json* target = nullptr;
+      if (entry.value("ceiling", "") == "compute" &&
+          cache["compute"].contains(entry.value("dtype", ""))) {
+        target = &cache["compute"][entry.value("dtype", "")];
+      } else if (entry.value("ceiling", "") == "bandwidth" && cache["bandwidth"].is_object()) {
+        target = &cache["bandwidth"];
+      }
+      if (target == nullptr || target->contains("stale")) continue;
+      (*target)["stale"] = why;
+      changed = true;
+      ++marked;
+    }
+    if (changed) {
+      write_file(path, cache.dump(1) + "\n", WriteOptions{0644, true, "the ceilings cache"});
+    }
+  }
+  return marked;
 }
 
 }  // namespace dlbench

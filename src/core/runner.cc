@@ -334,6 +334,7 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
   result.notes.erase(std::remove_if(result.notes.begin(), result.notes.end(),
                                     [](const std::string& note) {
                                       return starts_with(note, "in cache: ") ||
+                                             starts_with(note, "provisional ceiling: ") ||
                                              starts_with(note, "ceiling stale: ") ||
                                              starts_with(note, "above the theoretical ");
                                     }),
@@ -383,6 +384,17 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
           kind, theory->value, theoretical->basis.c_str()));
     }
   };
+  for (const std::optional<Ceiling>* ceiling :
+       {&result.compute_ceiling, &result.bandwidth_ceiling}) {
+    if (*ceiling && (*ceiling)->basis.find("[provisional") != std::string::npos) {
+      sanity["provisional"] = true;
+    }
+  }
+  if (sanity.value("provisional", false)) {
+    result.notes.push_back(
+        "provisional ceiling: measured by `dlbench peak --quick` (short run rules), so % of "
+        "peak is indicative; `dlbench peak` measures it fully");
+  }
   judge("compute", "pct_peak_compute", result.compute_ceiling, result.theoretical_compute_ceiling,
         "pct_theoretical_compute");
   judge("bandwidth", "pct_peak_bandwidth", result.bandwidth_ceiling,
