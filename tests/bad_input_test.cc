@@ -43,27 +43,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-/// Runs `action`, which must throw dlbench::Error with every one of `parts` in a one-line
-/// message; returns the message.
-std::string expect_error(const std::function<void()>& action,
-                         std::initializer_list<std::string> parts) {
-  try {
-    action();
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    for (const std::string& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos)
-          << "message \"" << message << "\" lacks \"" << part << "\"";
-    }
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
-    return message;
-  } catch (const std::exception& other) {
-    ADD_FAILURE() << "expected dlbench::Error, got another exception: " << other.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected dlbench::Error, nothing was thrown";
-  return "";
-}
+using testing::expect_error;
 
 /// A fresh folder for one test, removed after it.
 class TempFolder {

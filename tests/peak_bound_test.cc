@@ -165,8 +165,12 @@ TEST(Peak, MeasuresCachesAndFeedsLaterRuns) {
   std::ifstream cached(measured["cache_file"].get<std::string>());
   EXPECT_TRUE(cached.good());
 
-  // A second call reads the cache (no measuring line), and a run uses the measured ceilings.
-  testing::Command again = testing::dlbench("peak");
+  // Quick rules make provisional ceilings.
+  json cached_json = json::parse(testing::read_text(measured["cache_file"].get<std::string>()));
+  EXPECT_EQ(cached_json["provisional"], true);
+  // A second quick call reads the cache (no measuring line; a full `peak` would measure the
+  // provisional ceilings again), and a run uses the measured ceilings.
+  testing::Command again = testing::dlbench("peak --quick");
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_EQ(again.err.find("measuring"), std::string::npos) << again.err;
   testing::Command run = testing::dlbench(

@@ -42,24 +42,7 @@ void append_be(Bytes& bytes, uint64_t value, int size) {
   for (int shift = 8 * (size - 1); shift >= 0; shift -= 8) bytes.push_back((value >> shift) & 0xFF);
 }
 
-// Runs `action`, which must throw dlbench::Error whose message holds every one of `parts`.
-void expect_error(const std::function<void()>& action, std::initializer_list<std::string> parts) {
-  try {
-    action();
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    for (const std::string& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos)
-          << "message \"" << message << "\" lacks \"" << part << "\"";
-    }
-    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
-    return;
-  } catch (const std::exception& other) {
-    ADD_FAILURE() << "expected dlbench::Error, got another exception: " << other.what();
-    return;
-  }
-  ADD_FAILURE() << "expected dlbench::Error, nothing was thrown";
-}
+using testing::expect_error;
 
 // Feeds `read` `count` random corruptions of `good` (a changed byte, a cut, a run of garbage;
 // half of them in the first 64 bytes, where the headers are): each must either read or throw

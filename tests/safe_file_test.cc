@@ -27,52 +27,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-/// Names in `dir`, sorted.
-std::vector<std::string> names_in(const std::string& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-/// Reads what writers send through `fifo` until the first writer closes it, giving up after
-/// `timeout_s` (a writer that never comes, or that replaced the FIFO instead of writing it).
-std::string read_fifo(const std::string& fifo, double timeout_s = 60) {
-  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  if (fd < 0) return "";
-  std::string text;
-  bool seen = false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  char buffer[4096];
-  while (std::chrono::steady_clock::now() < deadline) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n > 0) {
-      text.append(buffer, static_cast<size_t>(n));
-      seen = true;
-    } else if (n == 0 && seen) {
-      break;  // the writer closed it
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no writer yet, or no data
-    }
-  }
-  ::close(fd);
-  return text;
-}
-
-mode_t mode_of(const std::string& path) {
-  struct stat info {};
-  EXPECT_EQ(::lstat(path.c_str(), &info), 0) << path;
-  return info.st_mode;
-}
+using testing::mode_of;
+using testing::names_in;
+using testing::read_fifo;
+using testing::read_text;
 
 std::string error_of(const std::function<void()>& action) {
   try {

@@ -2,14 +2,22 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
+#include "core/error.h"
 #include "core/registry.h"
 
 namespace dlbench::testing {
@@ -94,13 +102,6 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
-static std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::unique_ptr<model::ModelWorkload> make_model(const std::string& text) {
   const Registry& registry = Registry::instance();
   std::unique_ptr<Workload> w = registry.create(registry.resolve(Problem::parse(text)));
@@ -117,9 +118,73 @@ Command dlbench(const std::string& args) {
   int status = std::system(command.c_str());
   Command result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = slurp(dir + "/out");
-  result.err = slurp(dir + "/err");
+  result.out = read_text(dir + "/out");
+  result.err = read_text(dir + "/err");
   return result;
+}
+
+std::string expect_error(const std::function<void()>& action,
+                         std::initializer_list<std::string> parts) {
+  try {
+    action();
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (const std::string& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos)
+          << "message \"" << message << "\" lacks \"" << part << "\"";
+    }
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+    return message;
+  } catch (const std::exception& other) {
+    ADD_FAILURE() << "expected dlbench::Error, got another exception: " << other.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected dlbench::Error, nothing was thrown";
+  return "";
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string read_fifo(const std::string& fifo, double timeout_s) {
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return "";
+  std::string text;
+  bool seen = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      text.append(buffer, static_cast<size_t>(n));
+      seen = true;
+    } else if (n == 0 && seen) {
+      break;  // the writer closed it
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // no writer yet, or no data
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat info {};
+  EXPECT_EQ(::lstat(path.c_str(), &info), 0) << path;
+  return info.st_mode;
 }
 
 size_t count_lines(const std::string& text) {

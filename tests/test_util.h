@@ -1,8 +1,13 @@
 // Helpers shared by the tests: fast run rules, temporary files, running the dlbench binary.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "core/runner.h"
@@ -50,6 +55,24 @@ class ScopedEnv {
   std::string name_, old_;
   bool had_old_ = false;
 };
+
+/// Runs `action`, which must throw dlbench::Error with every one of `parts` in a one-line
+/// message; returns the message ("" after a test failure).
+std::string expect_error(const std::function<void()>& action,
+                         std::initializer_list<std::string> parts);
+
+/// The whole text of a file ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
+/// Names in `dir`, sorted.
+std::vector<std::string> names_in(const std::string& dir);
+
+/// Reads what writers send through `fifo` until the first writer closes it, giving up after
+/// `timeout_s` (a writer that never comes, or that replaced the FIFO instead of writing it).
+std::string read_fifo(const std::string& fifo, double timeout_s = 60);
+
+/// The mode of `path` itself (lstat: a symlink is not followed); a failure is a test failure.
+mode_t mode_of(const std::string& path);
 
 /// Lines of text without the empty ones.
 size_t count_lines(const std::string& text);
