@@ -183,6 +183,26 @@ TEST(Distributed, MergeTakesTheSlowestRankOfEveryStep) {
   EXPECT_EQ(merged.check.status, CheckOutcome::Status::kPassed);
 }
 
+TEST(Distributed, MergedNoiseAndItsNoteAreTheNoisiestRanks) {
+  Result quiet = rank_result({1, 1}, 0), noisy = rank_result({1, 3}, 0);
+  quiet.set_metric("noise", 42.1, "%", "lower");
+  quiet.noisy = true;
+  quiet.notes = {"noisy: step-time CV 42.1% exceeds the 5.0% bound"};
+  noisy.set_metric("noise", 47.1, "%", "lower");
+  noisy.noisy = true;
+  noisy.notes = {"noisy: step-time CV 47.1% exceeds the 5.0% bound"};
+  Result merged = merge_rank_results({quiet, noisy}, {});
+  EXPECT_DOUBLE_EQ(merged.metrics["noise"].value, 47.1);
+  EXPECT_TRUE(merged.noisy);
+  std::vector<std::string> noisy_notes;
+  for (const std::string& note : merged.notes) {
+    if (note.rfind("noisy: ", 0) == 0) noisy_notes.push_back(note);
+  }
+  ASSERT_EQ(noisy_notes.size(), 1u);
+  EXPECT_EQ(noisy_notes[0],
+            "noisy: step-time CV 47.1% exceeds the 5.0% bound (rank 1, the noisiest of 2)");
+}
+
 TEST(Distributed, MergeNamesTheRankThatFailedFirst) {
   Result echo = rank_result({1}, 0);
   echo.status = Status::kFailed;

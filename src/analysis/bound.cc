@@ -49,8 +49,10 @@ std::optional<Bound> classify_bound(const WorkCounts& work, double seconds,
   if (work.partial_accounting) {
     bound.verdict = "unknown";
     bound.detail +=
-        "; only GEMM-class FLOPs are counted for this workload (no bytes), so a low compute "
-        "share cannot tell memory from latency: see its layers (layer/...) for the breakdown";
+        "; only GEMM-class layers and embedding lookups are counted for this workload (their "
+        "FLOPs and operand bytes; normalisation, activations and pooling are not), so a low "
+        "share of both ceilings cannot tell memory from latency: see its layers (layer/...) "
+        "for the breakdown";
   } else if (complete) {
     bound.verdict = "neither";
     bound.detail =

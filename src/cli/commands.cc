@@ -339,8 +339,12 @@ int command_describe(const std::vector<std::string>& tokens, const std::string& 
     if (!description.summary.empty()) text += "  " + description.summary + "\n";
     text += strprintf("  FLOPs per step:    %s (%s)\n", format_number(work.flops).c_str(),
                       format_si(work.flops, "FLOP").c_str());
-    text += strprintf("  bytes per step:    %s (%s)\n", format_number(work.bytes).c_str(),
-                      format_bytes(work.bytes).c_str());
+    if (work.bytes_at_run_time && work.bytes <= 0) {
+      text += "  bytes per step:    counted from the layers' operands as the first step runs\n";
+    } else {
+      text += strprintf("  bytes per step:    %s (%s)\n", format_number(work.bytes).c_str(),
+                        format_bytes(work.bytes).c_str());
+    }
     text += strprintf("  samples per step:  %s %s\n", format_number(work.samples).c_str(),
                       work.sample_unit.c_str());
     if (work.flops > 0 && work.bytes > 0) {

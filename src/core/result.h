@@ -16,7 +16,7 @@
 namespace dlbench {
 
 /// Version of the results JSON layout; bump the minor for additions, the major for changes.
-constexpr const char* kSchemaVersion = "1.6";
+constexpr const char* kSchemaVersion = "1.7";
 
 /// The outcome of a problem.
 enum class Status { kPassed, kFailed, kSkipped, kInvalid };

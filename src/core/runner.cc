@@ -361,8 +361,29 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
   auto judge = [&](const char* kind, const char* metric, const std::optional<Ceiling>& ceiling,
                    const std::optional<Ceiling>& theoretical, const char* theoretical_metric) {
     const Metric* pct = find_metric(result, metric);
+    const bool bandwidth = std::string(kind) == "bandwidth";
+    // A model's bytes are its layers' operands, which may stay in cache from one layer to the
+    // next: moving them faster than memory's ceiling says so, not that the ceiling is stale.
+    if (bandwidth && work.bytes_at_run_time) {
+      const Metric* theory = find_metric(result, theoretical_metric);
+      bool above = pct && ceiling && pct->value > kStaleCeilingPct;
+      bool above_theory = theory && theoretical && theory->value > kStaleCeilingPct;
+      if (above) sanity["bandwidth"] = {{"verdict", "operands_in_cache"}, {"pct", pct->value}};
+      if (above_theory) {
+        sanity["theoretical_bandwidth"] = {{"verdict", "operands_in_cache"},
+                                           {"pct", theory->value}};
+      }
+      if (above || above_theory) {
+        result.notes.push_back(strprintf(
+            "in cache: the layers' operands moved at %.1f%% of the %s bandwidth ceiling, so "
+            "some stay in cache between layers; the bandwidth figure is not memory's",
+            above ? pct->value : theory->value, above ? ceiling->source.c_str() : "theoretical"));
+        if (result.bound) result.bound->detail += "; operands partly in cache";
+      }
+      return;
+    }
     if (pct && ceiling && ceiling->source == "measured" && pct->value > kStaleCeilingPct &&
-        !(in_cache && std::string(kind) == "bandwidth")) {
+        !(in_cache && bandwidth)) {
       sanity[kind] = {{"verdict", "above_measured_ceiling"}, {"pct", pct->value}};
       json stale = {{"device", device_name}, {"threads", threads}, {"ceiling", kind}};
       if (std::string(kind) == "compute") stale["dtype"] = work.dtype;
@@ -374,8 +395,7 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
           pct->value, kind, kStaleCeilingPct));
     }
     const Metric* theory = find_metric(result, theoretical_metric);
-    if (theory && theoretical && theory->value > kStaleCeilingPct &&
-        !(in_cache && std::string(kind) == "bandwidth")) {
+    if (theory && theoretical && theory->value > kStaleCeilingPct && !(in_cache && bandwidth)) {
       sanity[std::string("theoretical_") + kind] = {{"verdict", "above_theoretical_ceiling"},
                                                     {"pct", theory->value}};
       result.notes.push_back(strprintf(
@@ -611,6 +631,8 @@ void run_measurement(Result& result, Workload& workload, Device& device, const R
                                if (loader) const_cast<data::Loader*>(loader)->reset_stats();
                                workload.reset_comm_tally();
                              });
+  // Counts a workload takes from its running step (a model's operand bytes) exist now.
+  if (result.work.bytes_at_run_time) result.work = workload.work();
   add_derived_metrics(result, m.wall, m.device_times, threads);
   if (loader) {
     add_input_metrics(result, *loader, m.measured_seconds, workload.emulated_compute_seconds(),
@@ -1113,14 +1135,27 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
     if (count == ranks) merged.metrics[name].value = sum / count;
   }
   apply_communication_verdict(merged, strprintf("mean over %d ranks", ranks));
-  // Noise: the noisiest rank's.
+  // Noise: the noisiest rank's, and its note, so that figure and note agree.
   double noise = 0;
-  for (const Result& one : per_rank) {
-    if (const Metric* m = find_metric(one, "noise")) noise = std::max(noise, m->value);
+  int noisiest = 0;
+  for (int r = 0; r < ranks; ++r) {
+    const Result& one = per_rank[r];
+    if (const Metric* m = find_metric(one, "noise"); m && m->value > noise) {
+      noise = m->value;
+      noisiest = r;
+    }
     merged.noisy |= one.noisy;
     merged.contended |= one.contended;
   }
   if (find_metric(merged, "noise")) merged.metrics["noise"].value = noise;
+  auto is_noisy_note = [](const std::string& note) { return starts_with(note, "noisy: "); };
+  merged.notes.erase(std::remove_if(merged.notes.begin(), merged.notes.end(), is_noisy_note),
+                     merged.notes.end());
+  for (const std::string& note : per_rank[noisiest].notes) {
+    if (is_noisy_note(note)) {
+      merged.notes.push_back(note + strprintf(" (rank %d, the noisiest of %d)", noisiest, ranks));
+    }
+  }
   merged.notes.push_back(strprintf(
       "%d ranks: step time of each step is the slowest rank's; work counts are the group's%s",
       ranks,

@@ -30,10 +30,14 @@ struct WorkCounts {
   /// (memory-bound kernels) or "throughput". Empty: flops if counted, else bandwidth, else
   /// throughput.
   std::string primary;
-  /// True when the counts cover only part of the work (whole models count the FLOPs of
-  /// GEMM-class layers and no bytes): a low compute share then says nothing about latency, and
-  /// the bound verdict is "unknown" rather than "neither".
+  /// True when the counts cover only part of the work (whole models count the FLOPs and the
+  /// operand bytes of GEMM-class layers only): a low share of both ceilings then says nothing
+  /// about latency, and the bound verdict is "unknown" rather than "neither".
   bool partial_accounting = false;
+  /// True when `bytes` are counted as the step runs (whole models: the operand bytes of their
+  /// layers, at the FLOP counter's hooks, during the first step): before a step they are 0, and
+  /// the harness reads work() again after measuring.
+  bool bytes_at_run_time = false;
   /// Operator calls (kernel launches) per step, where the workload counts them; 0 means at least
   /// one. With the measured cost of a trivial call it gives the step's dispatch floor, the
   /// evidence a "latency" verdict needs (docs/metrics.md, "Bound verdict").

@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 
@@ -29,6 +30,25 @@ double kernel_volume(const torch::Tensor& weight) {
   return volume;
 }
 
+double elements(const torch::Tensor& t) { return t.defined() ? static_cast<double>(t.numel()) : 0; }
+
+/// The operand bytes of one GEMM-class layer call: input x, output y and its weights (an
+/// undefined bias is skipped), at y's element size.
+void record_layer_bytes(const torch::Tensor& x, const torch::Tensor& y,
+                        const std::vector<torch::Tensor>& weights) {
+  if (!counter_active()) return;
+  const double size = static_cast<double>(y.element_size());
+  double weight_elements = 0;
+  std::vector<torch::Tensor> defined;
+  for (const torch::Tensor& w : weights) {
+    if (!w.defined()) continue;
+    weight_elements += elements(w);
+    defined.push_back(w);
+  }
+  record_bytes(size * (elements(x) + elements(y)), size * weight_elements, defined, needs_grad(x),
+               !defined.empty() && needs_grad(defined.front()));
+}
+
 template <class Holder>
 torch::Tensor counted_conv(Holder& m, const torch::Tensor& x) {
   torch::Tensor y = m->forward(x);
@@ -37,6 +57,7 @@ torch::Tensor counted_conv(Holder& m, const torch::Tensor& x) {
   record_flops(
       2.0 * static_cast<double>(y.numel()) * static_cast<double>(w.size(1)) * kernel_volume(w),
       needs_grad(x), needs_grad(w));
+  record_layer_bytes(x, y, {m->weight, m->bias});
   return y;
 }
 
@@ -48,28 +69,75 @@ torch::Tensor counted_transposed(Holder& m, const torch::Tensor& x) {
   record_flops(
       2.0 * static_cast<double>(x.numel()) * static_cast<double>(w.size(1)) * kernel_volume(w),
       needs_grad(x), needs_grad(w));
+  record_layer_bytes(x, y, {m->weight, m->bias});
   return y;
 }
 
+/// A recurrent layer's parameter by its LibTorch name, or an undefined tensor.
 template <class Holder>
-torch::Tensor counted_recurrent(Holder& m, const torch::Tensor& x, double gates) {
+torch::Tensor rnn_parameter(Holder& m, const std::string& name) {
+  for (const auto& item : m->named_parameters(/*recurse=*/false)) {
+    if (item.key() == name) return item.value();
+  }
+  return torch::Tensor();
+}
+
+/// What a recurrent layer's forward on `x` (whose output sequence is `y`) costs: its FLOPs and
+/// operand bytes.
+template <class Holder>
+void record_recurrent_layer(Holder& m, const torch::Tensor& x, const torch::Tensor& y,
+                            double gates) {
   const auto& o = m->options;
   const double steps = static_cast<double>(o.batch_first() ? x.size(1) : x.size(0));
   const double batch = static_cast<double>(o.batch_first() ? x.size(0) : x.size(1));
   const double hidden = static_cast<double>(o.hidden_size());
   const double directions = o.bidirectional() ? 2 : 1;
   const bool weights_grad = needs_grad(m->all_weights().front());
+  const double size = static_cast<double>(y.element_size());
   for (int64_t layer = 0; layer < o.num_layers(); ++layer) {
     double in = layer == 0 ? static_cast<double>(o.input_size()) : directions * hidden;
     double per = 2.0 * steps * batch * directions * gates * hidden;
+    bool input_grad = layer == 0 ? needs_grad(x) : weights_grad;
     // Input-to-hidden GEMM: its data gradient reaches the layer's input.
-    record_flops(per * in, layer == 0 ? needs_grad(x) : weights_grad, weights_grad);
+    record_flops(per * in, input_grad, weights_grad);
     // Hidden-to-hidden GEMM: the recurrence always carries a gradient when training.
     record_flops(per * hidden, weights_grad, weights_grad);
+    if (!counter_active()) continue;
+    // Per direction: x_t (in) and h_t (hidden) in, the gate pre-activations (gates x hidden)
+    // out of each GEMM, over steps x batch positions.
+    const double positions = steps * batch;
+    for (int d = 0; d < static_cast<int>(directions); ++d) {
+      std::string suffix = std::to_string(layer) + (d == 1 ? "_reverse" : "");
+      torch::Tensor w_ih = rnn_parameter(m, "weight_ih_l" + suffix);
+      torch::Tensor b_ih = rnn_parameter(m, "bias_ih_l" + suffix);
+      torch::Tensor w_hh = rnn_parameter(m, "weight_hh_l" + suffix);
+      torch::Tensor b_hh = rnn_parameter(m, "bias_hh_l" + suffix);
+      std::vector<torch::Tensor> ih, hh;
+      for (const torch::Tensor& t : {w_ih, b_ih}) {
+        if (t.defined()) ih.push_back(t);
+      }
+      for (const torch::Tensor& t : {w_hh, b_hh}) {
+        if (t.defined()) hh.push_back(t);
+      }
+      record_bytes(size * positions * (in + gates * hidden),
+                   size * (elements(w_ih) + elements(b_ih)), ih, input_grad, weights_grad);
+      record_bytes(size * positions * (hidden + gates * hidden),
+                   size * (elements(w_hh) + elements(b_hh)), hh, weights_grad, weights_grad);
+    }
   }
-  return std::get<0>(m->forward(x));
+}
+
+template <class Holder>
+torch::Tensor counted_recurrent(Holder& m, const torch::Tensor& x, double gates) {
+  torch::Tensor y = std::get<0>(m->forward(x));
+  record_recurrent_layer(m, x, y, gates);
+  return y;
 }
 }  // namespace
+
+void record_recurrent(torch::nn::LSTM& m, const torch::Tensor& x, const torch::Tensor& y) {
+  record_recurrent_layer(m, x, y, 4);
+}
 
 FlopCounter::FlopCounter() {
   if (active_tally != nullptr) throw Error("FlopCounter: counters do not nest");
@@ -86,6 +154,30 @@ void record_flops(double forward_flops, bool input_needs_grad, bool weight_needs
         forward_flops * ((input_needs_grad ? 1 : 0) + (weight_needs_grad ? 1 : 0));
   }
 }
+
+void record_bytes(double activation_bytes, double weight_bytes,
+                  const std::vector<torch::Tensor>& weights, bool input_needs_grad,
+                  bool weight_needs_grad) {
+  if (active_tally == nullptr) return;
+  FlopTally& tally = *active_tally;
+  const double bytes = activation_bytes + weight_bytes;
+  tally.forward_bytes += bytes;
+  tally.weight_bytes += weight_bytes;
+  if (torch::GradMode::is_enabled()) {
+    tally.backward_bytes += bytes * ((input_needs_grad ? 1 : 0) + (weight_needs_grad ? 1 : 0));
+  }
+  for (const torch::Tensor& w : weights) {
+    const void* key = w.unsafeGetTensorImpl();
+    if (std::find(tally.weights_seen.begin(), tally.weights_seen.end(), key) !=
+        tally.weights_seen.end()) {
+      continue;
+    }
+    tally.weights_seen.push_back(key);
+    tally.weight_elements_seen += static_cast<double>(w.numel());
+  }
+}
+
+bool counter_active() { return active_tally != nullptr; }
 
 bool needs_grad(const torch::Tensor& t) {
   return torch::GradMode::is_enabled() && t.defined() && t.requires_grad();
@@ -105,7 +197,25 @@ torch::Tensor counted(torch::nn::Linear& m, const torch::Tensor& x) {
   torch::Tensor y = m->forward(x);
   record_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(m->weight.size(1)),
                needs_grad(x), needs_grad(m->weight));
+  record_layer_bytes(x, y, {m->weight, m->bias});
   return y;
+}
+
+torch::Tensor counted(torch::nn::Embedding& m, const torch::Tensor& ids) {
+  torch::Tensor output = m->forward(ids);
+  record_lookup(m->weight, ids, output);
+  return output;
+}
+
+void record_lookup(const torch::Tensor& table, const torch::Tensor& ids,
+                   const torch::Tensor& output) {
+  if (!counter_active()) return;
+  const double rows = elements(ids) * static_cast<double>(table.size(1)) *
+                      static_cast<double>(table.element_size());
+  const double activation = elements(ids) * static_cast<double>(ids.element_size()) +
+                            elements(output) * static_cast<double>(output.element_size());
+  // The rows read are part of a weight, not all of it: the table is not marked as seen.
+  record_bytes(activation, rows, {}, /*input_needs_grad=*/false, needs_grad(table));
 }
 
 torch::Tensor counted(torch::nn::LSTM& m, const torch::Tensor& x) {
@@ -119,6 +229,18 @@ torch::Tensor counted_matmul(const torch::Tensor& a, const torch::Tensor& b) {
   torch::Tensor y = torch::matmul(a, b);
   record_flops(2.0 * static_cast<double>(y.numel()) * static_cast<double>(a.size(-1)),
                needs_grad(a), needs_grad(b));
+  if (counter_active()) {
+    // A parameter operand (a leaf that requires grad) is a weight; the rest are activations.
+    const double size = static_cast<double>(y.element_size());
+    double activation = elements(y), weight = 0;
+    std::vector<torch::Tensor> weights;
+    for (const torch::Tensor* t : {&a, &b}) {
+      bool parameter = t->is_leaf() && t->requires_grad();
+      (parameter ? weight : activation) += elements(*t);
+      if (parameter) weights.push_back(*t);
+    }
+    record_bytes(size * activation, size * weight, weights, needs_grad(a), needs_grad(b));
+  }
   return y;
 }
 
@@ -321,6 +443,8 @@ WorkCounts ModelWorkload::work() const {
   work.dtype = dtype_;
   work.primary = "throughput";
   work.partial_accounting = true;
+  work.bytes_at_run_time = true;
+  if (first_step_tally_) work.bytes = first_step_tally_->total_bytes();
   return work;
 }
 
@@ -559,6 +683,18 @@ data::Batch ModelWorkload::next_loaded_batch() {
 }
 
 void ModelWorkload::step() {
+  // The first step counts the layers' operand bytes for work() (the FLOPs are analytic); the
+  // hooks cost a few multiplications per layer.
+  if (!first_step_tally_ && !counter_active()) {
+    FlopCounter counter;
+    run_step();
+    first_step_tally_ = counter.tally();
+    return;
+  }
+  run_step();
+}
+
+void ModelWorkload::run_step() {
   if (train_loader_) use_batch(next_loaded_batch());
   if (training_) {
     last_loss_ = train_step();
@@ -576,7 +712,8 @@ double ModelWorkload::last_loss() const {
 
 FlopTally ModelWorkload::count_step_flops() {
   FlopCounter counter;
-  step();
+  run_step();
+  if (!first_step_tally_) first_step_tally_ = counter.tally();
   return counter.tally();
 }
 
@@ -648,6 +785,7 @@ void ModelWorkload::teardown() {
   optimizer_.reset();
   last_loss_ = torch::Tensor();
   last_output_ = torch::Tensor();
+  // Keeps first_step_tally_: work() still gives the counted bytes after teardown.
 }
 
 }  // namespace dlbench::model

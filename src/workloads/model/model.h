@@ -24,17 +24,33 @@ class GradientReducer;
 namespace dlbench::model {
 
 // ---------------------------------------------------------------------------------------------
-// Runtime FLOP accounting: the "forward hooks" of the C++ API. Counted layers record their FLOPs
-// from the shapes they actually see; a test holds every model's analytic formula to this count.
+// Runtime FLOP and byte accounting: the "forward hooks" of the C++ API. Counted layers record
+// their FLOPs and the bytes of their operands from the tensors they actually see; a test holds
+// every model's analytic FLOP formula to this count, and the byte count to the weights the
+// network holds.
 // Convention (docs/workloads/models.md): 2 FLOPs per multiply-accumulate of convolutions
 // (incl. transposed), linear layers, matrix products and recurrent GEMMs. Normalisation,
 // activations, pooling, losses and post-processing (NMS, decoding) are not counted.
+// Bytes: each counted GEMM-class operation reads its input and its weights (bias included) and
+// writes its output once, at the element size of its output (the compute type under autocast);
+// its data gradient reads the output gradient and the weights and writes the input gradient,
+// its weight gradient reads the output gradient and the input and writes the weight gradient,
+// so each gradient moves the forward's bytes again. The traffic of uncounted layers is not
+// counted either, so the bytes, like the FLOPs, are a lower bound of the step's work. Embedding
+// lookups count no FLOPs and their bytes: the rows they read, their ids and their output.
 
-/// FLOPs collected while a FlopCounter is alive on this thread.
+/// FLOPs and bytes collected while a FlopCounter is alive on this thread.
 struct FlopTally {
-  double forward = 0;   ///< FLOPs of counted layers as they ran
-  double backward = 0;  ///< FLOPs autograd will spend on them: data and weight gradients
+  double forward = 0;         ///< FLOPs of counted layers as they ran
+  double backward = 0;        ///< FLOPs autograd will spend on them: data and weight gradients
+  double forward_bytes = 0;   ///< operand bytes of counted layers as they ran
+  double backward_bytes = 0;  ///< operand bytes of their data and weight gradients
+  double weight_bytes = 0;    ///< of forward_bytes: the weight operands (parameters)
+  /// Distinct parameter tensors the counted layers used as weights, and their elements.
+  std::vector<const void*> weights_seen;
+  double weight_elements_seen = 0;
   double total() const { return forward + backward; }
+  double total_bytes() const { return forward_bytes + backward_bytes; }
 };
 
 /// While alive, counted layers on this thread add to its tally. Not nestable.
@@ -56,10 +72,21 @@ class FlopCounter {
 /// `weight_needs_grad` (both only while grad mode is on). No-op without a FlopCounter.
 void record_flops(double forward_flops, bool input_needs_grad, bool weight_needs_grad);
 
+/// Records the operand bytes of a GEMM-like operation: `activation_bytes` (input and output)
+/// and `weight_bytes`, and marks each parameter in `weights` as seen. Gradients move the same
+/// bytes again, as record_flops counts FLOPs. No-op without a FlopCounter.
+void record_bytes(double activation_bytes, double weight_bytes,
+                  const std::vector<torch::Tensor>& weights, bool input_needs_grad,
+                  bool weight_needs_grad);
+
+/// True while a FlopCounter is alive on this thread.
+bool counter_active();
+
 /// True when autograd will want a gradient for `t` (grad mode on and t requires grad).
 bool needs_grad(const torch::Tensor& t);
 
-/// Counted layers: run the module's forward and record its FLOPs from the runtime shapes.
+/// Counted layers: run the module's forward and record its FLOPs and operand bytes from the
+/// runtime shapes.
 /// Convolution: 2 x output elements x (C_in / groups) x kernel volume. Transposed convolution:
 /// 2 x input elements x (C_out / groups) x kernel volume. Linear: 2 x output elements x in.
 torch::Tensor counted(torch::nn::Conv1d& m, const torch::Tensor& x);
@@ -73,7 +100,17 @@ torch::Tensor counted(torch::nn::Linear& m, const torch::Tensor& x);
 /// 3 (GRU); the input-to-hidden part's data gradient only when its input needs one.
 torch::Tensor counted(torch::nn::LSTM& m, const torch::Tensor& x);
 torch::Tensor counted(torch::nn::GRU& m, const torch::Tensor& x);
-/// A matrix product a @ b (any batch dims), counted as 2 x output elements x inner dimension.
+/// An embedding lookup: no FLOPs; reads one table row per id and the ids, writes the output.
+torch::Tensor counted(torch::nn::Embedding& m, const torch::Tensor& ids);
+/// Records the bytes of a lookup of `ids` in `table` (one row per id) that produced `output`
+/// (pooled by an embedding bag, or one row per id); its gradient writes as many rows again.
+void record_lookup(const torch::Tensor& table, const torch::Tensor& ids,
+                   const torch::Tensor& output);
+/// Records what counted(LSTM) records for a forward of `m` on `x` whose output sequence is `y`,
+/// for a caller that runs the layer itself (from a given state, one decoding step at a time).
+void record_recurrent(torch::nn::LSTM& m, const torch::Tensor& x, const torch::Tensor& y);
+/// A matrix product a @ b (any batch dims), counted as 2 x output elements x inner dimension;
+/// an operand that is a parameter (a leaf that requires grad) counts as a weight.
 torch::Tensor counted_matmul(const torch::Tensor& a, const torch::Tensor& b);
 
 // ---------------------------------------------------------------------------------------------
@@ -180,8 +217,12 @@ class ModelWorkload : public Workload {
   void ensure_built() const;
   /// The loss of the last training step (NaN before the first one or in infer mode).
   double last_loss() const;
+  /// The root module every part is registered in (built by ensure_built or setup).
+  const std::shared_ptr<torch::nn::Module>& net_ptr() const { return net_; }
   /// Runs one step under a FlopCounter (after setup) and returns what it counted.
   FlopTally count_step_flops();
+  /// What the first step counted (step() counts it when no counter is active), if it ran.
+  const std::optional<FlopTally>& first_step_tally() const { return first_step_tally_; }
 
  protected:
   // --- What a model describes (valid before setup) ---
@@ -243,7 +284,6 @@ class ModelWorkload : public Workload {
 
   /// The root module every part is registered in.
   torch::nn::Module& net() { return *net_; }
-  const std::shared_ptr<torch::nn::Module>& net_ptr() const { return net_; }
   /// The device tensors go on (valid in setup and later).
   const torch::Device& device() const { return device_; }
   /// Memory format for activations of `spatial_dims` spatial dimensions (channels_last).
@@ -270,6 +310,8 @@ class ModelWorkload : public Workload {
   bool scaled_backward(const torch::Tensor& loss);
   /// input=loader: the loader's next batch, starting the next epoch at the end of one.
   data::Batch next_loaded_batch();
+  /// One step: the next loaded batch, then a training step or an inference.
+  void run_step();
 
   class QualityAdapter;
   friend class QualityAdapter;
@@ -284,6 +326,7 @@ class ModelWorkload : public Workload {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   torch::Tensor last_loss_;
   torch::Tensor last_output_;
+  std::optional<FlopTally> first_step_tally_;  // the layers' operand bytes, for work()
   double loss_scale_ = 65536.0;
   int good_steps_ = 0;
   mutable bool built_ = false;

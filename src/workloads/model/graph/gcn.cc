@@ -46,7 +46,12 @@ torch::Tensor sparse_product(const torch::Tensor& adjacency, const torch::Tensor
                needs_grad(dense), /*weight_needs_grad=*/false);
   // Sparse kernels run in fp32: autocast would cast Â to bf16, which CPU sparse mm lacks.
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
-  return torch::mm(adjacency, dense.to(torch::kFloat));
+  torch::Tensor product = torch::mm(adjacency, dense.to(torch::kFloat));
+  // Operands: Â's values and its two int64 indices per non-zero, the dense input and output.
+  const double nnz = static_cast<double>(adjacency._nnz());
+  record_bytes(nnz * (4 + 2 * 8) + 4.0 * static_cast<double>(dense.numel() + product.numel()), 0,
+               {}, needs_grad(dense), /*weight_needs_grad=*/false);
+  return product;
 }
 
 namespace {

@@ -47,18 +47,13 @@ struct GnmtShape {
 };
 
 /// One step (or a whole sequence) of a one-layer unidirectional LSTM from a given state, counted
-/// as counted(LSTM) counts it (docs/workloads/models.md): 2 x T x B x 4H x (I + H).
+/// as counted(LSTM) counts it (docs/workloads/models.md): 2 x T x B x 4H x (I + H) FLOPs and the
+/// operand bytes.
 std::tuple<torch::Tensor, LstmState> lstm_from(torch::nn::LSTM& m, const torch::Tensor& x,
                                                const std::optional<LstmState>& state) {
-  const double steps = static_cast<double>(x.size(0));
-  const double batch = static_cast<double>(x.size(1));
-  const double hidden = static_cast<double>(m->options.hidden_size());
-  const double per = 2.0 * steps * batch * 4 * hidden;
-  const bool weights_grad = needs_grad(m->all_weights().front());
-  record_flops(per * static_cast<double>(m->options.input_size()), needs_grad(x), weights_grad);
-  record_flops(per * hidden, weights_grad, weights_grad);
   torch::Tensor input = x.to(torch::kFloat);
   auto result = state ? m->forward(input, *state) : m->forward(input);
+  record_recurrent(m, x, std::get<0>(result));
   return {std::get<0>(result), std::get<1>(result)};
 }
 

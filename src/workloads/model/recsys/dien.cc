@@ -175,11 +175,12 @@ class DienModel : public RecsysWorkload {
 
   /// Item and category embeddings of item ids, concatenated.
   torch::Tensor behaviours(const torch::Tensor& items) {
-    return torch::cat({item_(items), category_(items.remainder(config_.categories))}, -1);
+    return torch::cat(
+        {counted(item_, items), counted(category_, items.remainder(config_.categories))}, -1);
   }
 
   std::vector<torch::Tensor> embed(const Requests& r) override {
-    std::vector<torch::Tensor> e = {user_(r.inputs[0]), behaviours(r.inputs[1]),
+    std::vector<torch::Tensor> e = {counted(user_, r.inputs[0]), behaviours(r.inputs[1]),
                                     behaviours(r.inputs[4])};
     if (training_) e.push_back(behaviours(r.inputs[2]));
     return e;

@@ -127,8 +127,8 @@ class DinModel : public RecsysWorkload {
   }
 
   std::vector<torch::Tensor> embed(const Requests& r) override {
-    return {torch::cat({item_(r.inputs[0]), category_(r.inputs[1])}, -1),
-            torch::cat({item_(r.inputs[3]), category_(r.inputs[4])}, -1)};
+    return {torch::cat({counted(item_, r.inputs[0]), counted(category_, r.inputs[1])}, -1),
+            torch::cat({counted(item_, r.inputs[3]), counted(category_, r.inputs[4])}, -1)};
   }
 
   torch::Tensor predict(const std::vector<torch::Tensor>& e, const Requests& r) override {

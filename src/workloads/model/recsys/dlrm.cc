@@ -299,6 +299,7 @@ class DlrmModel : public RecsysWorkload {
       pooled.push_back(std::get<0>(torch::embedding_bag(tables_[t], r.inputs[2 + t], r.inputs[1],
                                                         /*scale_grad_by_freq=*/false,
                                                         /*mode=sum*/ 0, /*sparse=*/true)));
+      record_lookup(tables_[t], r.inputs[2 + t], pooled.back());
     }
     return pooled;
   }

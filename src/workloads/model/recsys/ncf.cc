@@ -116,8 +116,8 @@ class NcfModel : public RecsysWorkload {
   }
 
   std::vector<torch::Tensor> embed(const Requests& r) override {
-    return {mf_user_(r.inputs[0]), mf_item_(r.inputs[1]), mlp_user_(r.inputs[0]),
-            mlp_item_(r.inputs[1])};
+    return {counted(mf_user_, r.inputs[0]), counted(mf_item_, r.inputs[1]),
+            counted(mlp_user_, r.inputs[0]), counted(mlp_item_, r.inputs[1])};
   }
 
   torch::Tensor predict(const std::vector<torch::Tensor>& e, const Requests&) override {

@@ -141,9 +141,9 @@ class WideDeepModel : public RecsysWorkload {
   }
 
   std::vector<torch::Tensor> embed(const Requests& r) override {
-    std::vector<torch::Tensor> e = {wide_(r.inputs[2])};
+    std::vector<torch::Tensor> e = {counted(wide_, r.inputs[2])};
     for (size_t f = 0; f < fields_.size(); ++f) {
-      e.push_back(fields_[f](r.inputs[0].select(1, static_cast<int64_t>(f))));
+      e.push_back(counted(fields_[f], r.inputs[0].select(1, static_cast<int64_t>(f))));
     }
     return e;
   }
