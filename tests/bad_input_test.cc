@@ -323,6 +323,33 @@ TEST(BadInputJson, ReportsReadOptionalFieldsOfAnyType) {
   EXPECT_NE(render(loaded, "table").find("breakdown of #1"), std::string::npos);
 }
 
+TEST(BreakdownTable, APartsFigureThatFailedACeilingCheckIsMarked) {
+  // A composite's part (a ReLU whose activations fit in cache) at 459% of memory's ceiling is
+  // shown with "?", as a whole result's figure is; a part that passed its checks is not.
+  json doc = results_json();
+  json part = {{"name", "relu1"},
+               {"kind", "activation"},
+               {"pass", "fwd"},
+               {"count", 1},
+               {"status", "PASSED"},
+               {"time_s", 1e-4},
+               {"total_time_s", 1e-4},
+               {"share", 0.5},
+               {"primary_metric", "bandwidth"},
+               {"bandwidth", 1.5e11},
+               {"pct_peak_bandwidth", 459.2},
+               {"ceiling_sanity", {{"bandwidth", {{"verdict", "in_cache"}, {"pct", 459.2}}}}}};
+  json plain = part;
+  plain["name"] = "pool1";
+  plain["pct_peak_bandwidth"] = 4.2;
+  plain["ceiling_sanity"] = nullptr;
+  doc["results"][0]["breakdown"] = {part, plain};
+  std::string table = render(ResultsDocument::from_json(doc, "x"), "table");
+  EXPECT_NE(table.find("459.2%?"), std::string::npos) << table;
+  EXPECT_NE(table.find("4.2%"), std::string::npos) << table;
+  EXPECT_EQ(table.find("4.2%?"), std::string::npos) << table;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The measured-ceilings cache
 

@@ -748,6 +748,18 @@ RunPlan plan_run(const RunFlags& flags, const RunOptions& options, const CLI::Ap
   return plan;
 }
 
+/// Warns (one line) when other processes keep the machine busy before a run starts: its results
+/// would be flagged contended (docs/metrics.md, "Conditions of a measurement").
+void warn_if_busy() {
+  double others = others_busy_cores(0.25);
+  int usable = std::max(1, cpu_info().affinity_cpus);
+  if (!(others >= std::max(kBusyMachineCores, 0.25 * usable))) return;
+  print_error_line(strprintf(
+      "dlbench: warning: the machine is busy: other processes keep %.1f of %d CPU(s) busy (load "
+      "average %.2f); results measured under them are flagged contended",
+      others, usable, load_average_1m()));
+}
+
 /// `dlbench run ... --nproc N`: launches N ranks here; a sweep (1,2,4) launches each count in
 /// turn, each into its own results file, and prints the scaling table.
 int command_launch(const RunFlags& flags, const RunOptions& options, const CLI::App& run_app,
@@ -755,6 +767,8 @@ int command_launch(const RunFlags& flags, const RunOptions& options, const CLI::
   std::vector<int> counts = dist::parse_nproc(flags.nproc);
   // Bad input is one line here, not one per rank.
   for (int count : counts) plan_run(flags, options, run_app, count);
+  // Checked here, before any rank starts: a rank would see its peers starting as a busy machine.
+  if (!flags.quiet && !options.dry_run) warn_if_busy();
   std::vector<std::string> args(command_line.begin() + 1, command_line.end());
   args = without_option(args, {"--nproc"});
   double grace = std::max(10.0, flags.dist_timeout / 4);
@@ -836,18 +850,6 @@ json prepare_ceilings(const std::vector<Problem>& problems, bool measure_missing
     out[key] = measured;
   }
   return out;
-}
-
-/// Warns (one line) when other processes keep the machine busy before a run starts: its results
-/// would be flagged contended (docs/metrics.md, "Conditions of a measurement").
-void warn_if_busy() {
-  double others = others_busy_cores(0.25);
-  int usable = std::max(1, cpu_info().affinity_cpus);
-  if (!(others >= std::max(kBusyMachineCores, 0.25 * usable))) return;
-  print_error_line(strprintf(
-      "dlbench: warning: the machine is busy: other processes keep %.1f of %d CPU(s) busy (load "
-      "average %.2f); results measured under them are flagged contended",
-      others, usable, load_average_1m()));
 }
 
 /// Runs problem `index` as this rank of a distributed run, posts the result to rank 0 and, on
@@ -1037,7 +1039,9 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
                          {"problems", problems.size()}};
   output->save_initial(document);  // fails early (exit 2) if the file cannot be written
   install_interrupt_handlers();
-  if (!flags.quiet && !options.dry_run) warn_if_busy();
+  // Ranks of a distributed run leave it to their launcher (--nproc): their peers keep the CPUs
+  // busy while they start.
+  if (!flags.quiet && !options.dry_run && !me.distributed()) warn_if_busy();
   // Ranks on one host would measure the ceilings over each other: a distributed run uses the
   // cached (dlbench peak) or theoretical ones.
   bool measure =

@@ -189,6 +189,7 @@ json to_json(const Result& r) {
                 {"primary_metric", r.work.primary_metric()},
                 {"partial_accounting", r.work.partial_accounting},
                 {"bytes_counted_at_run_time", r.work.bytes_at_run_time},
+                {"cache_served_bytes", r.work.cache_served_bytes},
                 {"calls_per_step", r.work.calls},
                 {"array_bytes", r.work.array_bytes},
                 {"comm_bytes_per_step", r.work.comm_bytes},
@@ -232,6 +233,7 @@ Result result_from_json(const json& j) {
     r.work.primary = work.value("primary_metric", "");
     r.work.partial_accounting = work.value("partial_accounting", false);
     r.work.bytes_at_run_time = work.value("bytes_counted_at_run_time", false);
+    r.work.cache_served_bytes = work.value("cache_served_bytes", false);
     r.work.calls = work.value("calls_per_step", 0.0);
     r.work.array_bytes = work.value("array_bytes", 0.0);
     r.work.comm_bytes = work.value("comm_bytes_per_step", 0.0);

@@ -341,9 +341,9 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
                      result.notes.end());
   json sanity = json::object();
   const WorkCounts& work = result.work;
+  const double llc = last_level_cache_bytes(device_name);
   bool in_cache = false;
   if (work.array_bytes > 0) {
-    double llc = last_level_cache_bytes(device_name);
     if (llc > 0 && work.array_bytes < kStreamCacheMultiple * llc) {
       in_cache = true;
       sanity["bandwidth"] = {{"verdict", "in_cache"},
@@ -362,23 +362,44 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
                    const std::optional<Ceiling>& theoretical, const char* theoretical_metric) {
     const Metric* pct = find_metric(result, metric);
     const bool bandwidth = std::string(kind) == "bandwidth";
-    // A model's bytes are its layers' operands, which may stay in cache from one layer to the
-    // next: moving them faster than memory's ceiling says so, not that the ceiling is stale.
-    if (bandwidth && work.bytes_at_run_time) {
+    // Bytes that caches may serve (a model's layer operands, hot embedding rows, or a step
+    // whose bytes fit in 4 x the last-level cache): moving them faster than memory's ceiling
+    // says they were in cache, not that the ceiling is stale.
+    const bool small_step = !(work.array_bytes > 0) && llc > 0 && work.bytes > 0 &&
+                            work.bytes < kStreamCacheMultiple * llc;
+    if (bandwidth && (work.cache_served_bytes || small_step)) {
       const Metric* theory = find_metric(result, theoretical_metric);
       bool above = pct && ceiling && pct->value > kStaleCeilingPct;
       bool above_theory = theory && theoretical && theory->value > kStaleCeilingPct;
-      if (above) sanity["bandwidth"] = {{"verdict", "operands_in_cache"}, {"pct", pct->value}};
+      json verdict = work.cache_served_bytes
+                         ? json{{"verdict", "operands_in_cache"}}
+                         : json{{"verdict", "in_cache"},
+                                {"bytes_per_step", work.bytes},
+                                {"last_level_cache_bytes", llc},
+                                {"rule", "bytes per step under 4 x the last-level cache"}};
+      if (above) {
+        sanity["bandwidth"] = verdict;
+        sanity["bandwidth"]["pct"] = pct->value;
+      }
       if (above_theory) {
-        sanity["theoretical_bandwidth"] = {{"verdict", "operands_in_cache"},
-                                           {"pct", theory->value}};
+        sanity["theoretical_bandwidth"] = verdict;
+        sanity["theoretical_bandwidth"]["pct"] = theory->value;
       }
       if (above || above_theory) {
-        result.notes.push_back(strprintf(
-            "in cache: the layers' operands moved at %.1f%% of the %s bandwidth ceiling, so "
-            "some stay in cache between layers; the bandwidth figure is not memory's",
-            above ? pct->value : theory->value, above ? ceiling->source.c_str() : "theoretical"));
-        if (result.bound) result.bound->detail += "; operands partly in cache";
+        double shown = above ? pct->value : theory->value;
+        const char* source = above ? ceiling->source.c_str() : "theoretical";
+        result.notes.push_back(
+            work.cache_served_bytes
+                ? strprintf("in cache: the counted bytes moved at %.1f%% of the %s bandwidth "
+                            "ceiling, so caches served some of them; the bandwidth figure is "
+                            "not memory's",
+                            shown, source)
+                : strprintf("in cache: the step's %s fit in 4 x the %s last-level cache and "
+                            "moved at %.1f%% of the %s bandwidth ceiling: this is the cache's "
+                            "bandwidth, not memory's",
+                            format_bytes(work.bytes).c_str(), format_bytes(llc).c_str(), shown,
+                            source));
+        if (result.bound) result.bound->detail += "; partly served from cache";
       }
       return;
     }
@@ -804,6 +825,7 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
         {"pct_peak_bandwidth", metric("pct_peak_bandwidth")},
         {"noise", metric("noise")},
         {"contended", r.contended},
+        {"ceiling_sanity", r.run.value("ceiling_sanity", json(nullptr))},
         {"check", check_status_name(r.check.status)},
         {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
                           : json(nullptr)}};

@@ -38,6 +38,10 @@ struct WorkCounts {
   /// layers, at the FLOP counter's hooks, during the first step): before a step they are 0, and
   /// the harness reads work() again after measuring.
   bool bytes_at_run_time = false;
+  /// True when `bytes` count accesses that caches may serve (a model's layer operands reused by
+  /// the next layer, the hot rows of skewed embedding lookups): a bandwidth above the memory
+  /// ceiling then says "in cache", not that the ceiling is stale.
+  bool cache_served_bytes = false;
   /// Operator calls (kernel launches) per step, where the workload counts them; 0 means at least
   /// one. With the measured cost of a trivial call it gives the step's dispatch floor, the
   /// evidence a "latency" verdict needs (docs/metrics.md, "Bound verdict").

@@ -257,9 +257,12 @@ std::string render_breakdown(const Result& r, size_t index) {
                                                     [](double v) { return format_si(v, "FLOP/s"); })
                                  : json_number_text(field_at(p, "bandwidth"),
                                                     [](double v) { return format_si(v, "B/s"); });
+    // "?": the part's figure failed a ceiling sanity check (in cache, stale; see its problem).
+    bool doubtful = p.contains("ceiling_sanity") && p["ceiling_sanity"].is_object() &&
+                    !p["ceiling_sanity"].empty();
     std::string peak =
         json_number_text(field_at(p, flops ? "pct_peak_compute" : "pct_peak_bandwidth"),
-                         [](double v) { return strprintf("%.1f%%", v); });
+                         [&](double v) { return strprintf("%.1f%%", v) + (doubtful ? "?" : ""); });
     std::string status = text_at(p, "status");
     rows.push_back({std::to_string(i + 1), text_at(p, "name"), text_at(p, "kind"),
                     text_at(p, "pass"), format_number(number_at(p, "count")),

@@ -105,6 +105,8 @@ class Embedding : public Workload {
     work.sample_unit = "bags";
     work.dtype = dtype_;
     work.primary = "bandwidth";
+    // Repeated ids (Zipf's hot rows, or a table that fits in cache) are read from cache.
+    work.cache_served_bytes = true;
     return work;
   }
 

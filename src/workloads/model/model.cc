@@ -444,6 +444,7 @@ WorkCounts ModelWorkload::work() const {
   work.primary = "throughput";
   work.partial_accounting = true;
   work.bytes_at_run_time = true;
+  work.cache_served_bytes = true;  // the next layer reads what this one wrote
   if (first_step_tally_) work.bytes = first_step_tally_->total_bytes();
   return work;
 }

@@ -1,5 +1,6 @@
 // test/sleep: a hidden workload whose step sleeps a known time, so the tests can check the
-// runner's timing and run rules against a known answer.
+// runner's timing and run rules against a known answer, and claims the FLOPs and bytes it is
+// told to, so they can check the figures and judgements derived from counts.
 #include <chrono>
 #include <thread>
 
@@ -16,18 +17,24 @@ class Sleep : public Workload {
     info.category = "test";
     info.description = "each step sleeps a fixed time (tests the runner's clock)";
     info.hidden = true;
-    info.params = {ParamSpec::real("ms", 2.0, "milliseconds per step", 0.0, 60000.0),
-                   ParamSpec::real("probe_ms", 0.0,
-                                   "milliseconds per call of a probe 'nap' of 2 naps (0: none)",
-                                   0.0, 60000.0)};
+    info.params = {
+        ParamSpec::real("ms", 2.0, "milliseconds per step", 0.0, 60000.0),
+        ParamSpec::real("probe_ms", 0.0,
+                        "milliseconds per call of a probe 'nap' of 2 naps (0: none)", 0.0, 60000.0),
+        ParamSpec::real("flops", 0.0, "fp32 FLOPs claimed per step", 0.0, 1e18),
+        ParamSpec::real("bytes", 0.0, "bytes claimed per step", 0.0, 1e18)};
     return info;
   }
   explicit Sleep(const Problem& problem)
       : Workload(problem),
         ms_(problem.get_double("ms")),
-        probe_ms_(problem.get_double("probe_ms")) {}
+        probe_ms_(problem.get_double("probe_ms")),
+        flops_(problem.get_double("flops")),
+        bytes_(problem.get_double("bytes")) {}
   WorkCounts work() const override {
     WorkCounts work;
+    work.flops = flops_;
+    work.bytes = bytes_;
     work.samples = 1;
     work.sample_unit = "naps";
     return work;
@@ -45,6 +52,8 @@ class Sleep : public Workload {
   }
   double ms_;
   double probe_ms_;
+  double flops_;
+  double bytes_;
 };
 
 }  // namespace
