@@ -4,7 +4,8 @@
 // column, every labelled line kind (`repro:`, `comm:`, `quality:`, ...), the `label:` lines of
 // describe and info, the workloads and parameters of list, the fields of the machine line, the
 // summary line and the CSV header's first columns. Figures are not compared: they belong to the
-// README's machine. A README that drifts from the product fails here, naming the README line.
+// README's machine; nor are `note:` lines, which say how one measurement went (noisy, contended). A
+// README that drifts from the product fails here, naming the README line.
 //
 // The commands are rewritten to run quickly and touch nothing outside a temporary folder; the
 // rewrites keep the output's shape:
@@ -397,6 +398,9 @@ std::vector<std::string> departures(const TourCommand& command,
     std::string label = label_of(line);
     if (label.empty() || reported.count(label)) continue;
     if (names_cuda && cuda_build && label == "reason:") continue;  // it may run here
+    // Notes report the conditions of one measurement (noisy, contended): another run may have
+    // none, so the README may show one that this run does not print.
+    if (label == "note:") continue;
     reported.insert(label);
     if (!real_labels.count(label)) {
       problems.push_back("no `" + label + "` line (README shows \"" + trim(line) + "\")");

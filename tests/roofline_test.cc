@@ -289,7 +289,7 @@ TEST(RooflineSvg, NothingToPlotIsAnError) {
 }
 
 TEST(RooflineSvg, RendersTheCommittedExampleWithLegibleLabels) {
-  const std::string path = DLBENCH_SOURCE_DIR "/docs/examples/quick-epyc-2core.json";
+  const std::string path = DLBENCH_SOURCE_DIR "/docs/examples/quick-epyc-2core-2026-11-21.json";
   std::string svg = roofline_svg_file(path);
   expect_well_formed(svg);
   std::ofstream("/tmp/roofline-example.svg") << svg;
@@ -320,7 +320,7 @@ TEST(RooflineSvg, RendersTheCommittedExampleWithLegibleLabels) {
 
 TEST(RooflineSvg, ExampleWithMeasuredCeilingsDrawsTheSlopeAndRidges) {
   ResultsDocument doc =
-      ResultsDocument::load(DLBENCH_SOURCE_DIR "/docs/examples/quick-epyc-2core.json");
+      ResultsDocument::load(DLBENCH_SOURCE_DIR "/docs/examples/quick-epyc-2core-2026-11-21.json");
   // Ceilings as `dlbench peak` would record them (figures made up for the test), and verdicts.
   doc.context["measured_ceilings"] = {
       {"cpu",
