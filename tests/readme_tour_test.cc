@@ -316,12 +316,6 @@ bool is_header(const std::string& line) {
   return columns.size() >= 3 && (columns[0] == "#" || columns[0] == "ranks");
 }
 
-std::string joined(const std::vector<std::string>& words, const std::string& separator) {
-  std::string text;
-  for (const std::string& word : words) text += (text.empty() ? "" : separator) + word;
-  return text;
-}
-
 /// `dlbench list`: each workload (and "every workload also takes") with its parameter names.
 std::map<std::string, std::set<std::string>> listed(const std::vector<std::string>& lines) {
   std::map<std::string, std::set<std::string>> workloads;
@@ -351,7 +345,7 @@ std::string head(const std::string& text, size_t lines = 40) {
   std::vector<std::string> all = lines_of(text);
   if (all.size() <= lines) return text;
   all.resize(lines);
-  return joined(all, "\n") + "\n[... " + std::to_string(lines_of(text).size() - lines) +
+  return join(all, "\n") + "\n[... " + std::to_string(lines_of(text).size() - lines) +
          " more lines]\n";
 }
 
@@ -430,10 +424,10 @@ std::vector<std::string> departures(const TourCommand& command,
     }
     std::string found;
     for (const auto& h : real_headers) {
-      if (h.front() == columns.front()) found += "\n      real: " + joined(h, " | ");
+      if (h.front() == columns.front()) found += "\n      real: " + join(h, " | ");
     }
     problems.push_back(
-        "no table header with the columns " + joined(columns, " | ") +
+        "no table header with the columns " + join(columns, " | ") +
         (found.empty() ? std::string(" (the real output has no such table)") : found));
   }
 
@@ -481,7 +475,7 @@ std::vector<std::string> departures(const TourCommand& command,
         out.empty() ? std::vector<std::string>() : split_csv_header(out[0]);
     if (got.size() < expected.size() ||
         !std::equal(expected.begin(), expected.end(), got.begin())) {
-      problems.push_back("the CSV header does not begin " + joined(expected, ","));
+      problems.push_back("the CSV header does not begin " + join(expected, ","));
     }
     if (out.size() < shown.size()) {
       problems.push_back("the CSV has " + std::to_string(out.size()) + " line(s), README shows " +
@@ -558,7 +552,7 @@ TEST(ReadmeTour, EveryCommandRunsAndShowsTheDocumentedShape) {
     if (!problems.empty()) {
       ADD_FAILURE() << "README.md:" << c.line << " `" << c.text << "` (run as `dlbench" << quoted
                     << "`): the output departs from the "
-                    << "README's\n  - " << joined(problems, "\n  - ")
+                    << "README's\n  - " << join(problems, "\n  - ")
                     << "\nFix README.md or the product.\n--- real stdout ---\n"
                     << head(real.out) << "--- real stderr ---\n"
                     << head(real.err);
