@@ -95,7 +95,9 @@ TEST(ResultShape, QuickSuiteDryRunKeepsItsReproStringsAndKeys) {
       // --threads 2: the default follows the machine's cores, and the repro strings with it.
       testing::dlbench("run -q --suite quick --dry-run --no-peak --threads 2 -o " + dir +
                        "/quick.json");
-  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // 1: a problem FAILED, as a bf16 GEMM's check may where the library accumulates bf16 in bf16
+  // (core/check.h); its record keeps its shape.
+  ASSERT_TRUE(run.exit_code == 0 || run.exit_code == 1) << run.exit_code << ": " << run.err;
   json shape = shape_of(parse_json_file(dir + "/quick.json", "results"));
 
   if (const char* write = std::getenv("DLBENCH_WRITE_RESULT_SHAPE"); write && *write == '1') {
