@@ -347,6 +347,11 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
   json sanity = json::object();
   const WorkCounts& work = result.work;
   const double llc = last_level_cache_bytes(device_name);
+  // Bytes that caches may serve (a model's layer operands, hot embedding rows, or a step whose
+  // bytes fit in 4 x the last-level cache): moving them faster than memory's ceiling says they
+  // were in cache, not that the ceiling is stale.
+  const bool small_step = !(work.array_bytes > 0) && llc > 0 && work.bytes > 0 &&
+                          work.bytes < kStreamCacheMultiple * llc;
   bool in_cache = false;
   if (work.array_bytes > 0) {
     if (llc > 0 && work.array_bytes < kStreamCacheMultiple * llc) {
@@ -367,11 +372,6 @@ void judge_ceilings(Result& result, const std::string& device_name, int threads)
                    const std::optional<Ceiling>& theoretical, const char* theoretical_metric) {
     const Metric* pct = find_metric(result, metric);
     const bool bandwidth = std::string(kind) == "bandwidth";
-    // Bytes that caches may serve (a model's layer operands, hot embedding rows, or a step
-    // whose bytes fit in 4 x the last-level cache): moving them faster than memory's ceiling
-    // says they were in cache, not that the ceiling is stale.
-    const bool small_step = !(work.array_bytes > 0) && llc > 0 && work.bytes > 0 &&
-                            work.bytes < kStreamCacheMultiple * llc;
     if (bandwidth && (work.cache_served_bytes || small_step)) {
       const Metric* theory = find_metric(result, theoretical_metric);
       bool above = pct && ceiling && pct->value > kStaleCeilingPct;

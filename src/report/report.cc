@@ -57,6 +57,12 @@ std::string throughput_text(const Result& r) {
   return m ? format_si(m->value, m->unit) : "-";
 }
 
+/// True when `holder` (a record's `run`, or a breakdown part) says a ceiling sanity check failed:
+/// its figure then gets a "?" (stale ceiling, in cache; see the notes or the part's problem).
+bool failed_ceiling_sanity(const json& holder) {
+  return holder.contains("ceiling_sanity") && !holder["ceiling_sanity"].empty();
+}
+
 std::string peak_text(const Result& r) {
   std::string primary = r.work.primary_metric();
   const Metric* m = find_metric(r, primary == "flops"       ? "pct_peak_compute"
@@ -66,9 +72,7 @@ std::string peak_text(const Result& r) {
   // counted FLOPs reach.
   if (!m && primary == "throughput") m = find_metric(r, "pct_peak_compute");
   if (!m) return "-";
-  // "?": the ceiling behind it failed its sanity check (stale, in cache; see the notes).
-  bool doubtful = r.run.contains("ceiling_sanity") && !r.run["ceiling_sanity"].empty();
-  return strprintf("%.1f%%", m->value) + (doubtful ? "?" : "");
+  return strprintf("%.1f%%", m->value) + (failed_ceiling_sanity(r.run) ? "?" : "");
 }
 
 std::string memory_text(const Result& r) {
@@ -257,9 +261,7 @@ std::string render_breakdown(const Result& r, size_t index) {
                                                     [](double v) { return format_si(v, "FLOP/s"); })
                                  : json_number_text(field_at(p, "bandwidth"),
                                                     [](double v) { return format_si(v, "B/s"); });
-    // "?": the part's figure failed a ceiling sanity check (in cache, stale; see its problem).
-    bool doubtful = p.contains("ceiling_sanity") && p["ceiling_sanity"].is_object() &&
-                    !p["ceiling_sanity"].empty();
+    const bool doubtful = failed_ceiling_sanity(p);
     std::string peak =
         json_number_text(field_at(p, flops ? "pct_peak_compute" : "pct_peak_bandwidth"),
                          [&](double v) { return strprintf("%.1f%%", v) + (doubtful ? "?" : ""); });

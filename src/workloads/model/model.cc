@@ -32,12 +32,11 @@ double kernel_volume(const torch::Tensor& weight) {
 
 double elements(const torch::Tensor& t) { return t.defined() ? static_cast<double>(t.numel()) : 0; }
 
-/// The operand bytes of one GEMM-class layer call: input x, output y and its weights (an
-/// undefined bias is skipped), at y's element size.
-void record_layer_bytes(const torch::Tensor& x, const torch::Tensor& y,
-                        const std::vector<torch::Tensor>& weights) {
-  if (!counter_active()) return;
-  const double size = static_cast<double>(y.element_size());
+/// The operand bytes of one GEMM-class operation at `size` bytes per element:
+/// `activation_elements` of input and output, and its weights (an undefined bias is skipped).
+void record_operands(double size, double activation_elements,
+                     const std::vector<torch::Tensor>& weights, bool input_needs_grad,
+                     bool weight_needs_grad) {
   double weight_elements = 0;
   std::vector<torch::Tensor> defined;
   for (const torch::Tensor& w : weights) {
@@ -45,8 +44,16 @@ void record_layer_bytes(const torch::Tensor& x, const torch::Tensor& y,
     weight_elements += elements(w);
     defined.push_back(w);
   }
-  record_bytes(size * (elements(x) + elements(y)), size * weight_elements, defined, needs_grad(x),
-               !defined.empty() && needs_grad(defined.front()));
+  record_bytes(size * activation_elements, size * weight_elements, defined, input_needs_grad,
+               weight_needs_grad);
+}
+
+/// The operand bytes of one layer call: input x, output y and its weights, at y's element size.
+void record_layer_bytes(const torch::Tensor& x, const torch::Tensor& y,
+                        const std::vector<torch::Tensor>& weights) {
+  if (!counter_active()) return;
+  record_operands(static_cast<double>(y.element_size()), elements(x) + elements(y), weights,
+                  needs_grad(x), needs_grad(weights.front()));
 }
 
 template <class Holder>
@@ -108,21 +115,14 @@ void record_recurrent_layer(Holder& m, const torch::Tensor& x, const torch::Tens
     const double positions = steps * batch;
     for (int d = 0; d < static_cast<int>(directions); ++d) {
       std::string suffix = std::to_string(layer) + (d == 1 ? "_reverse" : "");
-      torch::Tensor w_ih = rnn_parameter(m, "weight_ih_l" + suffix);
-      torch::Tensor b_ih = rnn_parameter(m, "bias_ih_l" + suffix);
-      torch::Tensor w_hh = rnn_parameter(m, "weight_hh_l" + suffix);
-      torch::Tensor b_hh = rnn_parameter(m, "bias_hh_l" + suffix);
-      std::vector<torch::Tensor> ih, hh;
-      for (const torch::Tensor& t : {w_ih, b_ih}) {
-        if (t.defined()) ih.push_back(t);
-      }
-      for (const torch::Tensor& t : {w_hh, b_hh}) {
-        if (t.defined()) hh.push_back(t);
-      }
-      record_bytes(size * positions * (in + gates * hidden),
-                   size * (elements(w_ih) + elements(b_ih)), ih, input_grad, weights_grad);
-      record_bytes(size * positions * (hidden + gates * hidden),
-                   size * (elements(w_hh) + elements(b_hh)), hh, weights_grad, weights_grad);
+      record_operands(
+          size, positions * (in + gates * hidden),
+          {rnn_parameter(m, "weight_ih_l" + suffix), rnn_parameter(m, "bias_ih_l" + suffix)},
+          input_grad, weights_grad);
+      record_operands(
+          size, positions * (hidden + gates * hidden),
+          {rnn_parameter(m, "weight_hh_l" + suffix), rnn_parameter(m, "bias_hh_l" + suffix)},
+          weights_grad, weights_grad);
     }
   }
 }
