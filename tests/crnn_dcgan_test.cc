@@ -21,6 +21,7 @@ namespace {
 
 using model::ModelWorkload;
 using testing::make_model;
+using testing::set_up_model;
 
 /// Scores [T, B, C] whose per-frame argmax is `best[b][t]`.
 torch::Tensor one_hot_scores(const std::vector<std::vector<int64_t>>& best, int64_t classes) {
@@ -138,11 +139,8 @@ TEST(DcganModel, FullPresetCountsByHand) {
 TEST(DcganModel, GeneratorUpdateLeavesTheDiscriminatorTrainable) {
   // The generator update freezes D's weights; parameter_count() counts only parameters that
   // require a gradient, so a D left frozen after the step would shrink it.
-  auto device = Device::create("cpu");
-  auto m = make_model("model/dcgan size=tiny mode=train");
+  auto m = set_up_model("model/dcgan size=tiny mode=train");
   ASSERT_NE(m, nullptr);
-  ExecContext context{*device, 2, 0};
-  m->setup(context);
   const int64_t before = m->parameter_count();
   m->step();
   EXPECT_TRUE(std::isfinite(m->last_loss()));

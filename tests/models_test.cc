@@ -25,6 +25,7 @@ namespace {
 
 using model::ModelWorkload;
 using testing::make_model;
+using testing::set_up_model;
 
 std::vector<std::string> model_names() {
   std::vector<std::string> names;
@@ -131,12 +132,9 @@ TEST_P(Models, CountedBytesCoverEveryGemmLayerWeight) {
   // The byte count is held to the network itself: the distinct weights the hooks saw in one
   // step are exactly the parameters of the GEMM-class layers the module tree holds (a layer
   // that escaped the hooks would leave its weights out), and each counted use read them.
-  auto device = Device::create("cpu");
   for (const char* mode : {"infer", "train"}) {
-    auto m = make_model(GetParam() + " size=tiny mode=" + mode);
+    auto m = set_up_model(GetParam() + " size=tiny mode=" + mode);
     ASSERT_NE(m, nullptr);
-    ExecContext context{*device, 2, 0};
-    m->setup(context);
     EXPECT_EQ(m->work().bytes, 0) << "no bytes before a step";
     model::FlopTally tally = m->count_step_flops();
     WorkCounts work = m->work();
@@ -232,12 +230,9 @@ TEST(FlopCounter, GradientsMoveTheForwardBytesAgain) {
 }
 
 TEST_P(Models, AnalyticFlopsMatchTheRuntimeCount) {
-  auto device = Device::create("cpu");
   for (const char* mode : {"infer", "train"}) {
-    auto m = make_model(GetParam() + " size=tiny mode=" + mode);
+    auto m = set_up_model(GetParam() + " size=tiny mode=" + mode);
     ASSERT_NE(m, nullptr);
-    ExecContext context{*device, 2, 0};
-    m->setup(context);
     model::FlopTally tally = m->count_step_flops();
     m->teardown();
     double batch = static_cast<double>(m->batch());
@@ -259,11 +254,8 @@ TEST_P(Models, AnalyticFlopsMatchTheRuntimeCount) {
 }
 
 TEST_P(Models, TrainingLowersTheLossOnAFixedBatch) {
-  auto device = Device::create("cpu");
-  auto m = make_model(GetParam() + " size=tiny mode=train");
+  auto m = set_up_model(GetParam() + " size=tiny mode=train");
   ASSERT_NE(m, nullptr);
-  ExecContext context{*device, 2, 0};
-  m->setup(context);
   const int steps = 40;
   std::vector<double> losses;
   for (int i = 0; i < steps; ++i) {

@@ -22,6 +22,7 @@ namespace {
 
 using model::ModelWorkload;
 using testing::make_model;
+using testing::set_up_model;
 namespace nlp = model::nlp;
 
 TEST(NlpModels, MasksHaveTheExpectedValues) {
@@ -233,12 +234,9 @@ TEST(NlpModels, FullParameterCountsAreTheLayerByLayerSums) {
 }
 
 TEST(NlpModels, BeamDecodingFlopsMatchTheRuntimeCount) {
-  auto device = Device::create("cpu");
   for (const char* name : {"model/transformer", "model/gnmt"}) {
-    auto m = make_model(std::string(name) + " size=tiny mode=infer decode=beam beam=3");
+    auto m = set_up_model(std::string(name) + " size=tiny mode=infer decode=beam beam=3");
     ASSERT_NE(m, nullptr);
-    ExecContext context{*device, 2, 0};
-    m->setup(context);
     model::FlopTally tally = m->count_step_flops();
     CheckOutcome check = m->check();
     m->teardown();

@@ -332,14 +332,6 @@ std::map<std::string, std::set<std::string>> listed(const std::vector<std::strin
   return workloads;
 }
 
-std::vector<std::string> split_csv_header(const std::string& line) {
-  std::vector<std::string> fields;
-  std::stringstream in(line);
-  std::string field;
-  while (std::getline(in, field, ',')) fields.push_back(field);
-  return fields;
-}
-
 /// The first lines of a text, for a failure message.
 std::string head(const std::string& text, size_t lines = 40) {
   std::vector<std::string> all = lines_of(text);
@@ -468,11 +460,10 @@ std::vector<std::string> departures(const TourCommand& command,
   }
   // `show --format csv`: the header's first columns, up to the README's `...`.
   if (sub == "show" && std::find(args.begin(), args.end(), "csv") != args.end() && !shown.empty()) {
-    std::vector<std::string> expected = split_csv_header(shown[0]);
+    std::vector<std::string> expected = split(shown[0], ',');
     auto elided = std::find(expected.begin(), expected.end(), "...");
     expected.erase(elided, expected.end());
-    std::vector<std::string> got =
-        out.empty() ? std::vector<std::string>() : split_csv_header(out[0]);
+    std::vector<std::string> got = out.empty() ? std::vector<std::string>() : split(out[0], ',');
     if (got.size() < expected.size() ||
         !std::equal(expected.begin(), expected.end(), got.begin())) {
       problems.push_back("the CSV header does not begin " + join(expected, ","));

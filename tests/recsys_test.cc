@@ -19,6 +19,7 @@ namespace {
 
 using model::ModelWorkload;
 using testing::make_model;
+using testing::set_up_model;
 
 const char* const kRecsysModels[] = {"model/wide_deep", "model/din", "model/dien", "model/dlrm",
                                      "model/ncf"};
@@ -76,12 +77,9 @@ TEST(Dlrm, FullParameterCountIsTheMlperfConfiguration) {
 }
 
 TEST(Dlrm, AnalyticParameterCountMatchesTheBuiltNetwork) {
-  auto device = Device::create("cpu");
   auto m =
-      make_model("model/dlrm size=tiny mode=train tables=5 max_rows=300 dim=8 bottom_mlp=16-8");
+      set_up_model("model/dlrm size=tiny mode=train tables=5 max_rows=300 dim=8 bottom_mlp=16-8");
   ASSERT_NE(m, nullptr);
-  ExecContext context{*device, 2, 0};
-  m->setup(context);
   m->step();
   // The analytic count, against what the optimizer really updates (tables built in setup).
   EXPECT_EQ(m->parameter_count(), 5 * 300 * 8 + model::mlp_parameters({13, 16, 8}) +

@@ -111,6 +111,15 @@ std::unique_ptr<model::ModelWorkload> make_model(const std::string& text) {
   return std::unique_ptr<model::ModelWorkload>(m);
 }
 
+std::unique_ptr<model::ModelWorkload> set_up_model(const std::string& text) {
+  static const std::unique_ptr<Device> cpu = Device::create("cpu");
+  std::unique_ptr<model::ModelWorkload> m = make_model(text);
+  if (!m) return m;
+  ExecContext context{*cpu, 2, 0};
+  m->setup(context);
+  return m;
+}
+
 Command dlbench(const std::string& args) {
   std::string dir = temp_dir();
   std::string command =

@@ -39,6 +39,9 @@ Result run_problem(const std::string& text);
 /// Resolves a problem and creates its model workload (null when it is not a model/...).
 std::unique_ptr<model::ModelWorkload> make_model(const std::string& text);
 
+/// make_model, then set up on the CPU with 2 threads and seed 0 (null when not a model/...).
+std::unique_ptr<model::ModelWorkload> set_up_model(const std::string& text);
+
 /// Asserts a result PASSED its check and that its figures follow from its work counts and
 /// median time and stay below the ceiling. A check that failed for a cause the library probe
 /// found (a bf16 / fp16 product accumulating in the storage type: CheckOutcome::cause) is
