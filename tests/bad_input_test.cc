@@ -18,22 +18,22 @@
 #include <string>
 #include <vector>
 
+#include "analysis/ceilings.h"
 #include "cli/commands.h"
-#include "core/ceilings.h"
-#include "core/child_spec.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/params.h"
 #include "core/registry.h"
 #include "core/result.h"
 #include "core/strings.h"
-#include "core/suite.h"
 #include "core/system_info.h"
 #include "data/catalog.h"
 #include "data/csv.h"
 #include "data/idx.h"
 #include "data/image.h"
 #include "data/netcdf.h"
+#include "harness/child_spec.h"
+#include "harness/suite.h"
 #include "report/report.h"
 #include "test_util.h"
 

@@ -1,7 +1,7 @@
 // Theoretical ceilings: the FLOP/cycle table and the formulas.
 #include <gtest/gtest.h>
 
-#include "core/ceilings.h"
+#include "analysis/ceilings.h"
 
 namespace dlbench {
 namespace {

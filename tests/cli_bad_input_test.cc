@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ceilings.h"
+#include "analysis/ceilings.h"
 #include "core/result.h"
 #include "core/system_info.h"
 #include "test_util.h"

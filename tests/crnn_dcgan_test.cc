@@ -11,8 +11,8 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/registry.h"
+#include "nn/adadelta.h"
 #include "test_util.h"
-#include "workloads/model/adadelta.h"
 #include "workloads/model/model.h"
 #include "workloads/model/vision/ctc.h"
 
@@ -68,7 +68,7 @@ TEST(Adadelta, TwoStepsMatchZeilersAlgorithmByHand) {
   //   = (3.16224e-3, -3.16226e-3); x = (0.99683779, -1.99683774); E[dx^2] = 0.1 dx^2.
   // Step 2: E[g^2] = (0.0475, 0.19); dx = sqrt(E[dx^2] + 1e-6) / sqrt(E[g^2] + 1e-6) g.
   torch::Tensor x = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
-  model::Adadelta optimizer({x}, model::AdadeltaOptions(1.0).rho(0.9).eps(1e-6));
+  nn::Adadelta optimizer({x}, nn::AdadeltaOptions(1.0).rho(0.9).eps(1e-6));
   for (int step = 0; step < 2; ++step) {
     optimizer.zero_grad();
     x.mutable_grad() = torch::tensor({0.5, -1.0}, torch::kDouble);
@@ -86,7 +86,7 @@ TEST(Adadelta, LearningRateScalesTheStepAndWeightDecayAddsToTheGradient) {
   // lr 0.5, weight decay 0.1: g = (0.5 + 0.1, -1 - 0.2) = (0.6, -1.2); one step:
   // dx = sqrt(1e-6) / sqrt(0.1 g^2 + 1e-6) g; x -= 0.5 dx.
   torch::Tensor x = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_(true);
-  model::Adadelta optimizer({x}, model::AdadeltaOptions(0.5).weight_decay(0.1));
+  nn::Adadelta optimizer({x}, nn::AdadeltaOptions(0.5).weight_decay(0.1));
   x.mutable_grad() = torch::tensor({0.5, -1.0}, torch::kDouble);
   optimizer.step();
   EXPECT_NEAR(x[0].item<double>(), 0.9984188831297198, 1e-12);
@@ -95,7 +95,7 @@ TEST(Adadelta, LearningRateScalesTheStepAndWeightDecayAddsToTheGradient) {
 
 TEST(Adadelta, SkipsParametersWithoutGradients) {
   torch::Tensor x = torch::ones({3}, torch::kDouble).requires_grad_(true);
-  model::Adadelta optimizer({x});
+  nn::Adadelta optimizer({x});
   optimizer.step();
   EXPECT_TRUE(torch::equal(x, torch::ones({3}, torch::kDouble)));
 }

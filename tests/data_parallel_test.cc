@@ -18,13 +18,13 @@
 
 #include "core/comm_backend.h"  // ProcessGroupGloo, with USE_C10D_GLOO defined
 #include "core/error.h"
-#include "train/data_parallel.h"
+#include "nn/data_parallel.h"
 
 namespace dlbench {
 namespace {
 
-using train::GradientReducer;
-using train::ReducerStats;
+using nn::GradientReducer;
+using nn::ReducerStats;
 
 constexpr int kWorld = 2;
 constexpr int64_t kGlobalBatch = 8;
@@ -185,8 +185,8 @@ TEST_F(DataParallelTest, BroadcastParametersCopiesTheRootsValues) {
   ASSERT_FALSE(torch::equal(tensors[0][0], tensors[1][0]));
 
   auto failures = run_ranks(kWorld, [&](int rank, const CommBackendPtr& group) {
-    train::broadcast_parameters(tensors[rank], *group, 0);
-    EXPECT_THROW(train::broadcast_parameters(tensors[rank], *group, kWorld), Error);
+    nn::broadcast_parameters(tensors[rank], *group, 0);
+    EXPECT_THROW(nn::broadcast_parameters(tensors[rank], *group, kWorld), Error);
   });
   ASSERT_TRUE(failures.empty()) << failures.front();
 

@@ -16,10 +16,10 @@
 
 #include "core/distributed.h"
 #include "core/error.h"
-#include "core/launcher.h"
-#include "core/process_group.h"
 #include "core/result.h"
-#include "core/runner.h"
+#include "harness/launcher.h"
+#include "harness/process_group.h"
+#include "harness/runner.h"
 #include "test_util.h"
 
 namespace dlbench {
@@ -147,7 +147,8 @@ TEST(Distributed, NprocValues) {
   EXPECT_THROW(dist::parse_nproc("1.5"), Error);
 }
 
-/// A per-rank result with the given step times.
+/// A per-rank result with the given step times, whose collectives were in flight
+/// `comm_share` % of its measured time (run.comm, as the throughput run records it).
 Result rank_result(std::vector<double> steps, double comm_share) {
   Result r;
   r.problem = "model/lenet size=tiny";
@@ -163,7 +164,17 @@ Result rank_result(std::vector<double> steps, double comm_share) {
   r.metrics["step_time"] = step;
   r.set_metric("comm_share", comm_share, "%", "lower");
   r.check = CheckOutcome::compare(0, 0.5, "non-finite values");
-  r.run = {{"measured_steps", steps.size()}};
+  double measured = 0;
+  for (double t : steps) measured += t;
+  r.run = {{"measured_steps", steps.size()},
+           {"comm",
+            {{"steps", steps.size()},
+             {"calls", steps.size()},
+             {"bytes", 1e6},
+             {"busy_s", comm_share / 100 * measured},
+             {"exposed_s", 0.0},
+             {"measured_s", measured},
+             {"backend", "gloo"}}}};
   return r;
 }
 

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/registry.h"
-#include "core/runner.h"
+#include "harness/runner.h"
 #include "test_util.h"
 
 namespace dlbench {

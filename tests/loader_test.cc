@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "analysis/derive.h"
 #include "core/error.h"
 #include "data/loader.h"
 #include "data/shards.h"
@@ -27,6 +28,19 @@ using data::Loader;
 using data::LoaderOptions;
 using data::LoaderStats;
 using Clock = std::chrono::steady_clock;
+
+/// A loader's counters as the timeline the harness reads would hold them.
+TimelineTotals totals_of(const LoaderStats& stats, double emulated_compute_s) {
+  TimelineTotals totals;
+  totals.has_input = true;
+  totals.batches = stats.batches;
+  totals.samples = static_cast<double>(stats.samples);
+  totals.input_wait_s = stats.wait_seconds;
+  totals.input_load_s = stats.load_seconds;
+  totals.input_workers = stats.workers;
+  totals.emulated_compute_s = emulated_compute_s;
+  return totals;
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -256,9 +270,9 @@ TEST(Loader, StarvedLoaderIsInputBoundAndEnoughWorkersFixIt) {
     }
     LoaderStats stats = loader.stats();
     EXPECT_EQ(stats.batches, kBatches);
-    return data::input_figures(stats, stats.elapsed_seconds, kComputeSeconds);
+    return input_figures(totals_of(stats, kComputeSeconds), stats.elapsed_seconds);
   };
-  data::InputFigures starved = measure(1);
+  InputFigures starved = measure(1);
   // One worker: about 15 of every 20 ms waiting (75%).
   EXPECT_GT(starved.stall_share, 50.0);
   EXPECT_TRUE(starved.input_bound);
@@ -266,36 +280,11 @@ TEST(Loader, StarvedLoaderIsInputBoundAndEnoughWorkersFixIt) {
   EXPECT_LT(*starved.accelerator_utilization, 50.0);
   EXPECT_LT(starved.loader_samples_per_s, 4 / 0.020 * 1.1);  // a sleep never runs short
 
-  data::InputFigures fed = measure(8);
+  InputFigures fed = measure(8);
   // Eight workers deliver a batch every 2.5 ms: only the first batch is waited for.
   EXPECT_LT(fed.stall_share, 25.0);
   EXPECT_FALSE(fed.input_bound);
   EXPECT_GT(*fed.accelerator_utilization, 60.0);
-}
-
-TEST(InputFigures, HandComputed) {
-  LoaderStats stats;
-  stats.batches = 10;
-  stats.samples = 320;
-  stats.wait_seconds = 0.5;
-  stats.load_seconds = 4.0;
-  stats.workers = 4;
-  data::InputFigures figures = data::input_figures(stats, 2.0, 0.15);
-  EXPECT_DOUBLE_EQ(figures.stall_share, 25.0);                            // 100 x 0.5 / 2
-  EXPECT_DOUBLE_EQ(figures.loader_samples_per_s, 320.0);                  // 320 / (4 / 4)
-  EXPECT_DOUBLE_EQ(*figures.accelerator_utilization, 75.0);               // 100 x 10 x 0.15 / 2
-  EXPECT_TRUE(figures.input_bound);                                       // 25 > 10
-  EXPECT_FALSE(data::input_figures(stats, 2.0, 0.15, 30.0).input_bound);  // 25 <= 30
-  EXPECT_FALSE(data::input_figures(stats, 2.0, 0).accelerator_utilization.has_value());
-
-  stats.workers = 0;  // synchronous loading counts as one worker
-  EXPECT_DOUBLE_EQ(data::input_figures(stats, 2.0, 0).loader_samples_per_s, 80.0);
-  stats.wait_seconds = 0.2;
-  EXPECT_DOUBLE_EQ(data::input_figures(stats, 2.0, 0).stall_share, 10.0);
-  EXPECT_FALSE(data::input_figures(stats, 2.0, 0).input_bound);  // 10 is not above 10
-  stats.load_seconds = 0;
-  EXPECT_DOUBLE_EQ(data::input_figures(stats, 2.0, 0).loader_samples_per_s, 0.0);
-  EXPECT_DOUBLE_EQ(data::input_figures(stats, 0.0, 0.1).stall_share, 0.0);
 }
 
 TEST(TensorSource, GathersRowsAndChecksShapes) {

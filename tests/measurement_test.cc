@@ -11,14 +11,15 @@
 #include <filesystem>
 #include <thread>
 
-#include "core/ceiling_cache.h"
-#include "core/ceilings.h"
-#include "core/contention.h"
-#include "core/progress.h"
+#include "analysis/ceiling_cache.h"
+#include "analysis/ceilings.h"
+#include "analysis/derive.h"
 #include "core/registry.h"
-#include "core/runner.h"
 #include "core/stats.h"
 #include "core/system_info.h"
+#include "harness/contention.h"
+#include "harness/progress.h"
+#include "harness/runner.h"
 #include "test_util.h"
 
 namespace dlbench {

@@ -15,7 +15,7 @@
 #include "core/registry.h"
 #include "test_util.h"
 #include "workloads/model/model.h"
-#include "workloads/model/nlp/attention.h"
+#include "workloads/model/nlp/attention_blocks.h"
 
 namespace dlbench {
 namespace {

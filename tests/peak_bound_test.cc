@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/result.h"
-#include "core/suite.h"
+#include "harness/suite.h"
 #include "test_util.h"
 
 namespace dlbench {

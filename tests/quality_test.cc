@@ -11,19 +11,19 @@
 
 #include "core/error.h"
 #include "core/registry.h"
-#include "core/runner.h"
 #include "data/netcdf.h"
+#include "harness/mllog.h"
+#include "harness/quality.h"
+#include "harness/runner.h"
+#include "nn/quality_metrics.h"
 #include "test_util.h"
-#include "train/mllog.h"
-#include "train/quality.h"
-#include "train/quality_metrics.h"
 #include "workloads/common/image_sets.h"
 
 namespace dlbench {
 namespace {
 
 TEST(QualityMetrics, TopOneAccuracyByHand) {
-  train::TopOneAccuracy accuracy;
+  nn::TopOneAccuracy accuracy;
   EXPECT_TRUE(std::isnan(accuracy.value()));
   // Rows' argmax: 1, 0, 2, 2; labels 1, 0, 1, 2: three of four right.
   torch::Tensor scores =
@@ -36,7 +36,7 @@ TEST(QualityMetrics, TopOneAccuracyByHand) {
 }
 
 TEST(QualityMetrics, RocAucByHand) {
-  train::RocAuc auc;
+  nn::RocAuc auc;
   // Positives score 0.9, 0.4; negatives 0.5, 0.1. Pairs (pos > neg): (0.9,0.5) (0.9,0.1)
   // (0.4,0.1) = 3 of 4.
   auc.add(torch::tensor({0.9, 0.5, 0.4, 0.1}), torch::tensor({1, 0, 1, 0}));
@@ -45,21 +45,21 @@ TEST(QualityMetrics, RocAucByHand) {
   // negatives {0.5, 0.1}: 0.5 + 1; total (3 + 1.5) / (3 x 2).
   auc.add(torch::tensor({0.5}), torch::tensor({1}));
   EXPECT_DOUBLE_EQ(auc.value(), 4.5 / 6.0);
-  train::RocAuc one_class;
+  nn::RocAuc one_class;
   one_class.add(torch::tensor({0.2, 0.3}), torch::tensor({1, 1}));
   EXPECT_TRUE(std::isnan(one_class.value()));
 }
 
 TEST(QualityMetrics, MaePerplexityAndIou) {
-  train::MeanAbsoluteError mae;
+  nn::MeanAbsoluteError mae;
   mae.add(torch::tensor({1.0, 2.0, 3.0}), torch::tensor({1.5, 2.0, 1.0}));
   EXPECT_DOUBLE_EQ(mae.value(), 2.5 / 3);
-  train::Perplexity perplexity;
+  nn::Perplexity perplexity;
   perplexity.add(2 * std::log(4.0), 2);  // two tokens of probability 1/4
   EXPECT_NEAR(perplexity.value(), 4.0, 1e-12);
   // Class 0: target {0,1}, predicted {0}: IoU 1/2. Class 1: target {2,3}, predicted {1,2,3}:
   // 2/3. Class 2 absent from both: left out.
-  train::MeanIou iou(3);
+  nn::MeanIou iou(3);
   iou.add(torch::tensor({0, 1, 1, 1}), torch::tensor({0, 0, 1, 1}));
   EXPECT_NEAR(iou.class_iou(0), 50.0, 1e-9);
   EXPECT_NEAR(iou.class_iou(1), 200.0 / 3, 1e-9);
@@ -85,21 +85,21 @@ TEST(QualityMetrics, MeanAveragePrecisionByHand) {
                                         {40.f, 40.f, 50.f, 50.f},
                                         {0.f, 0.f, 0.f, 0.f}}});
   torch::Tensor classes = torch::tensor({{0, 0, 1, -1}}, torch::kLong);
-  train::MeanAveragePrecision map(3, 0.5);
+  nn::MeanAveragePrecision map(3, 0.5);
   map.add(detections, boxes, classes);
   EXPECT_NEAR(map.class_ap(0), 100.0 * 5 / 6, 1e-9);
   EXPECT_NEAR(map.class_ap(1), 0.0, 1e-12);
   EXPECT_TRUE(std::isnan(map.class_ap(2)));
   EXPECT_NEAR(map.value(), 100.0 * 5 / 12, 1e-9);
   // At IoU 0.7 the shifted box no longer counts: class 0 AP = 1/2.
-  train::MeanAveragePrecision strict(3, 0.7);
+  nn::MeanAveragePrecision strict(3, 0.7);
   strict.add(detections, boxes, classes);
   EXPECT_NEAR(strict.class_ap(0), 50.0, 1e-9);
   EXPECT_THROW(map.add(torch::zeros({1, 2, 5}), boxes, classes), Error);
 }
 
 TEST(QualityMetrics, SequenceAccuracyByHand) {
-  train::SequenceAccuracy accuracy;
+  nn::SequenceAccuracy accuracy;
   EXPECT_TRUE(std::isnan(accuracy.value()));
   // Targets 3 1 4 | 1 5 | 9 with lengths 3, 2, 1: the first and third decoded exactly, the
   // second one too long.
@@ -193,30 +193,30 @@ TEST(QualityData, DigitStringsHaveExactTranscripts) {
 
 TEST(QualityRuns, OlympicMeanDropsFastestAndSlowest) {
   const double inf = std::numeric_limits<double>::infinity();
-  train::RunMean five = train::olympic_mean({10, 14, 9, 30, 11});
+  RunMean five = olympic_mean({10, 14, 9, 30, 11});
   EXPECT_DOUBLE_EQ(five.mean, (10 + 14 + 11) / 3.0);
   EXPECT_EQ(five.dropped.size(), 2u);
   // One run that never reached the target is the slowest and is dropped.
-  EXPECT_DOUBLE_EQ(train::olympic_mean({10, inf, 12, 11, 13}).mean, 12.0);
+  EXPECT_DOUBLE_EQ(olympic_mean({10, inf, 12, 11, 13}).mean, 12.0);
   // Two such runs: one stays among the kept ones, so no valid mean.
-  EXPECT_FALSE(train::olympic_mean({10, inf, inf, 11, 13}).valid());
+  EXPECT_FALSE(olympic_mean({10, inf, inf, 11, 13}).valid());
   // Fewer than three runs: plain mean.
-  EXPECT_DOUBLE_EQ(train::olympic_mean({4, 6}).mean, 5.0);
-  EXPECT_FALSE(train::olympic_mean({4, inf}).valid());
+  EXPECT_DOUBLE_EQ(olympic_mean({4, 6}).mean, 5.0);
+  EXPECT_FALSE(olympic_mean({4, inf}).valid());
 }
 
 TEST(QualityRuns, ValidFlopsByHand) {
   // HPC AI500: 1 TFLOP/s at 0.9 of the target with n = 5 -> 0.9^5 = 0.59049 TFLOP/s.
-  EXPECT_NEAR(train::valid_flops(1e12, train::quality_ratio(90, 100, true), 5), 0.59049e12, 1e3);
+  EXPECT_NEAR(valid_flops(1e12, quality_ratio(90, 100, true), 5), 0.59049e12, 1e3);
   // Lower is better (MAE 0.2 against a 0.1 target): ratio 0.5.
-  EXPECT_DOUBLE_EQ(train::quality_ratio(0.2, 0.1, false), 0.5);
-  EXPECT_TRUE(train::meets_target(0.1, 0.1, false));
-  EXPECT_FALSE(train::meets_target(NAN, 0.1, true));
+  EXPECT_DOUBLE_EQ(quality_ratio(0.2, 0.1, false), 0.5);
+  EXPECT_TRUE(meets_target(0.1, 0.1, false));
+  EXPECT_FALSE(meets_target(NAN, 0.1, true));
 }
 
 TEST(QualityRuns, MlLogLinesAreMlperfShaped) {
   std::string line =
-      train::MlLog::format(1234.0, "POINT_IN_TIME", "eval_accuracy", 0.98, {{"epoch_num", 2}});
+      MlLog::format(1234.0, "POINT_IN_TIME", "eval_accuracy", 0.98, {{"epoch_num", 2}});
   ASSERT_EQ(line.rfind(":::MLLOG ", 0), 0u);
   nlohmann::json j = nlohmann::json::parse(line.substr(9));
   EXPECT_EQ(j["key"], "eval_accuracy");

@@ -10,7 +10,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/registry.h"
-#include "core/runner.h"
+#include "harness/runner.h"
 #include "test_util.h"
 #include "workloads/model/recsys/recsys.h"
 

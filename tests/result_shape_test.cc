@@ -96,7 +96,7 @@ TEST(ResultShape, QuickSuiteDryRunKeepsItsReproStringsAndKeys) {
       testing::dlbench("run -q --suite quick --dry-run --no-peak --threads 2 -o " + dir +
                        "/quick.json");
   // 1: a problem FAILED, as a bf16 GEMM's check may where the library accumulates bf16 in bf16
-  // (core/check.h); its record keeps its shape.
+  // (nn/check.h); its record keeps its shape.
   ASSERT_TRUE(run.exit_code == 0 || run.exit_code == 1) << run.exit_code << ": " << run.err;
   json shape = shape_of(parse_json_file(dir + "/quick.json", "results"));
 

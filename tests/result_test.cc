@@ -6,8 +6,9 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/result.h"
-#include "core/runner.h"
 #include "core/system_info.h"
+#include "harness/context.h"
+#include "harness/runner.h"
 #include "test_util.h"
 
 namespace dlbench {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "core/registry.h"
-#include "core/runner.h"
+#include "harness/runner.h"
 #include "test_util.h"
 
 namespace dlbench {

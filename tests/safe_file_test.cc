@@ -1,4 +1,4 @@
-// Writing files safely (core/safe_file.h) and keeping a run's results (core/results_output.h):
+// Writing files safely (core/safe_file.h) and keeping a run's results (harness/results_output.h):
 // regular files replaced atomically, symlinks followed and kept, planted temporary files without
 // effect, devices and FIFOs written directly, directories refused, one writer per file,
 // results that survive a full file system, and generated caches that appear whole and once.
@@ -17,8 +17,8 @@
 
 #include "core/error.h"
 #include "core/result.h"
-#include "core/results_output.h"
 #include "core/safe_file.h"
+#include "harness/results_output.h"
 #include "test_util.h"
 #include "workloads/common/image_sets.h"
 

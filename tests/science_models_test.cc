@@ -7,13 +7,13 @@
 
 #include <vector>
 
-#include "workloads/model/science/lamb.h"
+#include "nn/lamb.h"
 
 namespace dlbench {
 namespace {
 
-using model::Lamb;
-using model::LambOptions;
+using nn::Lamb;
+using nn::LambOptions;
 
 /// Runs LAMB on one 2-element parameter with the given gradients; returns the final values.
 std::vector<double> run_lamb(std::vector<double> start,

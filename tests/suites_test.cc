@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/registry.h"
-#include "core/suite.h"
+#include "harness/suite.h"
 
 namespace dlbench {
 namespace {

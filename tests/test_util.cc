@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "analysis/derive.h"
 #include "core/error.h"
 #include "core/registry.h"
 
@@ -41,7 +42,7 @@ void expect_sane(const Result& r) {
   if (r.status == Status::kFailed && r.check.status == CheckOutcome::Status::kFailed &&
       !r.check.cause.empty()) {
     // The probe found the library accumulating bf16 / fp16 in the storage type on this machine
-    // (core/check.h): the check is right to fail; it must be the only failure and say why.
+    // (nn/check.h): the check is right to fail; it must be the only failure and say why.
     EXPECT_GT(r.check.error, r.check.tolerance) << r.problem;
     EXPECT_NE(r.reason.find(r.check.cause), std::string::npos) << r.reason;
     std::printf("[   NOTE   ] %s failed its check for a known cause: %s\n", r.problem.c_str(),

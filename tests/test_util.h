@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "core/runner.h"
+#include "harness/runner.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::testing {

@@ -2,12 +2,12 @@
 // follow from its formulas.
 #include <gtest/gtest.h>
 
-#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
-#include "core/runner.h"
 #include "core/strings.h"
+#include "harness/runner.h"
+#include "nn/check.h"
 #include "test_util.h"
 
 namespace dlbench {

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "core/ceilings.h"
+#include "analysis/ceilings.h"
 #include "core/result.h"
 #include "core/workload.h"
 

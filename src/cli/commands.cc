@@ -19,26 +19,28 @@
 #include <optional>
 #include <set>
 
-#include "analysis/peak.h"
+#include "analysis/ceiling_cache.h"
+#include "analysis/ceilings.h"
+#include "analysis/derive.h"
 #include "core/build_info.h"
-#include "core/ceiling_cache.h"
-#include "core/ceilings.h"
-#include "core/contention.h"
 #include "core/device.h"
 #include "core/distributed.h"
 #include "core/error.h"
-#include "core/isolation.h"
-#include "core/launcher.h"
-#include "core/process_group.h"
-#include "core/progress.h"
 #include "core/registry.h"
 #include "core/result.h"
-#include "core/results_output.h"
-#include "core/runner.h"
 #include "core/safe_file.h"
 #include "core/strings.h"
-#include "core/suite.h"
 #include "core/system_info.h"
+#include "harness/contention.h"
+#include "harness/context.h"
+#include "harness/isolation.h"
+#include "harness/launcher.h"
+#include "harness/peak.h"
+#include "harness/process_group.h"
+#include "harness/progress.h"
+#include "harness/results_output.h"
+#include "harness/runner.h"
+#include "harness/suite.h"
 #include "report/report.h"
 #include "report/roofline.h"
 
@@ -1030,9 +1032,6 @@ int command_run(RunFlags flags, const RunOptions& options, const CLI::App& run_a
         {"timeout_s", flags.dist_timeout},
         {"scaling", flags.scaling}};
   }
-  // Children inherit the measured CPU clock, so every result of a run uses one ceiling.
-  setenv("DLBENCH_CPU_CLOCK_HZ", format_number(cpu_info().clock_hz).c_str(), 0);
-  setenv("DLBENCH_CPU_CLOCK_SOURCE", cpu_info().clock_source.c_str(), 0);
   document.invocation = {{"command_line", command_line},
                          {"suites", suites_json},
                          {"run_options", options.to_json()},

@@ -1,6 +1,7 @@
 // Distributed runs: which rank this process is (from mpirun, srun, torchrun or dlbench's own
 // launcher), the rendezvous every rank meets at, and the nccl-tests bandwidth formulas.
-// Light on purpose: the c10d process groups live in core/process_group.h. See docs/distributed.md.
+// Light on purpose: the c10d process groups live in harness/process_group.h. See
+// docs/distributed.md.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ceilings.h"
+#include "core/ceiling.h"
 #include "core/stats.h"
 #include "core/workload.h"
 

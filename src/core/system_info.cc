@@ -18,11 +18,24 @@
 #include <sstream>
 
 #include "core/build_info.h"
-#include "core/ceilings.h"
 #include "core/distributed.h"
 #include "core/strings.h"
 
 namespace dlbench {
+
+namespace {
+
+/// A clock a parent process handed over (adopt_cpu_clock), used instead of measuring one.
+struct AdoptedClock {
+  double hz = 0;
+  std::string source;
+};
+AdoptedClock& adopted_clock() {
+  static AdoptedClock clock;
+  return clock;
+}
+
+}  // namespace
 
 namespace {
 
@@ -147,6 +160,7 @@ CpuInfo read_cpu_info() {
       return info;
     }
   }
+  if (adopted_clock().hz > 0) return info;  // cpu_info() takes the parent's clock
   if (double measured = measure_cpu_clock_hz(); measured > 0) {
     info.clock_hz = measured;
     info.clock_source = "measured (dependent-add chain on one core)";
@@ -238,8 +252,20 @@ bool CpuInfo::has_flag(const std::string& flag) const {
   return std::find(flags.begin(), flags.end(), flag) != flags.end();
 }
 
+void adopt_cpu_clock(double hz, const std::string& source) {
+  if (!(hz > 0)) return;
+  adopted_clock() = AdoptedClock{hz, source};
+}
+
 const CpuInfo& cpu_info() {
-  static const CpuInfo info = read_cpu_info();
+  static const CpuInfo info = [] {
+    CpuInfo read = read_cpu_info();
+    if (adopted_clock().hz > 0) {
+      read.clock_hz = adopted_clock().hz;
+      read.clock_source = adopted_clock().source;
+    }
+    return read;
+  }();
   return info;
 }
 
@@ -335,7 +361,7 @@ std::string utc_timestamp() {
   return buffer;
 }
 
-nlohmann::json collect_context() {
+nlohmann::json machine_context() {
   using nlohmann::json;
   const CpuInfo& cpu = cpu_info();
   json context;
@@ -425,7 +451,6 @@ nlohmann::json collect_context() {
     if (const char* value = std::getenv(name)) environment[name] = value;
   }
   context["environment"] = environment;
-  context["ceilings"] = theoretical_ceilings_json();
   return context;
 }
 

@@ -93,13 +93,18 @@ std::vector<GpuInfo> gpu_info();
 /// Version strings of the CUDA stack (driver, runtime, cuDNN, NCCL); empty in CPU-only builds.
 nlohmann::json cuda_versions();
 
+/// Takes the CPU clock a parent process measured (a child running one of its problems), so
+/// every result of a run uses one clock and one ceiling. Call before the first cpu_info().
+void adopt_cpu_clock(double hz, const std::string& source);
+
 /// The host's peak resident set size in bytes (VmHWM).
 double host_peak_rss_bytes();
 /// Resets the peak resident set size to the current size (Linux clear_refs); false if refused.
 bool reset_host_peak_rss();
 
-/// The full context block of a results file.
-nlohmann::json collect_context();
+/// The machine part of a results file's context block: host, CPU, memory, build, libraries,
+/// threads, GPUs, environment (the harness adds the ceilings).
+nlohmann::json machine_context();
 
 /// "2026-11-21T19:40:00Z"
 std::string utc_timestamp();

@@ -13,9 +13,11 @@
 
 namespace dlbench {
 
+class CommGroup;  // core/comm_group.h
+class Timeline;   // core/timeline.h
+
 namespace data {
 class BatchSource;
-class Loader;
 struct Batch;
 }  // namespace data
 
@@ -86,11 +88,18 @@ struct Description {
   std::vector<std::pair<std::string, std::string>> facts;
 };
 
-/// What a workload gets at setup: the device, the thread count, the seed.
+/// What a workload gets at setup: the device, the thread count, the seed, the communication
+/// group its collectives run in (the harness always gives one to a problem it measures: a
+/// single-rank group outside distributed runs; nullptr means one rank and no collectives), and
+/// the timeline of the measurement.
 struct ExecContext {
   Device& device;
   int threads = 1;
   uint64_t seed = 0;
+  CommGroup* group = nullptr;
+  /// Where the input loader and the gradient reducer record their intervals (core/timeline.h);
+  /// the harness reads it after measuring. nullptr: nothing records.
+  Timeline* timeline = nullptr;
 };
 
 /// One part of a composite workload: a problem of another (registered) workload that one step
@@ -101,18 +110,6 @@ struct Part {
   Problem problem;   ///< the part's problem (resolved by the harness; defaults filled in)
   double count = 1;  ///< times per composite step (identical layers are merged)
   std::string pass;  ///< which pass of the layer it is: "fwd", "bwd_data", "bwd_weight", "bwd"
-};
-
-/// Communication a workload did over the steps since its last reset_comm_tally(): data-parallel
-/// training reports its gradient all-reduces here (docs/distributed.md, "Data-parallel
-/// training").
-struct CommTally {
-  int64_t steps = 0;           ///< steps counted
-  int64_t calls = 0;           ///< collective calls
-  double bytes = 0;            ///< bytes reduced
-  double busy_seconds = 0;     ///< wall time some collective was in flight (union of intervals)
-  double exposed_seconds = 0;  ///< wall time the step waited for collectives after backward
-  std::string backend;         ///< "gloo", "nccl"
 };
 
 /// A measurement a workload asks for besides its step: the runner times `run` under the same run
@@ -203,17 +200,6 @@ class Workload {
   /// The quality task when the problem asks for a quality run (mode=quality), else nullptr.
   /// Valid after setup; the harness then runs the task instead of timing step().
   virtual QualityTask* quality_task() { return nullptr; }
-  /// The input pipeline step() draws its batches from, if any (valid after setup): the runner
-  /// reports its stall share, throughput and the input-bound verdict.
-  virtual const data::Loader* input_loader() const { return nullptr; }
-  /// The step's own time per batch when it is known without measuring it (an emulated
-  /// accelerator's compute time), else 0: the runner then reports accelerator utilisation.
-  virtual double emulated_compute_seconds() const { return 0; }
-  /// Communication since the last reset_comm_tally() (steps == 0: the workload communicates
-  /// nothing the runner should report). The runner resets it when measurement starts.
-  virtual CommTally comm_tally() const { return {}; }
-  /// Starts a new tally.
-  virtual void reset_comm_tally() {}
   /// A composite workload returns its parts; the harness then measures every part as its own
   /// problem and sums them, and never calls setup/step/check. Empty for ordinary workloads.
   virtual std::vector<Part> parts() const { return {}; }

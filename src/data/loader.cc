@@ -109,9 +109,12 @@ struct Loader::Impl {
       batch = source->load(indices, batch_seed(options.seed, epoch_index, b));
     } catch (...) {
       load_seconds = seconds_between(start, Clock::now());
+      if (options.timeline) options.timeline->input_load(start, Clock::now());
       throw;
     }
-    load_seconds = seconds_between(start, Clock::now());
+    Clock::time_point end = Clock::now();
+    load_seconds = seconds_between(start, end);
+    if (options.timeline) options.timeline->input_load(start, end);
     batch.size = static_cast<int64_t>(indices.size());
     batch.index = b;
     batch.epoch = epoch_index;
@@ -186,6 +189,7 @@ Loader::Loader(std::shared_ptr<const BatchSource> source, LoaderOptions options)
                        : (impl.samples + options_.batch_size - 1) / options_.batch_size;
   impl.capacity = std::max(1, options_.workers) * std::max(1, options_.prefetch);
   impl.stats.workers = options_.workers;
+  if (options_.timeline) options_.timeline->describe_input(options_.workers, options_.prefetch);
   impl.threads.reserve(static_cast<size_t>(options_.workers));
   try {
     for (int i = 0; i < options_.workers; ++i) {
@@ -242,14 +246,20 @@ std::optional<Batch> Loader::next() {
     lock.unlock();
     double seconds = 0;
     Batch batch;
+    Clock::time_point start = Clock::now();
     try {
       batch = impl.load(indices, epoch, b, seconds);
     } catch (...) {
+      if (options_.timeline) options_.timeline->input_wait(start, Clock::now());
       lock.lock();
       impl.stats.load_seconds += seconds;
       impl.stats.wait_seconds += seconds;
       impl.active = false;
       throw;
+    }
+    if (options_.timeline) {
+      options_.timeline->input_wait(start, Clock::now());
+      options_.timeline->input_batch(static_cast<double>(batch.size));
     }
     lock.lock();
     impl.stats.load_seconds += seconds;
@@ -262,7 +272,9 @@ std::optional<Batch> Loader::next() {
 
   Clock::time_point start = Clock::now();
   impl.batch_ready.wait(lock, [&] { return impl.stopping || impl.ready.count(b) > 0; });
-  impl.stats.wait_seconds += seconds_between(start, Clock::now());
+  Clock::time_point end = Clock::now();
+  impl.stats.wait_seconds += seconds_between(start, end);
+  if (options_.timeline) options_.timeline->input_wait(start, end);
   if (impl.stopping) return std::nullopt;
   auto found = impl.ready.find(b);
   Impl::Slot slot = std::move(found->second);
@@ -277,6 +289,7 @@ std::optional<Batch> Loader::next() {
   }
   ++impl.stats.batches;
   impl.stats.samples += slot.batch->size;
+  if (options_.timeline) options_.timeline->input_batch(static_cast<double>(slot.batch->size));
   lock.unlock();
   impl.work_ready.notify_one();  // a slot in the prefetch window opened
   return std::move(slot.batch);
@@ -345,24 +358,6 @@ Batch TensorSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/)
   }
   batch.size = static_cast<int64_t>(indices.size());
   return batch;
-}
-
-InputFigures input_figures(const LoaderStats& measured, double measured_wall_seconds,
-                           double compute_seconds_per_batch, double stall_threshold_percent) {
-  InputFigures figures;
-  if (measured_wall_seconds > 0) {
-    figures.stall_share = 100.0 * measured.wait_seconds / measured_wall_seconds;
-    if (compute_seconds_per_batch > 0) {
-      figures.accelerator_utilization = 100.0 * static_cast<double>(measured.batches) *
-                                        compute_seconds_per_batch / measured_wall_seconds;
-    }
-  }
-  if (measured.load_seconds > 0) {
-    figures.loader_samples_per_s = static_cast<double>(measured.samples) /
-                                   (measured.load_seconds / std::max(1, measured.workers));
-  }
-  figures.input_bound = figures.stall_share > stall_threshold_percent;
-  return figures;
 }
 
 }  // namespace dlbench::data

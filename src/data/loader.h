@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/timeline.h"
+
 namespace dlbench::data {
 
 /// A batch of samples: host tensors in the order the source defines (e.g. {images, labels}),
@@ -48,6 +50,9 @@ struct LoaderOptions {
   bool shuffle = true;    ///< a new permutation each epoch, from (seed, epoch)
   bool drop_last = true;  ///< drop the last partial batch of an epoch
   uint64_t seed = 0;
+  /// Where the loader records its waits and loads for the harness (the execution context's
+  /// timeline); nullptr: nowhere. Must outlive the loader.
+  Timeline* timeline = nullptr;
 };
 
 /// What a loader did since its construction or the last reset_stats().
@@ -114,29 +119,6 @@ class TensorSource : public BatchSource {
   std::vector<torch::Tensor> tensors_;
   std::string description_;
 };
-
-/// The figures a training result reports about its input pipeline.
-struct InputFigures {
-  /// % of the measured wall time the consumer spent blocked waiting for data:
-  /// 100 x wait_seconds / wall.
-  double stall_share = 0;
-  /// Samples per second the loader could sustain with its workers busy all the time:
-  /// samples / (load_seconds / max(1, workers)). 0 when nothing was loaded.
-  double loader_samples_per_s = 0;
-  /// % of the wall time an accelerator with the given compute time per batch was busy:
-  /// 100 x batches x compute_seconds_per_batch / wall. Empty when the compute time is unknown.
-  std::optional<double> accelerator_utilization;
-  /// stall_share > the threshold (default 10%, the complement of MLPerf Storage's 90%
-  /// accelerator-utilisation rule).
-  bool input_bound = false;
-};
-
-/// The input-pipeline figures from a loader's counters over a measured window of
-/// `measured_wall_seconds` (the stats reset at its start). `compute_seconds_per_batch` is the
-/// consumer's own time per batch when known (an emulated accelerator), else 0.
-/// `stall_threshold_percent` decides input_bound.
-InputFigures input_figures(const LoaderStats& measured, double measured_wall_seconds,
-                           double compute_seconds_per_batch, double stall_threshold_percent = 10.0);
 
 /// The per-batch seed the loader passes to BatchSource::load: a hash of (seed, epoch, batch).
 uint64_t batch_seed(uint64_t seed, int64_t epoch, int64_t batch);

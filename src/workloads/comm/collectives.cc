@@ -10,12 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "core/check.h"
+#include "core/comm_group.h"
+#include "core/distributed.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "core/process_group.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "nn/check.h"
 
 namespace dlbench {
 namespace {
@@ -47,13 +48,7 @@ class Collective : public Workload {
   /// `splits`: `size` spans every rank's part (allgather, reduce_scatter, all_to_all).
   Collective(const Problem& problem, std::string name, bool splits)
       : Workload(problem), name_(std::move(name)), dtype_(problem.get("dtype")), splits_(splits) {
-    dist::ProblemGroup* group = dist::current_group();
-    ranks_ = group ? group->world_size() : 1;
-    rank_ = group ? group->rank() : 0;
-    int64_t element = static_cast<int64_t>(dtype_bytes(dtype_));
-    // Elements per rank-sized chunk: collectives whose size spans the ranks split it evenly.
-    int64_t divisor = splits_ ? ranks_ : 1;
-    chunk_ = std::max<int64_t>(1, problem.get_int("size") / element / divisor);
+    size_chunks(1);
   }
 
   WorkCounts work() const override {
@@ -80,14 +75,12 @@ class Collective : public Workload {
 
   void setup(ExecContext& context) override {
     device_ = context.device.torch_device();
-    dist::ProblemGroup* group = dist::current_group();
-    if (group) {
-      backend_ = &group->backend_for(device_);
-    } else {
-      single_ = dist::single_rank_backend(device_);
-      backend_ = single_.get();
-    }
-    backend_name_ = dist::ProblemGroup::backend_name(device_);
+    if (!context.group) throw Error(problem_.workload + " needs a communication group");
+    ranks_ = context.group->world_size();
+    rank_ = context.group->rank();
+    size_chunks(ranks_);
+    backend_ = &context.group->backend_for(device_);
+    backend_name_ = comm_backend_name(device_);
     options_ = torch::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     // Every rank asks the backend the same question, so the probe itself is a collective.
     try {
@@ -119,14 +112,17 @@ class Collective : public Workload {
                   backend_name_.c_str()));
   }
 
-  void teardown() override {
-    buffers_.clear();
-    single_.reset();
-  }
+  void teardown() override { buffers_.clear(); }
 
  protected:
   /// Elements `size` stands for.
   int64_t size_elements() const { return chunk_ * (splits_ ? ranks_ : 1); }
+  /// Elements per rank-sized chunk over `ranks` ranks: collectives whose size spans the ranks
+  /// split it evenly. Before setup the counts are one rank's; setup sizes them for the group.
+  void size_chunks(int ranks) {
+    int64_t element = static_cast<int64_t>(dtype_bytes(dtype_));
+    chunk_ = std::max<int64_t>(1, problem_.get_int("size") / element / (splits_ ? ranks : 1));
+  }
   /// How `size` is counted, for describe and the docs.
   virtual std::string size_convention() const = 0;
   /// Allocates the buffers: zeros to time, known values to check.
@@ -156,7 +152,6 @@ class Collective : public Workload {
   torch::Device device_{torch::kCPU};
   torch::TensorOptions options_;
   CommBackend* backend_ = nullptr;
-  CommBackendPtr single_;
   std::vector<torch::Tensor> buffers_;
 };
 
@@ -367,7 +362,7 @@ class SendRecv : public Collective {
   explicit SendRecv(const Problem& p) : Collective(p, "sendrecv", /*splits=*/false) {}
 
   void setup(ExecContext& context) override {
-    if (ranks_ < 2) {
+    if (!context.group || context.group->world_size() < 2) {
       throw Unsupported("comm/sendrecv needs 2 or more ranks (run it with --nproc 2)");
     }
     Collective::setup(context);

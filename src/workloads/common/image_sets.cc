@@ -18,7 +18,7 @@
 #include "data/catalog.h"
 #include "data/idx.h"
 #include "data/image.h"
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 
 namespace dlbench::common {
 
@@ -309,7 +309,7 @@ data::Batch DigitCanvasSource::load(const std::vector<int64_t>& indices, uint64_
                                            y + ib[3] * scale};
         bool clear = true;
         for (const auto& other : placed) {
-          if (train::corner_box_iou(candidate.data(), other.data()) >= options_.max_overlap)
+          if (nn::corner_box_iou(candidate.data(), other.data()) >= options_.max_overlap)
             clear = false;
         }
         if (!clear) continue;

@@ -2,8 +2,9 @@
 // written once into shard files; a loader reads it back with worker threads (optionally with a
 // per-sample decode cost and device latency, and with the page cache dropped before each epoch);
 // an emulated accelerator consumes each batch by sleeping a calibrated compute time. The result
-// is the samples/s storage and loader sustain, and (from the harness, via input_loader()) the
-// input-stall share and accelerator utilisation. See docs/workloads/storage.md.
+// is the samples/s storage and loader sustain, and (from the harness, through the timeline the
+// loader records into) the input-stall share and accelerator utilisation. See
+// docs/workloads/storage.md.
 #include <unistd.h>
 
 #include <algorithm>
@@ -228,6 +229,9 @@ class Storage : public Workload {
     options.shuffle = true;
     options.drop_last = true;
     options.seed = context.seed;
+    options.timeline = context.timeline;
+    // The emulated accelerator's time per batch: the harness's accelerator utilisation.
+    if (context.timeline) context.timeline->emulated_compute(compute_ms_ / 1000.0);
     if (drop_cache_) source_->drop_page_cache();
     loader_ = std::make_unique<data::Loader>(source_, options);
     epoch_ = 0;
@@ -269,12 +273,6 @@ class Storage : public Workload {
     remove_dataset();
   }
 
-  /// The loader step() draws from (valid after setup), for the harness's input figures.
-  const data::Loader* loader() const { return loader_.get(); }
-  /// The same, under the name the Workload interface gives it.
-  const data::Loader* input_loader() const override { return loader(); }
-  /// The emulated accelerator's time per batch, in seconds.
-  double emulated_compute_seconds() const override { return compute_ms_ / 1000.0; }
   /// The accelerator utilisation (%) a passing run keeps.
   double au_threshold() const { return au_threshold_; }
 

@@ -8,11 +8,11 @@
 //           relu_ in place, which moves 5 n e, as eager PyTorch's relu(a + b) does)
 #include <ATen/ATen.h>
 
-#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "nn/check.h"
 
 namespace dlbench {
 namespace {

@@ -18,11 +18,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "nn/check.h"
 #include "workloads/common/zipf.h"
 
 namespace dlbench {

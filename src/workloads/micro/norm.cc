@@ -25,11 +25,11 @@
 
 #include <cmath>
 
-#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "nn/check.h"
 
 namespace dlbench {
 namespace {

@@ -10,11 +10,11 @@
 //   bytes: fwd 2 n e (read x, write y); bwd 3 n e (read g and y, write grad_x)
 #include <ATen/ATen.h>
 
-#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
+#include "nn/check.h"
 
 namespace dlbench {
 namespace {

@@ -5,12 +5,12 @@
 
 #include <cmath>
 
-#include "core/check.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
 #include "core/system_info.h"
+#include "nn/check.h"
 
 namespace dlbench {
 namespace {

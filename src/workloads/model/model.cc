@@ -9,12 +9,12 @@
 #include <cstdlib>
 #include <limits>
 
-#include "core/check.h"
+#include "core/comm_group.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "core/process_group.h"
 #include "core/strings.h"
-#include "train/data_parallel.h"
+#include "nn/check.h"
+#include "nn/data_parallel.h"
 
 namespace dlbench::model {
 
@@ -564,19 +564,19 @@ void ModelWorkload::setup(ExecContext& context) {
   }
   // Data-parallel training (docs/distributed.md): every rank starts from rank 0's parameters
   // and averages its gradients with the others'; each rank trains on its own samples.
-  dist::ProblemGroup* group = dist::current_group();
+  CommGroup* group = context.group && context.group->world_size() > 1 ? context.group : nullptr;
   uint64_t rank_seed = group ? 7919 * static_cast<uint64_t>(group->rank()) : 0;
   if (group && training_) {
     CommBackend& backend = group->backend_for(device_);
     std::vector<torch::Tensor> state = net_->parameters();
     for (const torch::Tensor& buffer : net_->buffers()) state.push_back(buffer);
-    train::broadcast_parameters(state, backend);
+    nn::broadcast_parameters(state, backend);
     std::vector<torch::Tensor> trainable;
     for (const torch::Tensor& p : net_->parameters()) {
       if (p.requires_grad()) trainable.push_back(p);
     }
-    reducer_ = std::make_unique<train::GradientReducer>(trainable, backend, group->world_size());
-    comm_backend_ = dist::ProblemGroup::backend_name(device_);
+    reducer_ = std::make_unique<nn::GradientReducer>(trainable, backend, group->world_size());
+    reducer_->record_into(context.timeline, comm_backend_name(device_));
   }
   torch::manual_seed(seed_ + 1 + rank_seed);
   if (quality_) {
@@ -591,6 +591,7 @@ void ModelWorkload::setup(ExecContext& context) {
     options.workers = static_cast<int>(problem_.get_int("workers"));
     options.prefetch = static_cast<int>(problem_.get_int("prefetch"));
     options.seed = seed_ + rank_seed;
+    options.timeline = context.timeline;
     train_loader_ = std::make_unique<data::Loader>(quality_data().first, options);
     if (train_loader_->batches_per_epoch() < 1) {
       throw Error(
@@ -618,23 +619,6 @@ void ModelWorkload::backward(const torch::Tensor& loss) {
   reducer_->prepare();
   loss.backward();
   reducer_->finish();
-}
-
-CommTally ModelWorkload::comm_tally() const {
-  CommTally tally;
-  if (!reducer_) return tally;
-  train::ReducerStats stats = reducer_->total_stats();
-  tally.steps = stats.steps;
-  tally.calls = stats.allreduces;
-  tally.bytes = stats.bytes;
-  tally.busy_seconds = stats.comm_seconds;
-  tally.exposed_seconds = stats.exposed_seconds;
-  tally.backend = comm_backend_;
-  return tally;
-}
-
-void ModelWorkload::reset_comm_tally() {
-  if (reducer_) reducer_->reset_stats();
 }
 
 bool ModelWorkload::scaled_backward(const torch::Tensor& loss) {

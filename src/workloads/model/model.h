@@ -17,9 +17,9 @@
 #include "core/workload.h"
 #include "data/loader.h"
 
-namespace dlbench::train {
+namespace dlbench::nn {
 class GradientReducer;
-}  // namespace dlbench::train
+}  // namespace dlbench::nn
 
 namespace dlbench::model {
 
@@ -194,14 +194,9 @@ class ModelWorkload : public Workload {
   void step() override;
   CheckOutcome check() override;
   void teardown() override;
-  /// Data-parallel training (several ranks): the gradient all-reduces since the last reset.
-  CommTally comm_tally() const override;
-  void reset_comm_tally() override;
 
   /// The quality task in mode=quality (after setup), else nullptr.
   QualityTask* quality_task() override { return quality_task_.get(); }
-  /// The loader of input=loader (after setup), else nullptr.
-  const data::Loader* input_loader() const override { return train_loader_.get(); }
 
   /// True in train and quality modes.
   bool training() const { return training_; }
@@ -253,7 +248,7 @@ class ModelWorkload : public Workload {
   /// fp16), optimizer step. Returns the loss (a detached scalar tensor; not synchronised).
   virtual torch::Tensor train_step();
   /// Backward of `loss`. On several ranks (data-parallel training) the gradients are averaged
-  /// across ranks, bucketed and overlapped with the backward pass (train/data_parallel.h); a
+  /// across ranks, bucketed and overlapped with the backward pass (nn/data_parallel.h); a
   /// model that writes its own train_step calls this instead of loss.backward().
   void backward(const torch::Tensor& loss);
 
@@ -315,8 +310,7 @@ class ModelWorkload : public Workload {
 
   class QualityAdapter;
   friend class QualityAdapter;
-  std::unique_ptr<train::GradientReducer> reducer_;  // data-parallel training only
-  std::string comm_backend_;
+  std::unique_ptr<nn::GradientReducer> reducer_;  // data-parallel training only
   std::unique_ptr<QualityTask> quality_task_;
   std::unique_ptr<data::Loader> train_loader_;  // input=loader
   int64_t loader_epoch_ = 0;

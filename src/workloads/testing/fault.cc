@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "core/process_group.h"
+#include "core/comm_group.h"
 #include "core/registry.h"
 
 namespace dlbench {
@@ -47,7 +47,8 @@ class Fault : public Workload {
     work.sample_unit = "faults";  // lets tests see that a crashed problem keeps its work counts
     return work;
   }
-  void setup(ExecContext&) override {
+  void setup(ExecContext& context) override {
+    rank_of_this_process_ = context.group ? context.group->rank() : 0;
     if (when_ == "setup") inject();
   }
   void step() override {
@@ -56,8 +57,7 @@ class Fault : public Workload {
 
  private:
   void inject() {
-    dist::ProblemGroup* group = dist::current_group();
-    if (rank_ >= 0 && (group ? group->rank() : 0) != rank_) return;
+    if (rank_ >= 0 && rank_of_this_process_ != rank_) return;
     if (fault_ == "segv") raise(SIGSEGV);
     if (fault_ == "abort") std::abort();
     if (fault_ == "exit") std::_Exit(3);
@@ -70,6 +70,7 @@ class Fault : public Workload {
   }
   std::string fault_, when_;
   int64_t rank_ = -1;
+  int rank_of_this_process_ = 0;
 };
 
 }  // namespace

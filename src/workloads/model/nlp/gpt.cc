@@ -21,7 +21,7 @@
 #include "core/registry.h"
 #include "core/strings.h"
 #include "data/catalog.h"
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::model {
@@ -541,7 +541,7 @@ class GptModel : public ModelWorkload {
     targets_ = sequences.narrow(1, 1, seq_).contiguous();
   }
 
-  void begin_scoring() override { perplexity_ = train::Perplexity(); }
+  void begin_scoring() override { perplexity_ = nn::Perplexity(); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor sequences = batch.tensors.at(0).to(device());
     torch::Tensor logits = gpt_->logits(gpt_->hidden(sequences.narrow(1, 0, seq_), 0, nullptr));
@@ -566,7 +566,7 @@ class GptModel : public ModelWorkload {
   }
 
   int64_t eval_windows_ = 0;
-  train::Perplexity perplexity_;
+  nn::Perplexity perplexity_;
 
   /// TinyLlama's peak lr 4e-4 at full size; 1e-3 for the small presets so that their 40-step
   /// test learns.

@@ -18,7 +18,7 @@
 #include "core/registry.h"
 #include "core/strings.h"
 #include "workloads/model/model.h"
-#include "workloads/model/nlp/attention.h"
+#include "workloads/model/nlp/attention_blocks.h"
 
 namespace dlbench::model {
 namespace {

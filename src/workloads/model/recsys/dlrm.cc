@@ -384,7 +384,7 @@ class DlrmModel : public RecsysWorkload {
     torch::Tensor p = torch::sigmoid(2 * z);
     log.labels = torch::bernoulli(p);
     if (stream == 2) {
-      train::RocAuc oracle;
+      nn::RocAuc oracle;
       oracle.add(p, log.labels);
       oracle_auc_ = oracle.value();
     }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::model {
@@ -130,13 +130,13 @@ class RecsysWorkload : public ModelWorkload {
   void set_batch(Requests requests) { batch_ = std::move(requests); }
   /// Quality runs: adds the click probabilities of held-out requests to the ROC AUC.
   void score_requests(const Requests& requests);
-  void begin_scoring() override { auc_ = train::RocAuc(); }
+  void begin_scoring() override { auc_ = nn::RocAuc(); }
   double scored_quality() override { return auc_.value(); }
 
  private:
   Requests batch_;
   Requests single_;
-  train::RocAuc auc_;
+  nn::RocAuc auc_;
 };
 
 }  // namespace dlbench::model

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 #include "workloads/model/model.h"
 
 namespace dlbench::model {
@@ -318,7 +318,7 @@ class CosmoFlowModel : public ModelWorkload {
     volumes_ = to_format(batch.tensors.at(0).to(device()));
     targets_ = batch.tensors.at(1).to(device());
   }
-  void begin_scoring() override { mae_ = train::MeanAbsoluteError(); }
+  void begin_scoring() override { mae_ = nn::MeanAbsoluteError(); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor volumes = to_format(batch.tensors.at(0).to(device()));
     mae_.add(cosmoflow_->forward(volumes).to(torch::kFloat), batch.tensors.at(1));
@@ -329,7 +329,7 @@ class CosmoFlowModel : public ModelWorkload {
   CosmoFlowConfig config_;
   CosmoFlowNet cosmoflow_{nullptr};
   torch::Tensor volumes_, targets_;
-  train::MeanAbsoluteError mae_;
+  nn::MeanAbsoluteError mae_;
 };
 
 }  // namespace

@@ -15,9 +15,9 @@
 #include "core/strings.h"
 #include "data/catalog.h"
 #include "data/netcdf.h"
-#include "train/quality_metrics.h"
+#include "nn/lamb.h"
+#include "nn/quality_metrics.h"
 #include "workloads/model/model.h"
-#include "workloads/model/science/lamb.h"
 #include "workloads/model/vision/resnet.h"
 
 namespace dlbench::model {
@@ -599,7 +599,8 @@ class DeepCamModel : public ModelWorkload {
       return std::make_unique<torch::optim::Adam>(net().parameters(),
                                                   torch::optim::AdamOptions(1e-3));
     }
-    return std::make_unique<Lamb>(net().parameters(), LambOptions(0.0055).weight_decay(0.01));
+    return std::make_unique<nn::Lamb>(net().parameters(),
+                                      nn::LambOptions(0.0055).weight_decay(0.01));
   }
 
   torch::Tensor training_loss() override {
@@ -666,7 +667,7 @@ class DeepCamModel : public ModelWorkload {
     }
   }
 
-  void begin_scoring() override { iou_ = train::MeanIou(config_.classes); }
+  void begin_scoring() override { iou_ = nn::MeanIou(config_.classes); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor logits = deepcam_->forward(to_format(batch.tensors.at(0).to(device())));
     iou_.add(logits.argmax(1), batch.tensors.at(1));
@@ -678,7 +679,7 @@ class DeepCamModel : public ModelWorkload {
   DeepCamNet deepcam_{nullptr};
   torch::Tensor fields_, labels_, weights_, mask_;
   std::shared_ptr<const NoaaWindEvents> events_;
-  train::MeanIou iou_{3};
+  nn::MeanIou iou_{3};
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 #include "workloads/model/vision/resnet.h"
 
 namespace dlbench::model {
@@ -130,7 +130,7 @@ class ToyJetSource : public data::BatchSource {
 /// classes' masses (signal median ~100 GeV, QCD ~64 GeV at 32 x 32), so the cut is one-sided
 /// rather than a window around m_W. A network has to beat this.
 double jet_mass_cut_auc(const ToyJetSource& source, int64_t image, int64_t count) {
-  train::RocAuc auc;
+  nn::RocAuc auc;
   const double pitch = 2.0 / static_cast<double>(image);  // the window spans 2 units
   for (int64_t first = 0; first < count; first += 256) {
     std::vector<int64_t> indices;
@@ -289,7 +289,7 @@ class Hep : public ResNetClassifier {
     labels_ = batch.tensors.at(1).to(device());
   }
 
-  void begin_scoring() override { auc_ = train::RocAuc(); }
+  void begin_scoring() override { auc_ = nn::RocAuc(); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor logits = resnet_->forward(to_format(batch.tensors.at(0).to(device())));
     torch::Tensor signal = torch::softmax(logits.to(torch::kFloat), 1).select(1, 1);
@@ -304,7 +304,7 @@ class Hep : public ResNetClassifier {
   }
 
   double occupancy_;
-  train::RocAuc auc_;
+  nn::RocAuc auc_;
   double mass_auc_ = 0;  // the jet-mass cut's AUC on the held-out jets (after quality_data)
 };
 

@@ -14,9 +14,9 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
-#include "train/quality_metrics.h"
+#include "nn/adadelta.h"
+#include "nn/quality_metrics.h"
 #include "workloads/common/image_sets.h"
-#include "workloads/model/adadelta.h"
 #include "workloads/model/model.h"
 #include "workloads/model/vision/ctc.h"
 
@@ -272,7 +272,7 @@ class CrnnModel : public ModelWorkload {
   }
 
   std::unique_ptr<torch::optim::Optimizer> make_optimizer() override {
-    return std::make_unique<Adadelta>(net().parameters(), AdadeltaOptions(1.0).rho(0.9));
+    return std::make_unique<nn::Adadelta>(net().parameters(), nn::AdadeltaOptions(1.0).rho(0.9));
   }
 
   torch::Tensor training_loss() override {
@@ -333,7 +333,7 @@ class CrnnModel : public ModelWorkload {
         torch::full({batch.size}, shape_.frames(), torch::dtype(torch::kLong).device(device()));
   }
 
-  void begin_scoring() override { accuracy_ = train::SequenceAccuracy(); }
+  void begin_scoring() override { accuracy_ = nn::SequenceAccuracy(); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor scores = crnn_->forward(to_format(batch.tensors.at(0).to(device())));
     accuracy_.add(ctc_greedy_decode(scores.to(torch::kFloat), kBlank), batch.tensors.at(1),
@@ -349,7 +349,7 @@ class CrnnModel : public ModelWorkload {
   }
 
   std::string dataset_;
-  train::SequenceAccuracy accuracy_;
+  nn::SequenceAccuracy accuracy_;
   CrnnShape shape_{};
   int64_t max_label_ = 1;
   Crnn crnn_{nullptr};

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 #include "workloads/common/image_sets.h"
 #include "workloads/model/model.h"
 
@@ -187,7 +187,7 @@ class LeNetModel : public ModelWorkload {
     labels_ = batch.tensors.at(1).to(device());
   }
 
-  void begin_scoring() override { accuracy_ = train::TopOneAccuracy(); }
+  void begin_scoring() override { accuracy_ = nn::TopOneAccuracy(); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor images = to_format(batch.tensors.at(0).to(device()));
     accuracy_.add(lenet_->forward(images).to(torch::kFloat), batch.tensors.at(1));
@@ -198,7 +198,7 @@ class LeNetModel : public ModelWorkload {
   std::string dataset_;
   LeNet lenet_{nullptr};
   torch::Tensor images_, labels_;
-  train::TopOneAccuracy accuracy_;
+  nn::TopOneAccuracy accuracy_;
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
-#include "train/quality_metrics.h"
+#include "nn/quality_metrics.h"
 #include "workloads/common/image_sets.h"
 #include "workloads/model/model.h"
 #include "workloads/model/vision/detection.h"
@@ -289,7 +289,7 @@ class SsdModel : public ModelWorkload {
     set_targets(canvas_truth(batch));
   }
 
-  void begin_scoring() override { map_ = train::MeanAveragePrecision(classes_ - 1, 0.5); }
+  void begin_scoring() override { map_ = nn::MeanAveragePrecision(classes_ - 1, 0.5); }
   void score_batch(const data::Batch& batch) override {
     torch::Tensor detections = detect(canvas_images(batch.tensors.at(0)));
     map_.add(detections, batch.tensors.at(1) / static_cast<double>(image_), batch.tensors.at(2));
@@ -351,7 +351,7 @@ class SsdModel : public ModelWorkload {
   ResNetConfig backbone_;
   int64_t image_, classes_;
   std::string dataset_;
-  train::MeanAveragePrecision map_{1};
+  nn::MeanAveragePrecision map_{1};
   std::vector<int64_t> channels_, sizes_;
   std::vector<ExtraBlockShape> extras_shape_;
   std::vector<DefaultBoxLevel> levels_;
