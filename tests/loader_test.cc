@@ -192,6 +192,27 @@ TEST(Loader, NextStartsEpochZeroAndEndsWithNullopt) {
   EXPECT_EQ(loader.stats().batches, 0);
 }
 
+TEST(Loader, RecordsConsumedBatchesWithTheirLoadTimesIntoTheTimeline) {
+  Timeline timeline;
+  LoaderOptions options = options_with(4, /*workers=*/2);
+  options.timeline = &timeline;
+  Loader loader(std::make_shared<IndexSource>(40, /*sleep_ms=*/20), options);
+  loader.start_epoch(0);
+  ASSERT_TRUE(loader.next().has_value());
+  // Let the workers load ahead, then open the window: the batch taken in it was loaded before
+  // it, and still brings its own load time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  timeline.start_measurement();
+  ASSERT_TRUE(loader.next().has_value());
+  TimelineTotals totals = timeline.totals();
+  EXPECT_TRUE(totals.has_input);
+  EXPECT_EQ(totals.input_workers, 2);
+  EXPECT_EQ(totals.batches, 1);
+  EXPECT_DOUBLE_EQ(totals.samples, 4);
+  EXPECT_GE(totals.input_load_s, 0.020);  // one load of 20 ms (a sleep never runs short)
+  EXPECT_LT(totals.input_wait_s, 0.020);  // it was ready
+}
+
 TEST(Loader, RejectsBadOptions) {
   auto source = std::make_shared<IndexSource>(10);
   EXPECT_THROW(Loader(source, options_with(0, 1)), Error);

@@ -25,16 +25,12 @@ void Timeline::input_wait(Clock::time_point start, Clock::time_point end) {
   totals_.input_wait_s += seconds_between(start, end);
 }
 
-void Timeline::input_batch(double samples) {
+void Timeline::input_batch(double samples, double load_seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   totals_.has_input = true;
   totals_.batches += 1;
   totals_.samples += samples;
-}
-
-void Timeline::input_load(Clock::time_point start, Clock::time_point end) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  totals_.input_load_s += seconds_between(start, end);
+  totals_.input_load_s += std::max(0.0, load_seconds);
 }
 
 void Timeline::emulated_compute(double seconds) {

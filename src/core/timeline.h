@@ -22,7 +22,7 @@ struct TimelineTotals {
   int64_t batches = 0;      ///< batches handed to the step
   double samples = 0;       ///< samples in them
   double input_wait_s = 0;  ///< time the step waited for batches (a synchronous load included)
-  double input_load_s = 0;  ///< time spent loading batches, summed over threads
+  double input_load_s = 0;  ///< the load time of the batches handed over, summed
   double emulated_compute_s = 0;  ///< a step's emulated device time (io/...), 0 when none
   // Communication (data-parallel gradient all-reduces).
   int64_t comm_steps = 0;     ///< steps whose communication was recorded
@@ -47,10 +47,9 @@ class Timeline {
   /// The step waited from `start` to `end` for its next batch (with no workers, the wait is the
   /// load itself).
   void input_wait(Clock::time_point start, Clock::time_point end);
-  /// The step received a batch of `samples` samples.
-  void input_batch(double samples);
-  /// A thread loaded a batch from `start` to `end`.
-  void input_load(Clock::time_point start, Clock::time_point end);
+  /// The step received a batch of `samples` samples whose load took `load_seconds` (on a worker,
+  /// possibly before measurement started: the load time pairs with the batches consumed).
+  void input_batch(double samples, double load_seconds);
   /// Each step computes for `seconds` on an emulated device (io/... problems).
   void emulated_compute(double seconds);
 

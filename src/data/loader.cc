@@ -65,6 +65,7 @@ struct Loader::Impl {
   struct Slot {
     std::optional<Batch> batch;
     std::exception_ptr error;
+    double load_seconds = 0;  ///< the time its load took
   };
 
   const BatchSource* source = nullptr;
@@ -109,12 +110,9 @@ struct Loader::Impl {
       batch = source->load(indices, batch_seed(options.seed, epoch_index, b));
     } catch (...) {
       load_seconds = seconds_between(start, Clock::now());
-      if (options.timeline) options.timeline->input_load(start, Clock::now());
       throw;
     }
-    Clock::time_point end = Clock::now();
-    load_seconds = seconds_between(start, end);
-    if (options.timeline) options.timeline->input_load(start, end);
+    load_seconds = seconds_between(start, Clock::now());
     batch.size = static_cast<int64_t>(indices.size());
     batch.index = b;
     batch.epoch = epoch_index;
@@ -144,6 +142,7 @@ struct Loader::Impl {
         slot.error = std::current_exception();
       }
 
+      slot.load_seconds = seconds;
       lock.lock();
       stats.load_seconds += seconds;
       if (claimed_generation != generation) continue;  // the epoch was abandoned
@@ -259,7 +258,7 @@ std::optional<Batch> Loader::next() {
     }
     if (options_.timeline) {
       options_.timeline->input_wait(start, Clock::now());
-      options_.timeline->input_batch(static_cast<double>(batch.size));
+      options_.timeline->input_batch(static_cast<double>(batch.size), seconds);
     }
     lock.lock();
     impl.stats.load_seconds += seconds;
@@ -289,7 +288,9 @@ std::optional<Batch> Loader::next() {
   }
   ++impl.stats.batches;
   impl.stats.samples += slot.batch->size;
-  if (options_.timeline) options_.timeline->input_batch(static_cast<double>(slot.batch->size));
+  if (options_.timeline) {
+    options_.timeline->input_batch(static_cast<double>(slot.batch->size), slot.load_seconds);
+  }
   lock.unlock();
   impl.work_ready.notify_one();  // a slot in the prefetch window opened
   return std::move(slot.batch);
