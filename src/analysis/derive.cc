@@ -52,6 +52,26 @@ void set_derived(Result& result, const std::string& name, double value, const st
   result.set_metric(name, value, unit, better);
 }
 
+/// The names of a rate and of its shares of the two ceilings of its kind.
+struct RateNames {
+  const char* rate;
+  const char* unit;
+  const char* pct_of_ceiling;
+  const char* pct_of_theoretical;
+};
+
+/// A rate (FLOP/s, B/s) and its % of the ceiling and of the theoretical ceiling, where known.
+void add_rate(Result& result, const RateNames& names, double rate,
+              const std::optional<Ceiling>& ceiling, const std::optional<Ceiling>& theoretical) {
+  set_derived(result, names.rate, rate, names.unit, "higher");
+  if (ceiling) {
+    set_derived(result, names.pct_of_ceiling, 100.0 * rate / ceiling->value, "%", "higher");
+  }
+  if (theoretical) {
+    set_derived(result, names.pct_of_theoretical, 100.0 * rate / theoretical->value, "%", "higher");
+  }
+}
+
 /// One rank's ceiling times the ranks of a group (each rank has its own device or threads).
 std::optional<Ceiling> times_ranks(std::optional<Ceiling> ceiling, int ranks) {
   if (!ceiling || ranks <= 1) return ceiling;
@@ -217,28 +237,12 @@ void add_step_figures(Result& result, const Measurement& m, const Ceilings& ceil
                 "higher");
   }
   if (work.flops > 0) {
-    set_derived(result, "flops", work.flops / median, "FLOP/s", "higher");
-    if (result.compute_ceiling) {
-      set_derived(result, "pct_peak_compute",
-                  100.0 * work.flops / median / result.compute_ceiling->value, "%", "higher");
-    }
-    if (result.theoretical_compute_ceiling) {
-      set_derived(result, "pct_theoretical_compute",
-                  100.0 * work.flops / median / result.theoretical_compute_ceiling->value, "%",
-                  "higher");
-    }
+    add_rate(result, {"flops", "FLOP/s", "pct_peak_compute", "pct_theoretical_compute"},
+             work.flops / median, result.compute_ceiling, result.theoretical_compute_ceiling);
   }
   if (work.bytes > 0) {
-    set_derived(result, "bandwidth", work.bytes / median, "B/s", "higher");
-    if (result.bandwidth_ceiling) {
-      set_derived(result, "pct_peak_bandwidth",
-                  100.0 * work.bytes / median / result.bandwidth_ceiling->value, "%", "higher");
-    }
-    if (result.theoretical_bandwidth_ceiling) {
-      set_derived(result, "pct_theoretical_bandwidth",
-                  100.0 * work.bytes / median / result.theoretical_bandwidth_ceiling->value, "%",
-                  "higher");
-    }
+    add_rate(result, {"bandwidth", "B/s", "pct_peak_bandwidth", "pct_theoretical_bandwidth"},
+             work.bytes / median, result.bandwidth_ceiling, result.theoretical_bandwidth_ceiling);
   }
   std::optional<DispatchFloor> floor;
   if (m.dispatch_s_per_call > 0) {

@@ -17,13 +17,12 @@
 namespace dlbench {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-namespace {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+namespace {
 
 /// Times one call: host wall clock around call + synchronise; device events where available.
 struct StepTiming {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,6 +19,12 @@ namespace dlbench {
 namespace dist {
 class ProblemGroup;
 }  // namespace dist
+
+/// The clock the harness measures with.
+using Clock = std::chrono::steady_clock;
+
+/// Seconds of `Clock` since `start`.
+double seconds_since(Clock::time_point start);
 
 /// The times of one call measured under the run rules. A sample is the mean step time of
 /// `steps_per_sample` consecutive steps timed together.

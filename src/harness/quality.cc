@@ -16,19 +16,15 @@
 #include "core/system_info.h"
 #include "core/workload.h"
 #include "data/loader.h"
+#include "harness/measure.h"
 #include "harness/mllog.h"
 #include "harness/progress.h"
 
 namespace dlbench {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 /// One point of the quality curve.
 struct EvalPoint {

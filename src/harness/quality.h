@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/problem.h"
 #include "analysis/quality_figures.h"
+#include "core/problem.h"
 #include "core/result.h"
 #include "harness/runner.h"
 

@@ -14,6 +14,7 @@
 #include "core/system_info.h"
 #include "core/timeline.h"
 #include "harness/contention.h"
+#include "harness/measure.h"
 #include "harness/process_group.h"
 #include "harness/progress.h"
 #include "harness/quality.h"
@@ -22,7 +23,6 @@
 namespace dlbench {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 json RunOptions::to_json() const {
   return {{"warmup_steps", warmup_steps},
@@ -60,10 +60,6 @@ RunOptions RunOptions::from_json(const json& j) {
 }
 
 namespace {
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 /// True for the errors c10d raises when a peer is gone or late: the group's own failures, not
 /// the problem's.
