@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -357,32 +358,56 @@ std::string short_repro(const std::string& problem, const std::string& device) {
   return join(kept, " ");
 }
 
-}  // namespace
+// ---------------------------------------------------------------------------------------------
+// Chart: scale
 
-std::string roofline_svg(const ResultsDocument& document, const RooflineOptions& options) {
-  const std::string source = options.source.empty() ? "the results document" : options.source;
-  std::vector<RooflinePoint> points = roofline_points(document, options.device);
-  std::vector<const RooflinePoint*> plotted;
-  for (const auto& p : points) {
-    if (p.plotted) plotted.push_back(&p);
-  }
-  if (plotted.empty()) {
-    std::set<std::string> devices;
-    for (const auto& r : document.results) {
-      if (unplottable_reason(r).empty()) devices.insert(result_device(r));
-    }
-    if (!options.device.empty() && !devices.empty()) {
-      throw Error("no result in " + source + " on device " + options.device +
-                  " has both FLOPs and bytes counted (such results ran on: " +
-                  join(std::vector<std::string>(devices.begin(), devices.end()), ", ") + ")");
-    }
-    throw Error("no result in " + source +
-                " has both FLOPs and bytes counted: nothing to place on a roofline");
-  }
-  const std::string device = plotted.front()->device;
+/// The chart's geometry: the panel size, the plot area in px and the whole decades each log
+/// axis spans. Maps (FLOP/B, FLOP/s) to pixels.
+struct ChartFrame {
+  int xd0 = 0, xd1 = 0;  ///< first and last decade of intensity (FLOP/B = 10^d)
+  int yd0 = 0, yd1 = 0;  ///< first and last decade of FLOP/s
+  double W = 0;          ///< SVG width
+  double H = 0;          ///< height of the chart panel; the legend table starts below it
+  double px0 = 0, px1 = 0, py0 = 0, py1 = 0;  ///< the plot area
 
-  // Roofs: every distinct ceiling of the plotted points, plus the theoretical ones beside the
-  // measured ones.
+  /// Pixel x of an intensity (FLOP/B).
+  double X(double ai) const { return px0 + (std::log10(ai) - xd0) / (xd1 - xd0) * (px1 - px0); }
+  /// Pixel y of a FLOP/s value.
+  double Y(double f) const { return py1 - (std::log10(f) - yd0) / (yd1 - yd0) * (py1 - py0); }
+  double x_lo() const { return std::pow(10.0, xd0); }  ///< lowest intensity shown
+  double x_hi() const { return std::pow(10.0, xd1); }  ///< highest intensity shown
+  double y_lo() const { return std::pow(10.0, yd0); }  ///< lowest FLOP/s shown
+  double y_hi() const { return std::pow(10.0, yd1); }  ///< highest FLOP/s shown
+};
+
+// ---------------------------------------------------------------------------------------------
+// Chart: roofs
+
+/// Every roof the chart draws, with the compute and bandwidth ones also listed apart. The lists
+/// point into `all`, so a RoofSet is never copied.
+struct RoofSet {
+  std::vector<Roof> all;
+  std::vector<Roof*> compute, bandwidth;
+
+  explicit RoofSet(std::vector<Roof> roofs) : all(std::move(roofs)) {
+    for (Roof& roof : all) (roof.compute ? compute : bandwidth).push_back(&roof);
+  }
+  RoofSet(const RoofSet&) = delete;
+  RoofSet& operator=(const RoofSet&) = delete;
+
+  /// The bandwidth roof a compute roof meets at its ridge: same source, else the first one.
+  const Roof* partner(const Roof& c) const {
+    for (const Roof* b : bandwidth) {
+      if (b->ceiling.source == c.ceiling.source) return b;
+    }
+    return bandwidth.empty() ? nullptr : bandwidth.front();
+  }
+};
+
+/// Every distinct ceiling of the plotted points, plus the theoretical ones beside the measured
+/// ones, in the order first met.
+std::vector<Roof> collect_roofs(const ResultsDocument& document,
+                                const std::vector<const RooflinePoint*>& plotted) {
   std::vector<Roof> roofs;
   for (const RooflinePoint* p : plotted) {
     const Result& r = document.results[p->index - 1];
@@ -398,18 +423,14 @@ std::string roofline_svg(const ResultsDocument& document, const RooflineOptions&
       add_roof(roofs, false, r.bandwidth_ceiling, p->dtype, threads);
     }
   }
-  std::vector<Roof*> compute_roofs, bandwidth_roofs;
-  for (Roof& roof : roofs) (roof.compute ? compute_roofs : bandwidth_roofs).push_back(&roof);
-  // The bandwidth roof a compute roof meets at its ridge: same source, else the first one.
-  auto partner = [&](const Roof& compute) -> const Roof* {
-    for (const Roof* b : bandwidth_roofs) {
-      if (b->ceiling.source == compute.ceiling.source) return b;
-    }
-    return bandwidth_roofs.empty() ? nullptr : bandwidth_roofs.front();
-  };
+  return roofs;
+}
 
-  // Axis ranges, in decades: 0.01 .. 1000 FLOP/B at least; FLOP/s from the lowest point to
-  // above the highest roof.
+/// The frame for `options`' size. Axis ranges, in decades: 0.01 .. 1000 FLOP/B at least, wide
+/// enough for every point and ridge; FLOP/s from the lowest point to above the highest roof
+/// (room for its label), two decades at least.
+ChartFrame chart_frame(const std::vector<const RooflinePoint*>& plotted, const RoofSet& roofs,
+                       const RooflineOptions& options) {
   double ai_min = 1e300, ai_max = 0, f_min = 1e300, f_max = 0;
   for (const RooflinePoint* p : plotted) {
     ai_min = std::min(ai_min, p->intensity);
@@ -417,162 +438,113 @@ std::string roofline_svg(const ResultsDocument& document, const RooflineOptions&
     f_min = std::min(f_min, p->flops);
     f_max = std::max(f_max, p->flops);
   }
-  for (const Roof* c : compute_roofs) {
+  for (const Roof* c : roofs.compute) {
     f_max = std::max(f_max, c->ceiling.value);
-    if (const Roof* b = partner(*c)) {
+    if (const Roof* b = roofs.partner(*c)) {
       double ridge = c->ceiling.value / b->ceiling.value;
       ai_min = std::min(ai_min, ridge);
       ai_max = std::max(ai_max, ridge);
     }
   }
-  int xd0 = std::min(-2, static_cast<int>(std::floor(std::log10(ai_min) - 0.05)));
-  int xd1 = std::max(3, static_cast<int>(std::ceil(std::log10(ai_max) + 0.05)));
-  int yd0 = static_cast<int>(std::floor(std::log10(f_min) - 0.05));
-  int yd1 = static_cast<int>(std::ceil(std::log10(f_max) + 0.15));  // room for roof labels
-  if (yd1 - yd0 < 2) yd0 = yd1 - 2;
+  ChartFrame f;
+  f.xd0 = std::min(-2, static_cast<int>(std::floor(std::log10(ai_min) - 0.05)));
+  f.xd1 = std::max(3, static_cast<int>(std::ceil(std::log10(ai_max) + 0.05)));
+  f.yd0 = static_cast<int>(std::floor(std::log10(f_min) - 0.05));
+  f.yd1 = static_cast<int>(std::ceil(std::log10(f_max) + 0.15));  // room for roof labels
+  if (f.yd1 - f.yd0 < 2) f.yd0 = f.yd1 - 2;
 
-  const double W = std::max(options.width, 720);  // the table needs the room
-  const double H = std::max(options.height, 320);
-  const double px0 = 78, px1 = W - 24, py0 = 62, py1 = H - 56;
-  auto X = [&](double ai) { return px0 + (std::log10(ai) - xd0) / (xd1 - xd0) * (px1 - px0); };
-  auto Y = [&](double f) { return py1 - (std::log10(f) - yd0) / (yd1 - yd0) * (py1 - py0); };
-  const double x_lo = std::pow(10.0, xd0), x_hi = std::pow(10.0, xd1);
-  const double y_lo = std::pow(10.0, yd0);
+  f.W = std::max(options.width, 720);  // the table needs the room
+  f.H = std::max(options.height, 320);
+  f.px0 = 78;
+  f.px1 = f.W - 24;
+  f.py0 = 62;
+  f.py1 = f.H - 56;
+  return f;
+}
 
-  // Roof extents (FLOP/B): a compute roof starts at its ridge; a bandwidth roof ends at the
-  // ridge of the highest compute roof it meets.
-  for (Roof* c : compute_roofs) {
-    const Roof* b = partner(*c);
+/// Each roof's extent in FLOP/B: a compute roof starts at its ridge; a bandwidth roof ends at
+/// the ridge of the highest compute roof it meets.
+void set_roof_extents(RoofSet& roofs, const ChartFrame& f) {
+  const double x_lo = f.x_lo(), x_hi = f.x_hi();
+  for (Roof* c : roofs.compute) {
+    const Roof* b = roofs.partner(*c);
     c->x_start = b ? std::max(x_lo, c->ceiling.value / b->ceiling.value) : x_lo;
     c->x_end = x_hi;
   }
-  for (Roof* b : bandwidth_roofs) {
-    b->x_start = std::max(x_lo, y_lo / b->ceiling.value);
+  for (Roof* b : roofs.bandwidth) {
+    b->x_start = std::max(x_lo, f.y_lo() / b->ceiling.value);
     b->x_end = x_hi;
     double highest = 0;
-    for (const Roof* c : compute_roofs) {
-      if (partner(*c) == b) highest = std::max(highest, c->ceiling.value);
+    for (const Roof* c : roofs.compute) {
+      if (roofs.partner(*c) == b) highest = std::max(highest, c->ceiling.value);
     }
     if (highest > 0) b->x_end = std::min(x_hi, highest / b->ceiling.value);
   }
-  // Labels; a dtype served by two roofs of the same kind and source also names the threads.
-  for (Roof& roof : roofs) {
+}
+
+/// Each roof's label; a dtype served by two roofs of the same kind and source also names the
+/// threads.
+void set_roof_labels(RoofSet& roofs) {
+  for (Roof& roof : roofs.all) {
     std::string source = roof.ceiling.source.empty() ? "" : roof.ceiling.source + " ";
-    if (roof.compute) {
-      bool ambiguous = false;
-      for (const Roof* other : compute_roofs) {
-        if (other == &roof || other->ceiling.source != roof.ceiling.source) continue;
-        for (const auto& d : roof.dtypes) {
-          ambiguous |=
-              std::find(other->dtypes.begin(), other->dtypes.end(), d) != other->dtypes.end();
-        }
-      }
-      roof.label = join(roof.dtypes, "/") + " " + source + format_si(roof.ceiling.value, "FLOP/s");
-      std::set<std::string> threads = roof.threads;
-      threads.erase("");
-      if (ambiguous && !threads.empty()) {
-        roof.label += " (threads=" + join({threads.begin(), threads.end()}, ",") + ")";
-      }
-    } else {
+    if (!roof.compute) {
       roof.label = "bandwidth " + source + format_si(roof.ceiling.value, "B/s");
+      continue;
     }
-  }
-
-  Svg svg;
-  std::vector<Box> obstacles;  // label boxes and markers, for placing point labels
-
-  // Frame and grid.
-  svg.raw(
-      strprintf("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fcfcfc\" "
-                "stroke=\"#444\" stroke-width=\"1\"/>\n",
-                px0, py0, px1 - px0, py1 - py0));
-  const std::string minor = "stroke=\"#ececec\" stroke-width=\"0.6\"";
-  const std::string major = "stroke=\"#cfcfcf\" stroke-width=\"0.9\"";
-  for (int d = xd0; d <= xd1; ++d) {
-    double x = X(std::pow(10.0, d));
-    if (d < xd1) {
-      for (int m = 2; m <= 9; ++m) {
-        double xm = X(m * std::pow(10.0, d));
-        svg.line(xm, py0, xm, py1, minor);
+    bool ambiguous = false;
+    for (const Roof* other : roofs.compute) {
+      if (other == &roof || other->ceiling.source != roof.ceiling.source) continue;
+      for (const auto& d : roof.dtypes) {
+        ambiguous |=
+            std::find(other->dtypes.begin(), other->dtypes.end(), d) != other->dtypes.end();
       }
     }
-    if (d > xd0 && d < xd1) svg.line(x, py0, x, py1, major);
-    svg.line(x, py1, x, py1 + 5, "stroke=\"#444\" stroke-width=\"1\"");
-    svg.text(x, py1 + 18, intensity_label(d),
-             "font-size=\"11\" text-anchor=\"middle\" fill=\"#222\"");
-  }
-  for (int d = yd0; d <= yd1; ++d) {
-    double y = Y(std::pow(10.0, d));
-    if (d < yd1) {
-      for (int m = 2; m <= 9; ++m) {
-        double ym = Y(m * std::pow(10.0, d));
-        svg.line(px0, ym, px1, ym, minor);
-      }
+    roof.label = join(roof.dtypes, "/") + " " + source + format_si(roof.ceiling.value, "FLOP/s");
+    std::set<std::string> threads = roof.threads;
+    threads.erase("");
+    if (ambiguous && !threads.empty()) {
+      roof.label += " (threads=" + join({threads.begin(), threads.end()}, ",") + ")";
     }
-    if (d > yd0 && d < yd1) svg.line(px0, y, px1, y, major);
-    svg.line(px0 - 5, y, px0, y, "stroke=\"#444\" stroke-width=\"1\"");
-    svg.text(px0 - 8, y + 4, flops_label(d), "font-size=\"11\" text-anchor=\"end\" fill=\"#222\"");
   }
-  svg.text((px0 + px1) / 2, py1 + 40, "arithmetic intensity (FLOP/B, counted work per step)",
-           "font-size=\"12\" text-anchor=\"middle\" fill=\"#222\"");
-  svg.text(18, (py0 + py1) / 2, "achieved FLOP/s",
-           strprintf("font-size=\"12\" text-anchor=\"middle\" fill=\"#222\" "
-                     "transform=\"rotate(-90 18 %.1f)\"",
-                     (py0 + py1) / 2));
+}
 
-  // Title.
-  std::string title = options.title;
-  if (title.empty()) {
-    std::string host =
-        json_string(document.context.is_object() ? document.context.value("host", json::object())
-                                                 : json::object(),
-                    "hostname");
-    title = "Roofline: " + (host.empty() ? "" : host + " | ") +
-            device_description(document.context, device);
-  }
-  std::set<std::string> thread_counts;
-  for (const RooflinePoint* p : plotted) {
-    thread_counts.insert(param(document.results[p->index - 1], "threads", "?"));
-  }
-  std::string subtitle = "device " + device +
-                         ", threads=" + join({thread_counts.begin(), thread_counts.end()}, ",") +
-                         " | " + std::to_string(plotted.size()) + " of " +
-                         std::to_string(document.results.size()) + " results plotted";
-  std::string timestamp = json_string(document.context, "timestamp");
-  if (!timestamp.empty()) subtitle += " | " + timestamp;
-  svg.text(px0, 26, title, "font-size=\"16\" font-weight=\"bold\" fill=\"#111\"");
-  svg.text(px0, 46, subtitle, "font-size=\"11.5\" fill=\"#444\"");
+/// Line style of a roof: measured ceilings solid, the others dashed.
+std::string roof_style(const Roof& roof) {
+  return roof.ceiling.source == "measured"
+             ? std::string("stroke=\"#222\" stroke-width=\"2\" fill=\"none\"")
+             : std::string(
+                   "stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"7 4\" fill=\"none\"");
+}
 
-  // Roofs, clipped to the plot area.
+/// The roof lines, clipped to the plot area, each with its ceiling basis as tooltip.
+void draw_roof_lines(Svg& svg, const RoofSet& roofs, const ChartFrame& f) {
   svg.raw("<g clip-path=\"url(#plot-area)\">\n");
-  auto roof_style = [](const Roof& roof) {
-    return roof.ceiling.source == "measured"
-               ? std::string("stroke=\"#222\" stroke-width=\"2\" fill=\"none\"")
-               : std::string(
-                     "stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"7 4\" fill=\"none\"");
-  };
-  for (const Roof* b : bandwidth_roofs) {
+  for (const Roof* b : roofs.bandwidth) {
     if (b->x_end <= b->x_start) continue;
-    svg.line(X(b->x_start), Y(b->x_start * b->ceiling.value), X(b->x_end),
-             Y(b->x_end * b->ceiling.value), roof_style(*b), b->label + ": " + b->ceiling.basis);
+    svg.line(f.X(b->x_start), f.Y(b->x_start * b->ceiling.value), f.X(b->x_end),
+             f.Y(b->x_end * b->ceiling.value), roof_style(*b), b->label + ": " + b->ceiling.basis);
   }
-  for (const Roof* c : compute_roofs) {
+  for (const Roof* c : roofs.compute) {
     if (c->x_end <= c->x_start) continue;
-    svg.line(X(c->x_start), Y(c->ceiling.value), X(c->x_end), Y(c->ceiling.value), roof_style(*c),
-             c->label + ": " + c->ceiling.basis);
+    svg.line(f.X(c->x_start), f.Y(c->ceiling.value), f.X(c->x_end), f.Y(c->ceiling.value),
+             roof_style(*c), c->label + ": " + c->ceiling.basis);
   }
   svg.raw("</g>\n");
+}
 
-  // Compute roof labels at the right end, above the line; pushed up where two would collide.
-  std::vector<Roof*> by_height = compute_roofs;
+/// Compute roof labels at the right end, above the line; pushed up where two would collide.
+/// Their boxes become obstacles for the point labels.
+void draw_compute_roof_labels(Svg& svg, const RoofSet& roofs, const ChartFrame& f,
+                              std::vector<Box>& obstacles) {
+  std::vector<Roof*> by_height = roofs.compute;
   std::sort(by_height.begin(), by_height.end(),
             [](const Roof* a, const Roof* b) { return a->ceiling.value < b->ceiling.value; });
   double previous = 1e300;
   for (const Roof* c : by_height) {
-    double y = std::min(Y(c->ceiling.value) - 4, previous - (kLabelFont + 2));
-    y = std::max(y, py0 + kLabelFont + 1);
+    double y = std::min(f.Y(c->ceiling.value) - 4, previous - (kLabelFont + 2));
+    y = std::max(y, f.py0 + kLabelFont + 1);
     previous = y;
-    double x = px1 - 4;
+    double x = f.px1 - 4;
     svg.text(x, y, c->label,
              strprintf("font-size=\"%.0f\" text-anchor=\"end\" fill=\"#222\"", kLabelFont) +
                  (c->ceiling.source == "measured" ? " font-weight=\"bold\"" : ""));
@@ -580,16 +552,22 @@ std::string roofline_svg(const ResultsDocument& document, const RooflineOptions&
                                  text_width(c->label, kLabelFont, c->ceiling.source == "measured"),
                                  kLabelFont, "end"));
   }
-  // Bandwidth roof labels along the slope, a fifth of the way up the visible segment.
-  for (const Roof* b : bandwidth_roofs) {
-    double lo = std::max(b->x_start, x_lo), hi = b->x_end;
+}
+
+/// Bandwidth roof labels along the slope, a fifth of the way up the visible segment. Their
+/// (axis-aligned, enclosing) boxes become obstacles for the point labels.
+void draw_bandwidth_roof_labels(Svg& svg, const RoofSet& roofs, const ChartFrame& f,
+                                std::vector<Box>& obstacles) {
+  for (const Roof* b : roofs.bandwidth) {
+    double lo = std::max(b->x_start, f.x_lo()), hi = b->x_end;
     // Visible part: below the top of the plot.
-    hi = std::min(hi, std::pow(10.0, yd1) / b->ceiling.value);
+    hi = std::min(hi, f.y_hi() / b->ceiling.value);
     if (hi <= lo) continue;
     double t = 0.2;
     double ai = std::pow(10.0, std::log10(lo) + t * (std::log10(hi) - std::log10(lo)));
-    double x = X(ai), y = Y(ai * b->ceiling.value);
-    double angle = std::atan2(Y(hi * b->ceiling.value) - Y(lo * b->ceiling.value), X(hi) - X(lo));
+    double x = f.X(ai), y = f.Y(ai * b->ceiling.value);
+    double angle =
+        std::atan2(f.Y(hi * b->ceiling.value) - f.Y(lo * b->ceiling.value), f.X(hi) - f.X(lo));
     double degrees = angle * 180 / M_PI;
     // Shift the baseline 4 px above the line (perpendicular to it).
     double ox = x + 4 * std::sin(angle), oy = y - 4 * std::cos(angle);
@@ -604,183 +582,406 @@ std::string roofline_svg(const ResultsDocument& document, const RooflineOptions&
     double hh = std::fabs(std::sin(angle)) * w / 2 + std::fabs(std::cos(angle)) * h / 2;
     obstacles.push_back({cx - hw, cy - hh, cx + hw, cy + hh});
   }
-  if (roofs.empty()) {
-    svg.text(px0 + 8, py0 + 16, "no ceiling known for " + device + ": points only",
+}
+
+/// The roofs with their labels, or a note when no ceiling is known for the device.
+void draw_roofs(Svg& svg, const RoofSet& roofs, const ChartFrame& f, const std::string& device,
+                std::vector<Box>& obstacles) {
+  draw_roof_lines(svg, roofs, f);
+  draw_compute_roof_labels(svg, roofs, f, obstacles);
+  draw_bandwidth_roof_labels(svg, roofs, f, obstacles);
+  if (roofs.all.empty()) {
+    svg.text(f.px0 + 8, f.py0 + 16, "no ceiling known for " + device + ": points only",
              "font-size=\"11\" fill=\"#a00\"");
   }
+}
 
-  // Points: markers first (they are obstacles for every label), then labels.
+// ---------------------------------------------------------------------------------------------
+// Chart: axes and title
+
+/// The plot area's frame, the decade and minor grid lines, the tick labels and the axis titles.
+void draw_axes(Svg& svg, const ChartFrame& f) {
+  svg.raw(
+      strprintf("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fcfcfc\" "
+                "stroke=\"#444\" stroke-width=\"1\"/>\n",
+                f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0));
+  const std::string minor = "stroke=\"#ececec\" stroke-width=\"0.6\"";
+  const std::string major = "stroke=\"#cfcfcf\" stroke-width=\"0.9\"";
+  for (int d = f.xd0; d <= f.xd1; ++d) {
+    double x = f.X(std::pow(10.0, d));
+    if (d < f.xd1) {
+      for (int m = 2; m <= 9; ++m) {
+        double xm = f.X(m * std::pow(10.0, d));
+        svg.line(xm, f.py0, xm, f.py1, minor);
+      }
+    }
+    if (d > f.xd0 && d < f.xd1) svg.line(x, f.py0, x, f.py1, major);
+    svg.line(x, f.py1, x, f.py1 + 5, "stroke=\"#444\" stroke-width=\"1\"");
+    svg.text(x, f.py1 + 18, intensity_label(d),
+             "font-size=\"11\" text-anchor=\"middle\" fill=\"#222\"");
+  }
+  for (int d = f.yd0; d <= f.yd1; ++d) {
+    double y = f.Y(std::pow(10.0, d));
+    if (d < f.yd1) {
+      for (int m = 2; m <= 9; ++m) {
+        double ym = f.Y(m * std::pow(10.0, d));
+        svg.line(f.px0, ym, f.px1, ym, minor);
+      }
+    }
+    if (d > f.yd0 && d < f.yd1) svg.line(f.px0, y, f.px1, y, major);
+    svg.line(f.px0 - 5, y, f.px0, y, "stroke=\"#444\" stroke-width=\"1\"");
+    svg.text(f.px0 - 8, y + 4, flops_label(d),
+             "font-size=\"11\" text-anchor=\"end\" fill=\"#222\"");
+  }
+  svg.text((f.px0 + f.px1) / 2, f.py1 + 40, "arithmetic intensity (FLOP/B, counted work per step)",
+           "font-size=\"12\" text-anchor=\"middle\" fill=\"#222\"");
+  svg.text(18, (f.py0 + f.py1) / 2, "achieved FLOP/s",
+           strprintf("font-size=\"12\" text-anchor=\"middle\" fill=\"#222\" "
+                     "transform=\"rotate(-90 18 %.1f)\"",
+                     (f.py0 + f.py1) / 2));
+}
+
+/// options.title, else "Roofline: <host> | <device description>".
+std::string chart_title(const ResultsDocument& document, const RooflineOptions& options,
+                        const std::string& device) {
+  if (!options.title.empty()) return options.title;
+  std::string host =
+      json_string(document.context.is_object() ? document.context.value("host", json::object())
+                                               : json::object(),
+                  "hostname");
+  return "Roofline: " + (host.empty() ? "" : host + " | ") +
+         device_description(document.context, device);
+}
+
+/// The line under the title: device, thread counts, how many results are plotted, timestamp.
+std::string chart_subtitle(const ResultsDocument& document,
+                           const std::vector<const RooflinePoint*>& plotted,
+                           const std::string& device) {
+  std::set<std::string> thread_counts;
   for (const RooflinePoint* p : plotted) {
-    double x = X(p->intensity), y = Y(p->flops);
+    thread_counts.insert(param(document.results[p->index - 1], "threads", "?"));
+  }
+  std::string subtitle = "device " + device +
+                         ", threads=" + join({thread_counts.begin(), thread_counts.end()}, ",") +
+                         " | " + std::to_string(plotted.size()) + " of " +
+                         std::to_string(document.results.size()) + " results plotted";
+  std::string timestamp = json_string(document.context, "timestamp");
+  if (!timestamp.empty()) subtitle += " | " + timestamp;
+  return subtitle;
+}
+
+/// The title and the subtitle above the plot area.
+void draw_title(Svg& svg, const ChartFrame& f, const std::string& title,
+                const std::string& subtitle) {
+  svg.text(f.px0, 26, title, "font-size=\"16\" font-weight=\"bold\" fill=\"#111\"");
+  svg.text(f.px0, 46, subtitle, "font-size=\"11.5\" fill=\"#444\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chart: points
+
+/// Where a point's label goes: its box, and the ring (distance step from the marker) it is on.
+struct LabelSpot {
+  Box box{};
+  int ring = 0;
+};
+
+/// The first candidate spot for a w x h label around the marker at (x, y) (8 directions,
+/// growing rings) that overlaps no obstacle and stays inside the plot; else the
+/// least-overlapping one.
+LabelSpot place_label(double x, double y, double w, double h, const std::vector<Box>& obstacles,
+                      const ChartFrame& f) {
+  static const int kDirections[][2] = {{1, -1}, {1, 1},  {-1, -1}, {-1, 1},
+                                       {1, 0},  {-1, 0}, {0, -1},  {0, 1}};
+  LabelSpot best;
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (int ring = 0; ring < 5 && best_cost > 0; ++ring) {
+    double gap = 2 + ring * 11;
+    for (const auto& d : kDirections) {
+      double cx = x + d[0] * (kMarkerRadius + gap + w / 2);
+      double cy = y + d[1] * (kMarkerRadius + gap + h / 2);
+      if (d[0] != 0 && d[1] != 0) {  // diagonals sit closer
+        cx = x + d[0] * (kMarkerRadius * 0.7 + gap + w / 2);
+        cy = y + d[1] * (kMarkerRadius * 0.7 + gap + h / 2);
+      }
+      Box box{cx - w / 2 - 1, cy - h / 2 - 1, cx + w / 2 + 1, cy + h / 2 + 1};
+      double cost = ring * 0.5;  // prefer near positions among equally crowded ones
+      double collisions = 0;
+      for (const Box& o : obstacles) collisions += box.overlap(o);
+      if (box.x0 < f.px0 || box.x1 > f.px1 || box.y0 < f.py0 || box.y1 > f.py1) collisions += 1e4;
+      cost = collisions > 0 ? collisions + cost + 1 : 0;
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = {box, ring};
+        if (cost == 0) break;
+      }
+    }
+  }
+  return best;
+}
+
+/// A point's marker, coloured by its verdict, with its numbers as tooltip.
+void draw_marker(Svg& svg, const RooflinePoint& p, double x, double y) {
+  std::string tooltip = "#" + std::to_string(p.index) + " " + p.problem + ": " +
+                        format_si(p.flops, "FLOP/s") + " at " + strprintf("%.3g", p.intensity) +
+                        " FLOP/B" + (p.verdict.empty() ? "" : ", " + p.verdict + "-bound");
+  svg.circle(x, y, kMarkerRadius,
+             "fill=\"" + verdict_colour(p.verdict) +
+                 "\" fill-opacity=\"0.9\" stroke=\"#fff\" stroke-width=\"1\"",
+             tooltip);
+}
+
+/// A point's number at a free spot near its marker at (x, y), with a leader line when the spot
+/// is not next to the marker. The label's box becomes an obstacle for the later labels.
+void draw_point_label(Svg& labels, const RooflinePoint& p, double x, double y,
+                      std::vector<Box>& obstacles, const ChartFrame& f) {
+  std::string text = std::to_string(p.index);
+  double w = text_width(text, kLabelFont, true), h = kLabelFont * 0.85;
+  LabelSpot spot = place_label(x, y, w, h, obstacles, f);
+  const Box& best = spot.box;
+  obstacles.push_back(best);
+  double cx = (best.x0 + best.x1) / 2, cy = (best.y0 + best.y1) / 2;
+  if (spot.ring > 0) {  // leader line from the marker's edge to the label
+    double dx = cx - x, dy = cy - y, length = std::hypot(dx, dy);
+    if (length > kMarkerRadius + 1) {
+      labels.line(x + dx / length * kMarkerRadius, y + dy / length * kMarkerRadius,
+                  cx - dx / length * (w / 2), cy - dy / length * (h / 2),
+                  "stroke=\"#777\" stroke-width=\"0.7\"");
+    }
+  }
+  labels.text(cx, cy + h / 2, text,
+              strprintf("font-size=\"%.0f\" font-weight=\"bold\" text-anchor=\"middle\" "
+                        "fill=\"#111\" stroke=\"#fff\" stroke-width=\"2.5\" "
+                        "paint-order=\"stroke\"",
+                        kLabelFont));
+}
+
+/// The points: every marker is an obstacle before any label is placed, and the labels are drawn
+/// after all markers so that none is hidden under one.
+void draw_points(Svg& svg, const std::vector<const RooflinePoint*>& plotted, const ChartFrame& f,
+                 std::vector<Box>& obstacles) {
+  for (const RooflinePoint* p : plotted) {
+    double x = f.X(p->intensity), y = f.Y(p->flops);
     obstacles.push_back({x - kMarkerRadius - 1, y - kMarkerRadius - 1, x + kMarkerRadius + 1,
                          y + kMarkerRadius + 1});
   }
   Svg labels;
   for (const RooflinePoint* p : plotted) {
-    double x = X(p->intensity), y = Y(p->flops);
-    std::string tooltip = "#" + std::to_string(p->index) + " " + p->problem + ": " +
-                          format_si(p->flops, "FLOP/s") + " at " + strprintf("%.3g", p->intensity) +
-                          " FLOP/B" + (p->verdict.empty() ? "" : ", " + p->verdict + "-bound");
-    svg.circle(x, y, kMarkerRadius,
-               "fill=\"" + verdict_colour(p->verdict) +
-                   "\" fill-opacity=\"0.9\" stroke=\"#fff\" stroke-width=\"1\"",
-               tooltip);
-
-    // Label: the first candidate position (8 directions, growing rings) that overlaps nothing
-    // and stays inside the plot; else the least-overlapping one.
-    std::string text = std::to_string(p->index);
-    double w = text_width(text, kLabelFont, true), h = kLabelFont * 0.85;
-    static const int kDirections[][2] = {{1, -1}, {1, 1},  {-1, -1}, {-1, 1},
-                                         {1, 0},  {-1, 0}, {0, -1},  {0, 1}};
-    Box best{};
-    double best_cost = std::numeric_limits<double>::infinity();
-    int best_ring = 0;
-    for (int ring = 0; ring < 5 && best_cost > 0; ++ring) {
-      double gap = 2 + ring * 11;
-      for (const auto& d : kDirections) {
-        double cx = x + d[0] * (kMarkerRadius + gap + w / 2);
-        double cy = y + d[1] * (kMarkerRadius + gap + h / 2);
-        if (d[0] != 0 && d[1] != 0) {  // diagonals sit closer
-          cx = x + d[0] * (kMarkerRadius * 0.7 + gap + w / 2);
-          cy = y + d[1] * (kMarkerRadius * 0.7 + gap + h / 2);
-        }
-        Box box{cx - w / 2 - 1, cy - h / 2 - 1, cx + w / 2 + 1, cy + h / 2 + 1};
-        double cost = ring * 0.5;  // prefer near positions among equally crowded ones
-        double collisions = 0;
-        for (const Box& o : obstacles) collisions += box.overlap(o);
-        if (box.x0 < px0 || box.x1 > px1 || box.y0 < py0 || box.y1 > py1) collisions += 1e4;
-        cost = collisions > 0 ? collisions + cost + 1 : 0;
-        if (cost < best_cost) {
-          best_cost = cost;
-          best = box;
-          best_ring = ring;
-          if (cost == 0) break;
-        }
-      }
-    }
-    obstacles.push_back(best);
-    double cx = (best.x0 + best.x1) / 2, cy = (best.y0 + best.y1) / 2;
-    if (best_ring > 0) {  // leader line from the marker's edge to the label
-      double dx = cx - x, dy = cy - y, length = std::hypot(dx, dy);
-      if (length > kMarkerRadius + 1) {
-        labels.line(x + dx / length * kMarkerRadius, y + dy / length * kMarkerRadius,
-                    cx - dx / length * (w / 2), cy - dy / length * (h / 2),
-                    "stroke=\"#777\" stroke-width=\"0.7\"");
-      }
-    }
-    labels.text(cx, cy + h / 2, text,
-                strprintf("font-size=\"%.0f\" font-weight=\"bold\" text-anchor=\"middle\" "
-                          "fill=\"#111\" stroke=\"#fff\" stroke-width=\"2.5\" "
-                          "paint-order=\"stroke\"",
-                          kLabelFont));
+    double x = f.X(p->intensity), y = f.Y(p->flops);
+    draw_marker(svg, *p, x, y);
+    draw_point_label(labels, *p, x, y, obstacles, f);
   }
   svg.raw(labels.str());
+}
 
-  // Legend table under the chart.
-  double y = H + 8;
-  Svg table;
-  {
-    double x = px0;
-    for (const char* verdict : {"compute", "memory", "latency", "neither", ""}) {
-      std::string text = std::string(verdict) == "neither" ? "neither ceiling"
-                         : *verdict                        ? std::string(verdict) + "-bound"
-                                                           : "no bound verdict";
-      table.circle(x + 5, y, kMarkerRadius, "fill=\"" + verdict_colour(verdict) + "\"");
-      table.text(x + 14, y + 4, text, "font-size=\"11\" fill=\"#222\"");
-      x += 14 + text_width(text, 11) + 18;
-    }
-    table.line(x, y, x + 30, y, "stroke=\"#222\" stroke-width=\"2\"");
-    table.text(x + 36, y + 4, "measured ceiling", "font-size=\"11\" fill=\"#222\"");
-    x += 36 + text_width("measured ceiling", 11) + 18;
-    table.line(x, y, x + 30, y, "stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"7 4\"");
-    table.text(x + 36, y + 4, "theoretical ceiling", "font-size=\"11\" fill=\"#222\"");
+// ---------------------------------------------------------------------------------------------
+// Legend table
+
+constexpr const char* kHeadStyle = "font-size=\"11\" font-weight=\"bold\" fill=\"#111\"";
+constexpr const char* kCellStyle = "font-size=\"11\" fill=\"#222\"";
+constexpr const char* kNoteStyle = "font-size=\"10.5\" fill=\"#555\"";
+
+/// x of the table's columns (right to left), and how much of a repro string fits its column.
+struct TableColumns {
+  double bound, pct, achieved, ai, repro;
+  size_t repro_chars;
+};
+
+TableColumns table_columns(double W) {
+  TableColumns c;
+  c.bound = W - 76;
+  c.pct = W - 178;
+  c.achieved = W - 186;
+  c.ai = W - 282;
+  c.repro = 58;
+  c.repro_chars =
+      static_cast<size_t>(std::clamp((c.ai - 62 - 10 - c.repro) / (kLabelFont * 0.6), 20.0, 90.0));
+  return c;
+}
+
+/// The key row at y: a marker per verdict colour, then the measured and theoretical roof lines.
+void draw_legend_key(Svg& table, double x, double y) {
+  for (const char* verdict : {"compute", "memory", "latency", "neither", ""}) {
+    std::string text = std::string(verdict) == "neither" ? "neither ceiling"
+                       : *verdict                        ? std::string(verdict) + "-bound"
+                                                         : "no bound verdict";
+    table.circle(x + 5, y, kMarkerRadius, "fill=\"" + verdict_colour(verdict) + "\"");
+    table.text(x + 14, y + 4, text, kCellStyle);
+    x += 14 + text_width(text, 11) + 18;
   }
-  y += 28;
-  // Columns, right to left.
-  const double col_bound = W - 76, col_pct = W - 178, col_achieved = W - 186, col_ai = W - 282,
-               col_repro = 58;
-  const size_t repro_chars = static_cast<size_t>(
-      std::clamp((col_ai - 62 - 10 - col_repro) / (kLabelFont * 0.6), 20.0, 90.0));
-  const std::string head = "font-size=\"11\" font-weight=\"bold\" fill=\"#111\"";
+  table.line(x, y, x + 30, y, "stroke=\"#222\" stroke-width=\"2\"");
+  table.text(x + 36, y + 4, "measured ceiling", kCellStyle);
+  x += 36 + text_width("measured ceiling", 11) + 18;
+  table.line(x, y, x + 30, y, "stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"7 4\"");
+  table.text(x + 36, y + 4, "theoretical ceiling", kCellStyle);
+}
+
+/// The header and one row per plotted point, from y down; returns the y after them.
+double draw_plotted_rows(Svg& table, const TableColumns& c, double W,
+                         const std::vector<const RooflinePoint*>& plotted,
+                         const std::string& device, double y) {
+  const std::string head = kHeadStyle, cell = kCellStyle;
   table.text(40, y, "#", head + " text-anchor=\"end\"");
-  table.text(col_repro, y, "problem (device=" + device + " and seed= left out)", head);
-  table.text(col_ai, y, "FLOP/B", head + " text-anchor=\"end\"");
-  table.text(col_achieved, y, "achieved", head + " text-anchor=\"end\"");
-  table.text(col_pct, y, "% of roof", head);
-  table.text(col_bound, y, "bound", head);
+  table.text(c.repro, y, "problem (device=" + device + " and seed= left out)", head);
+  table.text(c.ai, y, "FLOP/B", head + " text-anchor=\"end\"");
+  table.text(c.achieved, y, "achieved", head + " text-anchor=\"end\"");
+  table.text(c.pct, y, "% of roof", head);
+  table.text(c.bound, y, "bound", head);
   table.line(16, y + 5, W - 16, y + 5, "stroke=\"#999\" stroke-width=\"0.8\"");
   y += 20;
-  const std::string cell = "font-size=\"11\" fill=\"#222\"";
-  bool missing_bandwidth = false;
   for (const RooflinePoint* p : plotted) {
-    missing_bandwidth |= !p->bandwidth;
     table.text(40, y, std::to_string(p->index), cell + " text-anchor=\"end\"");
     table.circle(49, y - 4, 4, "fill=\"" + verdict_colour(p->verdict) + "\"");
-    table.text(col_repro, y, truncate(short_repro(p->problem, device), repro_chars), cell);
-    table.text(col_ai, y, strprintf("%.3g", p->intensity), cell + " text-anchor=\"end\"");
-    table.text(col_achieved, y, format_si(p->flops, "FLOP/s"), cell + " text-anchor=\"end\"");
-    table.text(col_pct, y,
-               p->attainable > 0 ? strprintf("%.1f%% ", p->pct_of_roof) + p->limit : "-", cell);
-    table.text(col_bound, y, p->verdict.empty() ? "-" : p->verdict, cell);
+    table.text(c.repro, y, truncate(short_repro(p->problem, device), c.repro_chars), cell);
+    table.text(c.ai, y, strprintf("%.3g", p->intensity), cell + " text-anchor=\"end\"");
+    table.text(c.achieved, y, format_si(p->flops, "FLOP/s"), cell + " text-anchor=\"end\"");
+    table.text(c.pct, y, p->attainable > 0 ? strprintf("%.1f%% ", p->pct_of_roof) + p->limit : "-",
+               cell);
+    table.text(c.bound, y, p->verdict.empty() ? "-" : p->verdict, cell);
     y += 16;
   }
+  return y;
+}
+
+/// A "not plotted" section listing each result left off with its reason, from y down; returns
+/// the y after it (y itself when every result is plotted).
+double draw_left_out_rows(Svg& table, const TableColumns& c, double W,
+                          const std::vector<RooflinePoint>& points, const std::string& device,
+                          double y) {
   std::vector<const RooflinePoint*> left_out;
   for (const auto& p : points) {
     if (!p.plotted) left_out.push_back(&p);
   }
-  if (!left_out.empty()) {
-    y += 8;
-    table.text(col_repro, y, "not plotted", head);
-    table.line(16, y + 5, W - 16, y + 5, "stroke=\"#999\" stroke-width=\"0.8\"");
-    y += 20;
-    // The reason gets the right half; the repro what is left of the left half.
-    const double col_reason = std::round(W * 0.55);
-    const size_t reason_chars = static_cast<size_t>((W - 16 - col_reason) / (kLabelFont * 0.6));
-    const size_t left_repro_chars =
-        static_cast<size_t>((col_reason - 10 - col_repro) / (kLabelFont * 0.6));
-    for (const RooflinePoint* p : left_out) {
-      table.text(40, y, std::to_string(p->index), cell + " text-anchor=\"end\"");
-      table.text(col_repro, y, truncate(short_repro(p->problem, device), left_repro_chars),
-                 "font-size=\"11\" fill=\"#666\"");
-      table.text(col_reason, y, truncate(p->excluded, reason_chars),
-                 "font-size=\"11\" fill=\"#666\" font-style=\"italic\"");
-      y += 16;
-    }
-  }
+  if (left_out.empty()) return y;
   y += 8;
-  const std::string note = "font-size=\"10.5\" fill=\"#555\"";
-  table.text(col_repro, y,
+  table.text(c.repro, y, "not plotted", kHeadStyle);
+  table.line(16, y + 5, W - 16, y + 5, "stroke=\"#999\" stroke-width=\"0.8\"");
+  y += 20;
+  // The reason gets the right half; the repro what is left of the left half.
+  const double col_reason = std::round(W * 0.55);
+  const size_t reason_chars = static_cast<size_t>((W - 16 - col_reason) / (kLabelFont * 0.6));
+  const size_t repro_chars = static_cast<size_t>((col_reason - 10 - c.repro) / (kLabelFont * 0.6));
+  for (const RooflinePoint* p : left_out) {
+    table.text(40, y, std::to_string(p->index), std::string(kCellStyle) + " text-anchor=\"end\"");
+    table.text(c.repro, y, truncate(short_repro(p->problem, device), repro_chars),
+               "font-size=\"11\" fill=\"#666\"");
+    table.text(col_reason, y, truncate(p->excluded, reason_chars),
+               "font-size=\"11\" fill=\"#666\" font-style=\"italic\"");
+    y += 16;
+  }
+  return y;
+}
+
+/// The notes under the table (how % of roof is computed, a missing bandwidth ceiling, the
+/// source), from y down; returns the y after them.
+double draw_notes(Svg& table, const TableColumns& c, bool missing_bandwidth,
+                  const std::string& device, const std::string& source, double y) {
+  table.text(c.repro, y,
              "% of roof: achieved / min(compute roof, FLOP/B x bandwidth roof) for the point's "
              "dtype; the word says which roof applies.",
-             note);
+             kNoteStyle);
   y += 15;
   if (missing_bandwidth) {
-    table.text(col_repro, y,
+    table.text(c.repro, y,
                "No bandwidth ceiling known for " + device +
                    " (the CPU has no derivable one; measure it with dlbench peak): "
                    "roofs are flat and % is of the compute roof.",
-               note);
+               kNoteStyle);
     y += 15;
   }
-  table.text(col_repro, y,
+  table.text(c.repro, y,
              "Source: " + source + ". Hover a point or roof for its repro string or ceiling basis.",
-             note);
-  y += 12;
-  const double total_height = std::ceil(y + 8);
+             kNoteStyle);
+  return y + 12;
+}
 
+/// The legend table below the chart panel: the key, the plotted points, the results left out
+/// and the notes. Returns the height of the whole SVG.
+double draw_legend_table(Svg& table, const ChartFrame& f, const std::vector<RooflinePoint>& points,
+                         const std::vector<const RooflinePoint*>& plotted,
+                         const std::string& device, const std::string& source) {
+  double y = f.H + 8;
+  draw_legend_key(table, f.px0, y);
+  y += 28;
+  const TableColumns columns = table_columns(f.W);
+  y = draw_plotted_rows(table, columns, f.W, plotted, device, y);
+  y = draw_left_out_rows(table, columns, f.W, points, device, y);
+  bool missing_bandwidth = std::any_of(plotted.begin(), plotted.end(),
+                                       [](const RooflinePoint* p) { return !p->bandwidth; });
+  y = draw_notes(table, columns, missing_bandwidth, device, source, y + 8);
+  return std::ceil(y + 8);
+}
+
+/// The standalone SVG document around `body`: title and description, the plot area's clip
+/// path and a white background of the full size.
+std::string svg_document(const ChartFrame& f, double total_height, const std::string& title,
+                         const std::string& subtitle, const std::string& body) {
   std::ostringstream out;
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << fmt(W)
-      << "\" height=\"" << fmt(total_height) << "\" viewBox=\"0 0 " << fmt(W) << " "
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << fmt(f.W)
+      << "\" height=\"" << fmt(total_height) << "\" viewBox=\"0 0 " << fmt(f.W) << " "
       << fmt(total_height) << "\" font-family=\"" << kFont << "\">\n"
       << "<title>" << xml_escape(title) << "</title>\n"
       << "<desc>" << xml_escape(subtitle) << "</desc>\n"
-      << "<defs><clipPath id=\"plot-area\"><rect x=\"" << fmt(px0) << "\" y=\"" << fmt(py0)
-      << "\" width=\"" << fmt(px1 - px0) << "\" height=\"" << fmt(py1 - py0)
+      << "<defs><clipPath id=\"plot-area\"><rect x=\"" << fmt(f.px0) << "\" y=\"" << fmt(f.py0)
+      << "\" width=\"" << fmt(f.px1 - f.px0) << "\" height=\"" << fmt(f.py1 - f.py0)
       << "\"/></clipPath></defs>\n"
-      << "<rect x=\"0\" y=\"0\" width=\"" << fmt(W) << "\" height=\"" << fmt(total_height)
+      << "<rect x=\"0\" y=\"0\" width=\"" << fmt(f.W) << "\" height=\"" << fmt(total_height)
       << "\" fill=\"#ffffff\"/>\n"
-      << svg.str() << table.str() << "</svg>\n";
+      << body << "</svg>\n";
   return out.str();
+}
+
+/// The plotted points of `points`, in document order.
+std::vector<const RooflinePoint*> plotted_points(const std::vector<RooflinePoint>& points) {
+  std::vector<const RooflinePoint*> plotted;
+  for (const auto& p : points) {
+    if (p.plotted) plotted.push_back(&p);
+  }
+  return plotted;
+}
+
+/// The error for a document with nothing to plot; when a device was asked for, it names the
+/// devices that do have plottable results.
+[[noreturn]] void throw_nothing_plotted(const ResultsDocument& document,
+                                        const std::string& requested, const std::string& source) {
+  std::set<std::string> devices;
+  for (const auto& r : document.results) {
+    if (unplottable_reason(r).empty()) devices.insert(result_device(r));
+  }
+  if (!requested.empty() && !devices.empty()) {
+    throw Error("no result in " + source + " on device " + requested +
+                " has both FLOPs and bytes counted (such results ran on: " +
+                join(std::vector<std::string>(devices.begin(), devices.end()), ", ") + ")");
+  }
+  throw Error("no result in " + source +
+              " has both FLOPs and bytes counted: nothing to place on a roofline");
+}
+
+}  // namespace
+
+std::string roofline_svg(const ResultsDocument& document, const RooflineOptions& options) {
+  const std::string source = options.source.empty() ? "the results document" : options.source;
+  const std::vector<RooflinePoint> points = roofline_points(document, options.device);
+  const std::vector<const RooflinePoint*> plotted = plotted_points(points);
+  if (plotted.empty()) throw_nothing_plotted(document, options.device, source);
+  const std::string device = plotted.front()->device;
+
+  RoofSet roofs(collect_roofs(document, plotted));
+  const ChartFrame frame = chart_frame(plotted, roofs, options);
+  set_roof_extents(roofs, frame);
+  set_roof_labels(roofs);
+  const std::string title = chart_title(document, options, device);
+  const std::string subtitle = chart_subtitle(document, plotted, device);
+
+  Svg chart;
+  std::vector<Box> obstacles;  // label boxes and markers, for placing point labels
+  draw_axes(chart, frame);
+  draw_title(chart, frame, title, subtitle);
+  draw_roofs(chart, roofs, frame, device, obstacles);
+  draw_points(chart, plotted, frame, obstacles);
+  Svg table;
+  const double total_height = draw_legend_table(table, frame, points, plotted, device, source);
+  return svg_document(frame, total_height, title, subtitle, chart.str() + table.str());
 }
 
 std::string roofline_svg_file(const std::string& path, RooflineOptions options) {
