@@ -1,6 +1,6 @@
 // Tests of the input pipeline: the loader's order, determinism, errors and shutdown; the input
 // figures; sharded datasets (round trip and every kind of damaged file); io/storage end to end;
-// and the starvation acceptance (one slow worker is input-bound, eight are not).
+// and starvation (one slow worker is input-bound, eight are not).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
