@@ -274,7 +274,7 @@ TEST_P(Models, TrainingLowersTheLossOnAFixedBatch) {
 TEST_P(Models, FullPresetMatchesThePublishedParameterCount) {
   auto m = make_model(GetParam() + " size=full");
   ASSERT_NE(m, nullptr);
-  auto published = m->published_parameters();
+  auto published = m->model_facts().published_parameters;
   if (!published) GTEST_SKIP() << GetParam() << " states no published count";
   double count = static_cast<double>(m->parameter_count());
   EXPECT_NEAR(count, published->parameters, published->tolerance * published->parameters)

@@ -409,7 +409,9 @@ ModelWorkload::ModelWorkload(const Problem& problem)
 
 ModelWorkload::~ModelWorkload() = default;
 
-int64_t ModelWorkload::batch() const { return param_or("batch", preset_batch(size_)); }
+int64_t ModelWorkload::batch() const {
+  return param_or("batch", model_facts().preset_batch.at(size_));
+}
 
 int64_t ModelWorkload::param_or(const std::string& key, int64_t preset) const {
   int64_t value = problem_.get_int(key);
@@ -439,7 +441,7 @@ WorkCounts ModelWorkload::work() const {
   double samples = static_cast<double>(batch());
   work.flops = samples * (training_ ? flops.train : flops.forward);
   work.samples = samples;
-  work.sample_unit = sample_unit();
+  work.sample_unit = model_facts().sample_unit;
   work.dtype = dtype_;
   work.primary = "throughput";
   work.partial_accounting = true;
@@ -463,8 +465,9 @@ int64_t ModelWorkload::parameter_count() const {
 }
 
 Description ModelWorkload::describe() const {
+  const ModelFacts about = model_facts();
   Description d;
-  d.summary = summary();
+  d.summary = about.summary;
   Flops flops = analytic_flops();
   int64_t params = parameter_count();
   d.facts.push_back({"mode", problem_.get("mode")});
@@ -486,7 +489,7 @@ Description ModelWorkload::describe() const {
   for (auto& fact : facts()) d.facts.push_back(fact);
   d.facts.push_back({"parameters", strprintf("%lld (%.2f M)", static_cast<long long>(params),
                                              static_cast<double>(params) / 1e6)});
-  if (auto published = published_parameters()) {
+  if (const auto& published = about.published_parameters) {
     d.facts.push_back(
         {"published parameters (full)",
          strprintf("%.2f M, %s", published->parameters / 1e6, published->source.c_str())});
@@ -497,7 +500,7 @@ Description ModelWorkload::describe() const {
                      "2 per multiply-accumulate of conv, linear, matmul and recurrent GEMMs; "
                      "normalisation, activations, pooling, losses and post-processing not "
                      "counted (docs/workloads/models.md)"});
-  d.facts.push_back({"optimizer", optimizer_name()});
+  d.facts.push_back({"optimizer", about.optimizer});
   d.facts.push_back({"precision", dtype_ == "fp32"
                                       ? "fp32"
                                       : dtype_ + " autocast, fp32 weights" +
@@ -517,7 +520,7 @@ class ModelWorkload::QualityAdapter : public QualityTask {
     spec_.batch_size = model.batch();
     if (spec_.eval_batch_size <= 0) spec_.eval_batch_size = model.batch();
     spec_.train_flops_per_sample = model.analytic_flops().train;
-    spec_.optimizer = model.optimizer_name();
+    spec_.optimizer = model.model_facts().optimizer;
   }
   QualitySpec spec() const override { return spec_; }
   std::shared_ptr<const data::BatchSource> train_data() const override { return train_; }

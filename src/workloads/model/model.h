@@ -145,6 +145,29 @@ struct PublishedCount {
   std::string source;       ///< paper, table, or reference implementation
 };
 
+/// A model's batch for each size preset.
+struct PresetBatch {
+  int64_t tiny = 0, small = 0, full = 0;
+  /// The batch of `size`.
+  int64_t at(Size size) const { return by_size(size, tiny, small, full); }
+};
+
+/// What a model is at a problem's configuration: the facts `describe`, the work counts and the
+/// quality report state about it. Each model builds them in one place
+/// (ModelWorkload::model_facts), from its class and its parameters (size, variant, task data).
+struct ModelFacts {
+  /// One line: the architecture at this configuration.
+  std::string summary;
+  /// What one sample is, plural ("images", "volumes", "jets").
+  std::string sample_unit = "images";
+  /// The batch of each size preset (the `batch` parameter overrides it).
+  PresetBatch preset_batch;
+  /// The optimizer the paper trains with, by name ("SGD momentum 0.9, weight decay 1e-4").
+  std::string optimizer;
+  /// The published parameter count of the `full` preset, when there is one.
+  std::optional<PublishedCount> published_parameters;
+};
+
 /// The parameters every model takes (mode, size, batch, dtype, channels_last) followed by the
 /// model's own `extra` ones. Integer extras whose default is 0 mean "the preset's value".
 std::vector<ParamSpec> model_params(std::vector<ParamSpec> extra);
@@ -185,8 +208,9 @@ class ModelWorkload : public Workload {
   };
   /// The model's analytic FLOP formula for this problem's configuration.
   virtual Flops analytic_flops() const = 0;
-  /// The published parameter count of the `full` preset, when there is one.
-  virtual std::optional<PublishedCount> published_parameters() const { return std::nullopt; }
+  /// What the model is at this problem's configuration (valid before setup): its summary,
+  /// sample unit, preset batches, optimizer and published parameter count.
+  virtual ModelFacts model_facts() const = 0;
 
   WorkCounts work() const override;
   Description describe() const override;
@@ -220,17 +244,9 @@ class ModelWorkload : public Workload {
   const std::optional<FlopTally>& first_step_tally() const { return first_step_tally_; }
 
  protected:
-  // --- What a model describes (valid before setup) ---
-  /// The preset batch for a size.
-  virtual int64_t preset_batch(Size size) const = 0;
-  /// What one sample is, plural ("images", "volumes", "jets").
-  virtual std::string sample_unit() const { return "images"; }
-  /// One line: the architecture at this configuration.
-  virtual std::string summary() const = 0;
+  // --- What a model describes beyond model_facts() (valid before setup) ---
   /// Extra facts for `describe` (input shape, widths, anchors...).
   virtual std::vector<std::pair<std::string, std::string>> facts() const { return {}; }
-  /// The optimizer the paper trains with, by name ("SGD momentum 0.9, weight decay 1e-4").
-  virtual std::string optimizer_name() const = 0;
 
   // --- What a model sets up and runs ---
   /// Creates the network (on the CPU) and registers its parts in `net()`.

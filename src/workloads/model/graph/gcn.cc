@@ -156,14 +156,26 @@ class GcnModel : public ModelWorkload {
             2 * dense1 + 2 * sparse1 + 3 * dense2 + 2 * sparse2};
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    if (config_.features != 1433 || config_.hidden != 16 || config_.classes != 7) {
-      return std::nullopt;
+  ModelFacts model_facts() const override {
+    const GcnConfig& c = config_;
+    ModelFacts f;
+    f.summary = strprintf(
+        "2-layer GCN %lld-%lld-%lld on a %lld-node, %lld-edge generated graph "
+        "(sparse Â, %lld non-zeros)",
+        static_cast<long long>(c.features), static_cast<long long>(c.hidden),
+        static_cast<long long>(c.classes), static_cast<long long>(c.nodes),
+        static_cast<long long>(c.edges), static_cast<long long>(c.nnz()));
+    f.sample_unit = "nodes";
+    f.preset_batch = {1, 1, 1};  // a step processes the one graph
+    f.optimizer = "Adam, lr 0.01, weight decay 5e-4 (L2 on all parameters, as tkipf/pygcn)";
+    if (c.features == 1433 && c.hidden == 16 && c.classes == 7) {
+      f.published_parameters =
+          PublishedCount{23063, 0.0,
+                         "tkipf/pygcn (the authors' PyTorch GCN, biased layers) on Cora: "
+                         "1433 x 16 + 16 + 16 x 7 + 7; the paper states no count (the "
+                         "TensorFlow tkipf/gcn has no biases: 23,040)"};
     }
-    return PublishedCount{23063, 0.0,
-                          "tkipf/pygcn (the authors' PyTorch GCN, biased layers) on Cora: "
-                          "1433 x 16 + 16 + 16 x 7 + 7; the paper states no count (the TensorFlow "
-                          "tkipf/gcn has no biases: 23,040)"};
+    return f;
   }
 
   WorkCounts work() const override {
@@ -173,17 +185,6 @@ class GcnModel : public ModelWorkload {
   }
 
  protected:
-  int64_t preset_batch(Size) const override { return 1; }
-  std::string sample_unit() const override { return "nodes"; }
-  std::string summary() const override {
-    const GcnConfig& c = config_;
-    return strprintf(
-        "2-layer GCN %lld-%lld-%lld on a %lld-node, %lld-edge generated graph "
-        "(sparse Â, %lld non-zeros)",
-        static_cast<long long>(c.features), static_cast<long long>(c.hidden),
-        static_cast<long long>(c.classes), static_cast<long long>(c.nodes),
-        static_cast<long long>(c.edges), static_cast<long long>(c.nnz()));
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const GcnConfig& c = config_;
     return {
@@ -207,9 +208,6 @@ class GcnModel : public ModelWorkload {
                            static_cast<long long>(c.labelled_per_class))},
         {"throughput", "nodes/s: every node is processed in each step (full-batch)"},
         {"sparse FLOPs", "2 x nnz x columns per sparse product, its data gradient once more"}};
-  }
-  std::string optimizer_name() const override {
-    return "Adam, lr 0.01, weight decay 5e-4 (L2 on all parameters, as tkipf/pygcn)";
   }
 
   void build() override { gcn_ = net().register_module("gcn", GcnNet(config_)); }

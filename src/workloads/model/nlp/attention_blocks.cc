@@ -295,7 +295,7 @@ WorkCounts TranslationWorkload::work() const {
   return w;
 }
 
-std::string TranslationWorkload::sample_unit() const {
+std::string TranslationWorkload::token_unit() const {
   return training_ ? "target tokens" : "generated tokens";
 }
 

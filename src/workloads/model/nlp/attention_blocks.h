@@ -158,7 +158,8 @@ class TranslationWorkload : public ModelWorkload {
  protected:
   /// Decoding steps per sentence in inference.
   virtual int64_t decode_steps() const = 0;
-  std::string sample_unit() const override;
+  /// The sample unit of model_facts(): target tokens in training, generated tokens in inference.
+  std::string token_unit() const;
   /// Draws the sentence lengths of a batch padded to `seq` tokens (call once the batch is known).
   void generate_lengths(int64_t seq);
   /// Tokens one step processes (see the class comment).

@@ -179,17 +179,32 @@ class BertModel : public ModelWorkload {
     return flops;
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    if (large_) {
-      return PublishedCount{340e6, 0.02,
-                            "Devlin et al. 2019 Section 3: BERT-large 340 M (rounded); exact: "
-                            "335,141,888 encoder + pooler (HF bert-large-uncased) + 1,084,220 in "
-                            "the pre-training heads"};
-    }
-    return PublishedCount{110e6, 0.01,
-                          "Devlin et al. 2019 Section 3: BERT-base 110 M (rounded); exact: "
-                          "109,482,240 encoder + pooler (HF bert-base-uncased) + 624,188 in the "
-                          "pre-training heads"};
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary =
+        strprintf("BERT-%s: %lld layers, hidden %lld, %lld heads, FFN %lld, vocab %lld, seq %lld",
+                  size_ == Size::kFull ? (large_ ? "large" : "base") : size_name(size_).c_str(),
+                  static_cast<long long>(shape_.layers), static_cast<long long>(shape_.hidden),
+                  static_cast<long long>(shape_.heads), static_cast<long long>(shape_.ffn),
+                  static_cast<long long>(shape_.vocab), static_cast<long long>(shape_.seq));
+    f.sample_unit = "tokens";
+    f.preset_batch = {4, 8, 32};
+    f.optimizer = strprintf(
+        "AdamW (Adam with decoupled weight decay 0.01, not on biases and LayerNorm), betas (0.9, "
+        "0.999), eps 1e-6, lr %.3g%s",
+        learning_rate(),
+        size_ == Size::kTiny ? " (tiny: 10x the paper's 1e-4, to learn within 40 steps)"
+                             : " (the paper's peak; no warm-up or decay)");
+    f.published_parameters =
+        large_ ? PublishedCount{340e6, 0.02,
+                                "Devlin et al. 2019 Section 3: BERT-large 340 M (rounded); exact: "
+                                "335,141,888 encoder + pooler (HF bert-large-uncased) + 1,084,220 "
+                                "in the pre-training heads"}
+               : PublishedCount{110e6, 0.01,
+                                "Devlin et al. 2019 Section 3: BERT-base 110 M (rounded); exact: "
+                                "109,482,240 encoder + pooler (HF bert-base-uncased) + 624,188 in "
+                                "the pre-training heads"};
+    return f;
   }
 
   WorkCounts work() const override {
@@ -199,16 +214,6 @@ class BertModel : public ModelWorkload {
   }
 
  protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 4, 8, 32); }
-  std::string sample_unit() const override { return "tokens"; }
-  std::string summary() const override {
-    return strprintf(
-        "BERT-%s: %lld layers, hidden %lld, %lld heads, FFN %lld, vocab %lld, seq %lld",
-        size_ == Size::kFull ? (large_ ? "large" : "base") : size_name(size_).c_str(),
-        static_cast<long long>(shape_.layers), static_cast<long long>(shape_.hidden),
-        static_cast<long long>(shape_.heads), static_cast<long long>(shape_.ffn),
-        static_cast<long long>(shape_.vocab), static_cast<long long>(shape_.seq));
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
         {"input", strprintf("[CLS] A [SEP] B [SEP], padded to %lld tokens (10%% shorter, as "
@@ -227,14 +232,6 @@ class BertModel : public ModelWorkload {
         {"samples",
          "tokens: batch x seq (every position, padding included); FLOPs / sample "
          "below are per sequence"}};
-  }
-  std::string optimizer_name() const override {
-    return strprintf(
-        "AdamW (Adam with decoupled weight decay 0.01, not on biases and LayerNorm), betas (0.9, "
-        "0.999), eps 1e-6, lr %.3g%s",
-        learning_rate(),
-        size_ == Size::kTiny ? " (tiny: 10x the paper's 1e-4, to learn within 40 steps)"
-                             : " (the paper's peak; no warm-up or decay)");
   }
 
   void build() override { model_ = net().register_module("bert", Bert(shape_)); }

@@ -242,22 +242,28 @@ class GnmtModel : public nlp::TranslationWorkload {
     return flops;
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    return PublishedCount{
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary =
+        strprintf("GNMT v2: %lld+%lld LSTM layers, hidden %lld, vocab %lld (shared), seq %lld",
+                  static_cast<long long>(shape_.layers), static_cast<long long>(shape_.layers),
+                  static_cast<long long>(shape_.hidden), static_cast<long long>(shape_.vocab),
+                  static_cast<long long>(shape_.seq));
+    f.sample_unit = token_unit();
+    f.preset_batch = {4, 8, 128};
+    f.optimizer = strprintf("Adam, betas (0.9, 0.999), eps 1e-8, lr %.3g%s", learning_rate(),
+                            size_ == Size::kTiny
+                                ? " (tiny: 4x the reference's 5e-4, to learn within 40 steps)"
+                                : " (the reference's 5e-4; no warm-up or decay)");
+    f.published_parameters = PublishedCount{
         160671297, 0.0,
         "MLPerf GNMT (rnn_translator, vocab 32320, hidden 1024): 160,671,297, the figure and "
         "per-tensor shape list in NVIDIA's MLPerf GNMT distributed-optimizer test; equal to the "
         "layer-by-layer sum of the reference code (docs/workloads/gnmt.md)"};
+    return f;
   }
 
  protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 4, 8, 128); }
-  std::string summary() const override {
-    return strprintf("GNMT v2: %lld+%lld LSTM layers, hidden %lld, vocab %lld (shared), seq %lld",
-                     static_cast<long long>(shape_.layers), static_cast<long long>(shape_.layers),
-                     static_cast<long long>(shape_.hidden), static_cast<long long>(shape_.vocab),
-                     static_cast<long long>(shape_.seq));
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
         input_fact(),
@@ -282,12 +288,6 @@ class GnmtModel : public nlp::TranslationWorkload {
         {"samples", strprintf("tokens: %s; FLOPs / sample below are per sentence",
                               training_ ? "target tokens incl. EOS, padding excluded"
                                         : "generated positions (batch x decode steps)")}};
-  }
-  std::string optimizer_name() const override {
-    return strprintf("Adam, betas (0.9, 0.999), eps 1e-8, lr %.3g%s", learning_rate(),
-                     size_ == Size::kTiny
-                         ? " (tiny: 4x the reference's 5e-4, to learn within 40 steps)"
-                         : " (the reference's 5e-4; no warm-up or decay)");
   }
 
   void build() override { model_ = net().register_module("gnmt", Gnmt(shape_)); }

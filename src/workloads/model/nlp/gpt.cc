@@ -318,16 +318,39 @@ class GptModel : public ModelWorkload {
     return {forward, 3 * train_forward};
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
+  ModelFacts model_facts() const override {
     const GptConfig& c = config_;
-    if (c.layers != 22 || c.d_model != 2048 || c.heads != 32 || c.kv_heads != 4 || c.ffn != 5632 ||
-        c.vocab != 32000 || c.tied) {
-      return std::nullopt;
+    ModelFacts f;
+    f.summary = strprintf(
+        "Llama-form decoder (RMSNorm, RoPE, SwiGLU, GQA): %lld layers, d_model %lld, %lld heads / "
+        "%lld KV heads (head dim %lld), FFN %lld, vocab %lld, %s head; %s",
+        static_cast<long long>(c.layers), static_cast<long long>(c.d_model),
+        static_cast<long long>(c.heads), static_cast<long long>(c.kv_heads),
+        static_cast<long long>(c.head_dim()), static_cast<long long>(c.ffn),
+        static_cast<long long>(c.vocab), c.tied ? "tied" : "untied",
+        training_
+            ? strprintf("training on %lld-token sequences", static_cast<long long>(seq_)).c_str()
+            : strprintf("serving %lld-token prompts + %lld generated tokens",
+                        static_cast<long long>(seq_), static_cast<long long>(gen_))
+                  .c_str());
+    f.sample_unit = "tokens";
+    f.preset_batch = task_data_  ? PresetBatch{8, 16, 32}
+                     : training_ ? PresetBatch{4, 4, 8}
+                                 : PresetBatch{2, 4, 16};
+    f.optimizer = strprintf(
+        "AdamW, betas (0.9, 0.95), weight decay 0.1, constant lr %g (Llama; no "
+        "warm-up, cosine decay or gradient clipping)",
+        learning_rate());
+    const bool tiny_llama = c.layers == 22 && c.d_model == 2048 && c.heads == 32 &&
+                            c.kv_heads == 4 && c.ffn == 5632 && c.vocab == 32000 && !c.tied;
+    if (tiny_llama) {
+      f.published_parameters =
+          PublishedCount{1.1e9, 0.01,
+                         "TinyLlama-1.1B (Zhang et al. 2024, arXiv:2401.02385: '1.1B'; shape from "
+                         "the Hugging Face config: 22 layers, hidden 2048, 32 heads, 4 KV heads, "
+                         "intermediate 5632, vocab 32000, untied head)"};
     }
-    return PublishedCount{1.1e9, 0.01,
-                          "TinyLlama-1.1B (Zhang et al. 2024, arXiv:2401.02385: '1.1B'; shape from "
-                          "the Hugging Face config: 22 layers, hidden 2048, 32 heads, 4 KV heads, "
-                          "intermediate 5632, vocab 32000, untied head)"};
+    return f;
   }
 
   /// Counted from the configuration, so `describe` and the published-count test need not build
@@ -365,26 +388,6 @@ class GptModel : public ModelWorkload {
   }
 
  protected:
-  int64_t preset_batch(Size size) const override {
-    if (task_data_) return by_size<int64_t>(size, 8, 16, 32);
-    return training_ ? by_size<int64_t>(size, 4, 4, 8) : by_size<int64_t>(size, 2, 4, 16);
-  }
-  std::string sample_unit() const override { return "tokens"; }
-  std::string summary() const override {
-    const GptConfig& c = config_;
-    return strprintf(
-        "Llama-form decoder (RMSNorm, RoPE, SwiGLU, GQA): %lld layers, d_model %lld, %lld heads / "
-        "%lld KV heads (head dim %lld), FFN %lld, vocab %lld, %s head; %s",
-        static_cast<long long>(c.layers), static_cast<long long>(c.d_model),
-        static_cast<long long>(c.heads), static_cast<long long>(c.kv_heads),
-        static_cast<long long>(c.head_dim()), static_cast<long long>(c.ffn),
-        static_cast<long long>(c.vocab), c.tied ? "tied" : "untied",
-        training_
-            ? strprintf("training on %lld-token sequences", static_cast<long long>(seq_)).c_str()
-            : strprintf("serving %lld-token prompts + %lld generated tokens",
-                        static_cast<long long>(seq_), static_cast<long long>(gen_))
-                  .c_str());
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const GptConfig& c = config_;
     const double cache_element = dtype_ == "fp32" ? 4 : 2;
@@ -429,12 +432,6 @@ class GptModel : public ModelWorkload {
                        "decode_throughput = batch / TPOT tokens/s"});
     }
     return facts;
-  }
-  std::string optimizer_name() const override {
-    return strprintf(
-        "AdamW, betas (0.9, 0.95), weight decay 0.1, constant lr %g (Llama; no "
-        "warm-up, cosine decay or gradient clipping)",
-        learning_rate());
   }
 
   void build() override { gpt_ = net().register_module("gpt", GptNet(config_)); }

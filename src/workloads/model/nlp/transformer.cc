@@ -173,18 +173,9 @@ class TransformerModel : public nlp::TranslationWorkload {
     return flops;
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    return PublishedCount{
-        65e6, 0.04,
-        "Vaswani et al. 2017, Table 3 (base): 65 M, rounded; with the 37000-token vocabulary "
-        "shared by both embeddings and the output projection the network has 63.08 M "
-        "(docs/workloads/transformer.md)"};
-  }
-
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 4, 8, 64); }
-  std::string summary() const override {
-    return strprintf(
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf(
         "Transformer %lld+%lld layers, d_model %lld, %lld heads, FFN %lld, vocab %lld (tied), "
         "seq %lld, %s",
         static_cast<long long>(shape_.layers), static_cast<long long>(shape_.layers),
@@ -193,7 +184,21 @@ class TransformerModel : public nlp::TranslationWorkload {
         static_cast<long long>(shape_.seq),
         beam_search_ ? strprintf("beam %lld", static_cast<long long>(shape_.beam)).c_str()
                      : "greedy");
+    f.sample_unit = token_unit();
+    f.preset_batch = {4, 8, 64};
+    f.optimizer = strprintf(
+        "Adam, betas (0.9, 0.98), eps 1e-9, lr %.3g = d_model^-0.5 x 4000^-0.5 (the peak of the "
+        "paper's warm-up schedule; constant)",
+        learning_rate());
+    f.published_parameters = PublishedCount{
+        65e6, 0.04,
+        "Vaswani et al. 2017, Table 3 (base): 65 M, rounded; with the 37000-token vocabulary "
+        "shared by both embeddings and the output projection the network has 63.08 M "
+        "(docs/workloads/transformer.md)"};
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
         input_fact(),
@@ -217,12 +222,6 @@ class TransformerModel : public nlp::TranslationWorkload {
                               training_ ? "target tokens incl. EOS, padding excluded"
                                         : "generated positions (batch x decode steps)")},
         {"tokens per step", strprintf("%.0f", tokens_per_step())}};
-  }
-  std::string optimizer_name() const override {
-    return strprintf(
-        "Adam, betas (0.9, 0.98), eps 1e-9, lr %.3g = d_model^-0.5 x 4000^-0.5 (the peak of the "
-        "paper's warm-up schedule; constant)",
-        learning_rate());
   }
 
   void build() override { model_ = net().register_module("transformer", Transformer(shape_)); }

@@ -116,18 +116,23 @@ class DienModel : public RecsysWorkload {
     return {forward, train};
   }
 
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 16, 128, 128); }
-  std::string summary() const override {
+  ModelFacts model_facts() const override {
     const DienConfig& c = config_;
-    return strprintf(
+    ModelFacts f;
+    f.summary = strprintf(
         "DIEN, %lld users, %lld items x %lld categories, %lld-dim embeddings, %lld "
         "behaviours, GRU + AUGRU %lld units, MLP %lld-200-80-2 (Dice)",
         static_cast<long long>(c.users), static_cast<long long>(c.items),
         static_cast<long long>(c.categories), static_cast<long long>(c.dim),
         static_cast<long long>(c.sequence), static_cast<long long>(c.behaviour()),
         static_cast<long long>(c.head().front()));
+    f.sample_unit = "samples";
+    f.preset_batch = {16, 128, 128};
+    f.optimizer = "Adam lr 0.001 (the authors' code)";
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {{"inputs",
              strprintf("a user, a candidate (item, category), up to %lld behaviours (lengths "
@@ -139,7 +144,6 @@ class DienModel : public RecsysWorkload {
              "two-way softmax cross-entropy on the click + the auxiliary loss (the "
              "interest at t tells the behaviour at t + 1 from a sampled one)"}};
   }
-  std::string optimizer_name() const override { return "Adam lr 0.001 (the authors' code)"; }
 
   void build() override {
     const DienConfig& c = config_;

@@ -69,18 +69,27 @@ class DinModel : public RecsysWorkload {
     return {forward, train};
   }
 
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 32, 256, 1024); }
-  std::string summary() const override {
+  ModelFacts model_facts() const override {
     const DinConfig& c = config_;
-    return strprintf(
+    ModelFacts f;
+    f.summary = strprintf(
         "DIN, %lld items x %lld categories, %lld+%lld-dim embeddings, %lld "
         "behaviours, activation unit %lld-80-40-1, MLP %lld-200-80-2 (Dice)",
         static_cast<long long>(c.items), static_cast<long long>(c.categories),
         static_cast<long long>(c.dim), static_cast<long long>(c.dim),
         static_cast<long long>(c.sequence), static_cast<long long>(c.attention().front()),
         static_cast<long long>(c.head().front()));
+    f.sample_unit = "samples";
+    f.preset_batch = {32, 256, 1024};
+    f.optimizer = strprintf(
+        "SGD lr %g (the authors' code: 1.0 at full size, its decay not modelled; "
+        "0.1 for the small presets, whose few dozen steps on a fixed batch diverge "
+        "at 1.0)",
+        learning_rate());
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {{"inputs",
              strprintf("a candidate (item, category) and up to %lld behaviours (items and their "
@@ -92,13 +101,6 @@ class DinModel : public RecsysWorkload {
              "activation weights are not softmax-normalised (the paper's choice); "
              "padded behaviours get weight 0"},
             {"loss", "two-way softmax cross-entropy (click / no click)"}};
-  }
-  std::string optimizer_name() const override {
-    return strprintf(
-        "SGD lr %g (the authors' code: 1.0 at full size, its decay not modelled; "
-        "0.1 for the small presets, whose few dozen steps on a fixed batch diverge "
-        "at 1.0)",
-        learning_rate());
   }
 
   void build() override {

@@ -154,17 +154,24 @@ class DlrmModel : public RecsysWorkload {
            mlp_parameters(config_.top);
   }
 
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 32, 256, 2048); }
-  std::string summary() const override {
+  ModelFacts model_facts() const override {
     const DlrmConfig& c = config_;
-    return strprintf(
+    ModelFacts f;
+    f.summary = strprintf(
         "DLRM, %zu tables x %lld-dim (%.3g M rows), bottom MLP %s, dot interaction "
         "of %lld vectors, top MLP %s",
         c.table_rows.size(), static_cast<long long>(c.dim),
         static_cast<double>(c.embedding_rows()) / 1e6, widths_text(c.bottom).c_str(),
         static_cast<long long>(c.vectors()), widths_text(c.top).c_str());
+    f.sample_unit = "samples";
+    f.preset_batch = {32, 256, 2048};
+    f.optimizer =
+        "SGD lr 0.5, sparse embedding gradients (the reference's optimizer; MLPerf's warm-up "
+        "and polynomial decay are not modelled)";
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const DlrmConfig& c = config_;
     std::vector<std::string> rows;
@@ -182,10 +189,6 @@ class DlrmModel : public RecsysWorkload {
                        static_cast<long long>(c.vectors()), static_cast<long long>(c.pairs()),
                        static_cast<long long>(c.top.front()))},
             {"loss", "binary cross-entropy on the click logit"}};
-  }
-  std::string optimizer_name() const override {
-    return "SGD lr 0.5, sparse embedding gradients (the reference's optimizer; MLPerf's warm-up "
-           "and polynomial decay are not modelled)";
   }
 
   void build() override {

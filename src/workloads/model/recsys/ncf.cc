@@ -59,20 +59,26 @@ class NcfModel : public RecsysWorkload {
     return {forward, mlp_train_flops(c.mlp, true) + mlp_train_flops(c.predict(), true)};
   }
 
-  std::optional<PublishedCount> published_parameters() const override { return std::nullopt; }
-
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 64, 4096, 65536); }
-  std::string summary() const override {
+  ModelFacts model_facts() const override {
     const NcfConfig& c = config_;
-    return strprintf(
+    ModelFacts f;
+    f.summary = strprintf(
         "NeuMF, %lld users x %lld items, GMF %lld-dim, MLP %lld-%lld-%lld-%lld on "
         "%lld-dim embeddings",
         static_cast<long long>(c.users), static_cast<long long>(c.items),
         static_cast<long long>(c.mf_dim), static_cast<long long>(c.mlp[0]),
         static_cast<long long>(c.mlp[1]), static_cast<long long>(c.mlp[2]),
         static_cast<long long>(c.mlp[3]), static_cast<long long>(c.mlp_dim()));
+    f.sample_unit = "samples";
+    f.preset_batch = {64, 4096, 65536};
+    f.optimizer = strprintf(
+        "Adam lr %g (the paper's optimizer; its rate 0.001 at full size, 0.01 for the "
+        "small presets so that a few dozen steps on a fixed batch learn)",
+        learning_rate());
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {{"inputs", strprintf("a user id and an item id per sample, Zipf(%.2f) popularity",
                                  config_.alpha)},
@@ -80,12 +86,6 @@ class NcfModel : public RecsysWorkload {
              "clicks from a hidden model of user and item (balanced), standing in for "
              "MLPerf's positives with 4 sampled negatives each"},
             {"loss", "binary cross-entropy on the fused logit"}};
-  }
-  std::string optimizer_name() const override {
-    return strprintf(
-        "Adam lr %g (the paper's optimizer; its rate 0.001 at full size, 0.01 for the "
-        "small presets so that a few dozen steps on a fixed batch learn)",
-        learning_rate());
   }
 
   void build() override {

@@ -141,6 +141,7 @@ torch::Tensor RecsysWorkload::inference() {
 std::vector<Probe> RecsysWorkload::probes() {
   std::vector<Probe> probes;
   const double n = static_cast<double>(batch());
+  const std::string unit = model_facts().sample_unit;
   if (training_) {
     probes.push_back(make_probe(
         "embedding",
@@ -154,15 +155,15 @@ std::vector<Probe> RecsysWorkload::probes() {
           }
           torch::autograd::grad({total}, weights, {}, false, false, /*allow_unused=*/true);
         },
-        n, sample_unit(), true));
+        n, unit, true));
     return probes;
   }
   probes.push_back(make_probe(
       "batch1", "one request at batch 1: lookups, model and click probability",
       [this] { click_probability(predict(embed(single_), single_)); }, 1, "queries"));
   probes.push_back(make_probe(
-      "embedding", "the embedding lookups of the step's batch", [this] { embed(batch_); }, n,
-      sample_unit(), true));
+      "embedding", "the embedding lookups of the step's batch", [this] { embed(batch_); }, n, unit,
+      true));
   return probes;
 }
 

@@ -94,7 +94,7 @@ int64_t mlp_parameters(const std::vector<int64_t>& widths);
 /// cross-entropy (or two-way softmax) loss, infers click probabilities, and measures the probes:
 /// `batch1` (infer: one request at batch 1, its latency percentiles) and `embedding` (the
 /// lookups alone at the step's batch, forward in infer and forward + gradient in train; its
-/// share of the step time).
+/// share of the step time). A sample is a request: each model's facts give the unit "samples".
 class RecsysWorkload : public ModelWorkload {
  public:
   using ModelWorkload::ModelWorkload;
@@ -114,7 +114,6 @@ class RecsysWorkload : public ModelWorkload {
   virtual torch::Tensor predict(const std::vector<torch::Tensor>& embedded,
                                 const Requests& requests) = 0;
 
-  std::string sample_unit() const override { return "samples"; }
   void make_batch() override;
   torch::Tensor training_loss() override;
   torch::Tensor inference() override;

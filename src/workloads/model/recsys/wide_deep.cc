@@ -71,17 +71,25 @@ class WideDeepModel : public RecsysWorkload {
     return {mlp_flops(config_.deep()), mlp_train_flops(config_.deep(), true)};
   }
 
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 32, 512, 1024); }
-  std::string summary() const override {
+  ModelFacts model_facts() const override {
     const WideDeepConfig& c = config_;
     std::vector<std::string> widths;
     for (int64_t w : c.deep()) widths.push_back(std::to_string(w));
-    return strprintf("Wide & Deep, %lld fields x %lld ids, %lld crosses x %lld buckets, deep %s",
-                     static_cast<long long>(c.fields), static_cast<long long>(c.vocabulary),
-                     static_cast<long long>(c.crosses), static_cast<long long>(c.cross_buckets),
-                     join(widths, "-").c_str());
+    ModelFacts f;
+    f.summary =
+        strprintf("Wide & Deep, %lld fields x %lld ids, %lld crosses x %lld buckets, deep %s",
+                  static_cast<long long>(c.fields), static_cast<long long>(c.vocabulary),
+                  static_cast<long long>(c.crosses), static_cast<long long>(c.cross_buckets),
+                  join(widths, "-").c_str());
+    f.sample_unit = "samples";
+    f.preset_batch = {32, 512, 1024};
+    f.optimizer =
+        "AdaGrad lr 0.05 for both parts (the paper trains the wide part with FTRL + L1, "
+        "which LibTorch does not provide)";
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const WideDeepConfig& c = config_;
     return {
@@ -95,10 +103,6 @@ class WideDeepModel : public RecsysWorkload {
                            static_cast<long long>(c.fields), static_cast<long long>(c.dim),
                            static_cast<long long>(c.dense))},
         {"loss", "binary cross-entropy on wide logit + deep logit"}};
-  }
-  std::string optimizer_name() const override {
-    return "AdaGrad lr 0.05 for both parts (the paper trains the wide part with FTRL + L1, "
-           "which LibTorch does not provide)";
   }
 
   void build() override {

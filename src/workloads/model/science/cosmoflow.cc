@@ -201,27 +201,30 @@ class CosmoFlowModel : public ModelWorkload {
     return {forward, 3 * forward - first};
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    if (config_.volume != 128 || config_.filters != 32) return std::nullopt;
-    return PublishedCount{8907556, 0.0,
-                          "mlcommons/hpc cosmoflow reference (configs/cosmo.yaml: conv_size 32, "
-                          "kernel_size 3, fc 128/64/4); no count in the paper"};
-  }
-
- protected:
-  int64_t preset_batch(Size size) const override {
-    return task_data_ ? by_size<int64_t>(size, 8, 16, 4) : by_size<int64_t>(size, 1, 2, 4);
-  }
-  std::string sample_unit() const override { return "volumes"; }
-  std::string summary() const override {
-    return strprintf(
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf(
         "CosmoFlow (MLPerf HPC reference), %lld^3 x %lld-channel volume, 5 conv3d "
         "blocks %lld..%lld filters, dense %lld-%lld-%lld",
         static_cast<long long>(config_.volume), static_cast<long long>(config_.channels),
         static_cast<long long>(config_.filters), static_cast<long long>(config_.final_channels()),
         static_cast<long long>(config_.fc1), static_cast<long long>(config_.fc2),
         static_cast<long long>(config_.targets));
+    f.sample_unit = "volumes";
+    f.preset_batch = task_data_ ? PresetBatch{8, 16, 4} : PresetBatch{1, 2, 4};
+    f.optimizer = task_data_ ? "Adam, lr 0.001 (quality runs; not the reference's SGD schedule)"
+                             : "SGD, momentum 0.9, constant lr 0.001 (the reference's base_lr; its "
+                               "warm-up and step decay are not modelled)";
+    if (config_.volume == 128 && config_.filters == 32) {
+      f.published_parameters =
+          PublishedCount{8907556, 0.0,
+                         "mlcommons/hpc cosmoflow reference (configs/cosmo.yaml: conv_size 32, "
+                         "kernel_size 3, fc 128/64/4); no count in the paper"};
+    }
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const long long v = config_.volume;
     return {{"input", strprintf("%lld x %lld x %lld x %lld (C x D x H x W), log1p of particle "
@@ -242,11 +245,6 @@ class CosmoFlowModel : public ModelWorkload {
                                static_cast<long long>(config_.fc2), config_.dropout,
                                static_cast<long long>(config_.targets))},
             {"loss", "mean squared error over the 4 targets"}};
-  }
-  std::string optimizer_name() const override {
-    if (task_data_) return "Adam, lr 0.001 (quality runs; not the reference's SGD schedule)";
-    return "SGD, momentum 0.9, constant lr 0.001 (the reference's base_lr; its warm-up and "
-           "step decay are not modelled)";
   }
 
   void build() override { cosmoflow_ = net().register_module("cosmoflow", CosmoFlowNet(config_)); }

@@ -179,7 +179,21 @@ class DcganModel : public ModelWorkload {
     return {g, d_update + g_update};
   }
 
-  // No parameter count is published for CosmoGAN (see docs/workloads/dcgan.md).
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf(
+        "CosmoGAN DCGAN, %lldx%lld single-channel maps, latent %lld, G %lld..%lld "
+        "channels, D %lld..%lld channels",
+        static_cast<long long>(shape_.image), static_cast<long long>(shape_.image),
+        static_cast<long long>(shape_.latent), static_cast<long long>(8 * shape_.gf),
+        static_cast<long long>(shape_.gf), static_cast<long long>(shape_.df),
+        static_cast<long long>(8 * shape_.df));
+    f.sample_unit = "maps";
+    f.preset_batch = {4, 8, 64};
+    f.optimizer = "Adam, lr 2e-4, beta1 0.5, beta2 0.999, one for G and one for D (CosmoGAN)";
+    // No parameter count is published for CosmoGAN (see docs/workloads/dcgan.md).
+    return f;
+  }
 
   void teardown() override {
     ModelWorkload::teardown();  // releases the generator's optimizer
@@ -188,17 +202,6 @@ class DcganModel : public ModelWorkload {
   }
 
  protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 4, 8, 64); }
-  std::string sample_unit() const override { return "maps"; }
-  std::string summary() const override {
-    return strprintf(
-        "CosmoGAN DCGAN, %lldx%lld single-channel maps, latent %lld, G %lld..%lld "
-        "channels, D %lld..%lld channels",
-        static_cast<long long>(shape_.image), static_cast<long long>(shape_.image),
-        static_cast<long long>(shape_.latent), static_cast<long long>(8 * shape_.gf),
-        static_cast<long long>(shape_.gf), static_cast<long long>(shape_.df),
-        static_cast<long long>(8 * shape_.df));
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     GanFlops f = dcgan_flops(shape_);
     const long long s = shape_.seed_map(), gf = shape_.gf, df = shape_.df;
@@ -221,9 +224,6 @@ class DcganModel : public ModelWorkload {
                            : "generate a batch of maps from fixed latents (eval mode)"},
         {"loss reported", "discriminator loss (BCE real + BCE generated)"},
         {"published parameters", "none stated by CosmoGAN (paper or code)"}};
-  }
-  std::string optimizer_name() const override {
-    return "Adam, lr 2e-4, beta1 0.5, beta2 0.999, one for G and one for D (CosmoGAN)";
   }
 
   void build() override {

@@ -500,28 +500,33 @@ class DeepCamModel : public ModelWorkload {
     return {f.forward, 3 * f.forward - f.first};
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    if (config_.stem != 32 || config_.middle_blocks != 16) return std::nullopt;
-    return PublishedCount{56454720, 0.0,
-                          "mlcommons/hpc deepcam reference (DeepLabv3_plus, n_input 16, "
-                          "n_classes 3, os 16), counted from its layer definitions; no count "
-                          "in the paper"};
-  }
-
- protected:
-  int64_t preset_batch(Size size) const override {
-    return task_data_ ? by_size<int64_t>(size, 4, 8, 8) : by_size<int64_t>(size, 2, 1, 2);
-  }
-  std::string sample_unit() const override { return "fields"; }
-  std::string summary() const override {
-    return strprintf(
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf(
         "DeepCAM DeepLabv3+ (MLPerf HPC reference), Xception encoder (stem %lld, "
         "%lld middle blocks, output stride 16), %lld x %lld x %lld fields, "
         "%lld classes",
         static_cast<long long>(config_.stem), static_cast<long long>(config_.middle_blocks),
         static_cast<long long>(config_.in_channels), static_cast<long long>(config_.height),
         static_cast<long long>(config_.width), static_cast<long long>(config_.classes));
+    f.sample_unit = "fields";
+    f.preset_batch = task_data_ ? PresetBatch{4, 8, 8} : PresetBatch{2, 1, 2};
+    f.optimizer =
+        task_data_ ? "Adam, lr 1e-3 (NOAA wind events; not the reference's LAMB schedule)"
+                   : "LAMB (apex FusedLAMB semantics), constant lr 0.0055, betas 0.9/0.999, eps "
+                     "1e-6, weight decay 0.01, gradient-norm clip 1 (the reference's warm-up and "
+                     "step decay not modelled)";
+    if (config_.stem == 32 && config_.middle_blocks == 16) {
+      f.published_parameters =
+          PublishedCount{56454720, 0.0,
+                         "mlcommons/hpc deepcam reference (DeepLabv3_plus, n_input 16, "
+                         "n_classes 3, os 16), counted from its layer definitions; no count "
+                         "in the paper"};
+    }
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
         {"input",
@@ -541,12 +546,6 @@ class DeepCamModel : public ModelWorkload {
         {"loss", strprintf("per-pixel cross-entropy, class weights %.4f / %.4f / %.4f "
                            "(frequency^-1/8), mean over pixels",
                            class_weight(0), class_weight(1), class_weight(2))}};
-  }
-  std::string optimizer_name() const override {
-    if (task_data_) return "Adam, lr 1e-3 (NOAA wind events; not the reference's LAMB schedule)";
-    return "LAMB (apex FusedLAMB semantics), constant lr 0.0055, betas 0.9/0.999, eps 1e-6, "
-           "weight decay 0.01, gradient-norm clip 1 (the reference's warm-up and step decay not "
-           "modelled)";
   }
 
   void build() override { deepcam_ = net().register_module("deepcam", DeepCamNet(config_)); }

@@ -188,25 +188,28 @@ class Hep : public ResNetClassifier {
                              : preset_param(problem, "image", 32, 64, 224)),
         occupancy_(problem.get_double("occupancy")) {}
 
-  std::optional<PublishedCount> published_parameters() const override {
-    if (config_.depth != 50) return std::nullopt;
-    // torchvision's 25,557,032 for ResNet-50 with a 1000-way fc, less 2048 x 998 + 998 for the
-    // two-class head: 23,512,130.
-    return PublishedCount{23512130, 0.0005,
-                          "torchvision resnet50's published 25,557,032 with the fc cut to 2 "
-                          "classes (HPC AI500 specification, Table 1: ResNet-50)"};
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary =
+        strprintf("ResNet-%lld v1.5 on %lldx%lld 3-channel jet images, signal vs background",
+                  static_cast<long long>(config_.depth), static_cast<long long>(image_),
+                  static_cast<long long>(image_));
+    f.sample_unit = "jets";
+    f.preset_batch = task_data_ ? PresetBatch{16, 64, 128} : PresetBatch{2, 16, 128};
+    f.optimizer = task_data_ ? "Adam, lr 1e-3 (toy-shower jets; HPC AI500 states no schedule)"
+                             : sgd_optimizer_name();
+    if (config_.depth == 50) {
+      // torchvision's 25,557,032 for ResNet-50 with a 1000-way fc, less 2048 x 998 + 998 for
+      // the two-class head: 23,512,130.
+      f.published_parameters =
+          PublishedCount{23512130, 0.0005,
+                         "torchvision resnet50's published 25,557,032 with the fc cut to 2 "
+                         "classes (HPC AI500 specification, Table 1: ResNet-50)"};
+    }
+    return f;
   }
 
  protected:
-  int64_t preset_batch(Size size) const override {
-    return task_data_ ? by_size<int64_t>(size, 16, 64, 128) : by_size<int64_t>(size, 2, 16, 128);
-  }
-  std::string sample_unit() const override { return "jets"; }
-  std::string summary() const override {
-    return strprintf("ResNet-%lld v1.5 on %lldx%lld 3-channel jet images, signal vs background",
-                     static_cast<long long>(config_.depth), static_cast<long long>(image_),
-                     static_cast<long long>(image_));
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     auto f = ResNetClassifier::facts();
     if (task_data_) {
@@ -244,10 +247,6 @@ class Hep : public ResNetClassifier {
     labels_ = torch::randint(2, {n}, torch::TensorOptions().dtype(torch::kLong)).to(device());
   }
 
-  std::string optimizer_name() const override {
-    if (task_data_) return "Adam, lr 1e-3 (toy-shower jets; HPC AI500 states no schedule)";
-    return ResNetClassifier::optimizer_name();
-  }
   std::unique_ptr<torch::optim::Optimizer> make_optimizer() override {
     if (!task_data_) return ResNetClassifier::make_optimizer();
     return std::make_unique<torch::optim::Adam>(net().parameters(),

@@ -208,25 +208,24 @@ class CrnnModel : public ModelWorkload {
     return {f.forward, 3 * f.forward - f.first};
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    return PublishedCount{
-        8.3e6, 0.01,
-        "Shi et al. 2017 (arXiv:1507.05717), model-size column of the method comparison: 8.3 M"};
-  }
-
- protected:
-  int64_t preset_batch(Size size) const override {
-    return task_data_ ? by_size<int64_t>(size, 8, 32, 64) : by_size<int64_t>(size, 4, 8, 64);
-  }
-  std::string sample_unit() const override { return "text images"; }
-  std::string summary() const override {
-    return strprintf(
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf(
         "CRNN, 32x%lld grayscale input, conv width %lld, BiLSTM %lld x 2, %lld "
         "classes, %lld frames",
         static_cast<long long>(shape_.image_width), static_cast<long long>(shape_.width),
         static_cast<long long>(shape_.hidden), static_cast<long long>(shape_.classes),
         static_cast<long long>(shape_.frames()));
+    f.sample_unit = "text images";
+    f.preset_batch = task_data_ ? PresetBatch{8, 32, 64} : PresetBatch{4, 8, 64};
+    f.optimizer = "ADADELTA, rho 0.9, eps 1e-6, lr 1 (Shi et al. 2017; Zeiler 2012)";
+    f.published_parameters = PublishedCount{
+        8.3e6, 0.01,
+        "Shi et al. 2017 (arXiv:1507.05717), model-size column of the method comparison: 8.3 M"};
+    return f;
   }
+
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const long long w = shape_.width;
     return {
@@ -251,9 +250,6 @@ class CrnnModel : public ModelWorkload {
         {"inference",
          "best-path (greedy) CTC decoding: argmax per frame, repeats collapsed, "
          "blanks dropped"}};
-  }
-  std::string optimizer_name() const override {
-    return "ADADELTA, rho 0.9, eps 1e-6, lr 1 (Shi et al. 2017; Zeiler 2012)";
   }
 
   void build() override { crnn_ = net().register_module("crnn", Crnn(shape_)); }

@@ -17,6 +17,7 @@ class EwaModel : public FasterRcnnModel {
     s.name = "model/ewa";
     s.title = "Extreme weather analytics: Faster R-CNN R-50-C4";
     s.input_kind = "climate fields";
+    s.sample_unit = "fields";
     s.classes_note =
         "ExtremeWeather: tropical depression, tropical cyclone, extratropical cyclone, "
         "atmospheric river + background";
@@ -44,9 +45,6 @@ class EwaModel : public FasterRcnnModel {
                       faster_rcnn_params(spec()));
   }
   explicit EwaModel(const Problem& problem) : FasterRcnnModel(problem, spec()) {}
-
- protected:
-  std::string sample_unit() const override { return "fields"; }
 };
 
 }  // namespace

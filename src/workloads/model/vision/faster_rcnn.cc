@@ -130,15 +130,17 @@ ModelWorkload::Flops FasterRcnnModel::analytic_flops() const {
   return {infer, 3 * train - f.stem};
 }
 
-int64_t FasterRcnnModel::preset_batch(Size size) const {
-  return by_size(size, spec_.tiny, spec_.small, spec_.full).batch;
-}
-
-std::string FasterRcnnModel::summary() const {
-  return strprintf("%s, %lld x %lld x %lld %s, %lld classes + background", spec_.title.c_str(),
-                   static_cast<long long>(spec_.in_channels),
-                   static_cast<long long>(preset_.height), static_cast<long long>(preset_.width),
-                   spec_.input_kind.c_str(), static_cast<long long>(preset_.classes));
+ModelFacts FasterRcnnModel::model_facts() const {
+  ModelFacts f;
+  f.summary =
+      strprintf("%s, %lld x %lld x %lld %s, %lld classes + background", spec_.title.c_str(),
+                static_cast<long long>(spec_.in_channels), static_cast<long long>(preset_.height),
+                static_cast<long long>(preset_.width), spec_.input_kind.c_str(),
+                static_cast<long long>(preset_.classes));
+  f.sample_unit = spec_.sample_unit;
+  f.preset_batch = {spec_.tiny.batch, spec_.small.batch, spec_.full.batch};
+  f.optimizer = "SGD, lr 0.01, momentum 0.9, weight decay 1e-4 (Detectron R-50-C4)";
+  return f;
 }
 
 std::vector<std::pair<std::string, std::string>> FasterRcnnModel::facts() const {
@@ -182,10 +184,6 @@ std::vector<std::pair<std::string, std::string>> FasterRcnnModel::facts() const 
        strprintf("1-%lld random boxes per image", static_cast<long long>(preset_.max_boxes))},
       {"full preset", spec_.preset_source},
   };
-}
-
-std::string FasterRcnnModel::optimizer_name() const {
-  return "SGD, lr 0.01, momentum 0.9, weight decay 1e-4 (Detectron R-50-C4)";
 }
 
 void FasterRcnnModel::build() {

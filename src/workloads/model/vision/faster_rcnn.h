@@ -36,6 +36,7 @@ struct FasterRcnnSpec {
   std::string classes_note;   ///< what the classes are
   std::string preset_source;  ///< where the full preset comes from
   int64_t in_channels = 3;
+  std::string sample_unit = "images";  ///< what a sample is, plural ("images", "fields")
   FasterRcnnPreset tiny, small, full;
 };
 
@@ -65,12 +66,10 @@ class FasterRcnnModel : public ModelWorkload {
   FasterRcnnModel(const Problem& problem, FasterRcnnSpec spec);
 
   Flops analytic_flops() const override;
+  ModelFacts model_facts() const override;
 
  protected:
-  int64_t preset_batch(Size size) const override;
-  std::string summary() const override;
   std::vector<std::pair<std::string, std::string>> facts() const override;
-  std::string optimizer_name() const override;
   void build() override;
   void make_batch() override;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer() override;

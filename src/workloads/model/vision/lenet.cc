@@ -72,25 +72,27 @@ class LeNetModel : public ModelWorkload {
     return {forward, 3 * forward - c1};  // no data gradient for C1 (its input is data)
   }
 
-  std::optional<PublishedCount> published_parameters() const override {
-    return PublishedCount{60000, 0.05,
-                          "LeCun et al. 1998, section II.B: \"about 60,000 trainable "
-                          "parameters\"; 61,706 here with a full C3 connection table"};
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary =
+        "LeNet-5: conv 6@5x5, pool, conv 16@5x5, pool, conv 120@5x5, dense 84, dense 10 "
+        "(ReLU, max pool)";
+    f.preset_batch = {32, 128, 256};
+    f.optimizer = "Adam, lr 1e-3";
+    f.published_parameters = PublishedCount{60000, 0.05,
+                                            "LeCun et al. 1998, section II.B: \"about 60,000 "
+                                            "trainable parameters\"; 61,706 here with a full C3 "
+                                            "connection table"};
+    return f;
   }
 
  protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 32, 128, 256); }
-  std::string summary() const override {
-    return "LeNet-5: conv 6@5x5, pool, conv 16@5x5, pool, conv 120@5x5, dense 84, dense 10 "
-           "(ReLU, max pool)";
-  }
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {{"input",
              "1 x 32 x 32 (28 x 28 images centred, normalised by the training set's "
              "mean and std)"},
             {"loss", "softmax cross-entropy over 10 classes"}};
   }
-  std::string optimizer_name() const override { return "Adam, lr 1e-3"; }
 
   void build() override { lenet_ = net().register_module("lenet", LeNet()); }
 

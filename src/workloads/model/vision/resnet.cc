@@ -186,7 +186,7 @@ std::vector<std::pair<std::string, std::string>> ResNetClassifier::facts() const
           {"loss", "softmax cross-entropy"}};
 }
 
-std::string ResNetClassifier::optimizer_name() const {
+std::string ResNetClassifier::sgd_optimizer_name() {
   return "SGD, lr 0.1, momentum 0.9, weight decay 1e-4 (He et al. 2015)";
 }
 

@@ -98,7 +98,8 @@ class ResNetClassifier : public ModelWorkload {
 
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override;
-  std::string optimizer_name() const override;
+  /// The optimizer make_optimizer() builds, by name (He et al. 2015), for model_facts().
+  static std::string sgd_optimizer_name();
   void build() override;
   std::unique_ptr<torch::optim::Optimizer> make_optimizer() override;
   torch::Tensor training_loss() override;

@@ -36,21 +36,21 @@ class ResNetModel : public ResNetClassifier {
       : ResNetClassifier(problem, resnet50_config(problem),
                          preset_param(problem, "image", 32, 128, 224)) {}
 
-  std::optional<PublishedCount> published_parameters() const override {
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf("ResNet-%lld v1.5, %lldx%lld RGB input, %lld classes",
+                          static_cast<long long>(config_.depth), static_cast<long long>(image_),
+                          static_cast<long long>(image_), static_cast<long long>(config_.classes));
+    f.preset_batch = {2, 8, 256};
+    f.optimizer = sgd_optimizer_name();
     // torchvision's model table (IMAGENET1K_V1 weights): 1000 classes, width 64.
     const std::map<int64_t, double> table = {
         {18, 11689512}, {34, 21797672}, {50, 25557032}, {101, 44549160}, {152, 60192808}};
-    return PublishedCount{table.at(config_.depth), 0.0005,
-                          "torchvision.models.resnet" + std::to_string(config_.depth) +
-                              " documentation; He et al. 2015 give 25.6 M for ResNet-50"};
-  }
-
- protected:
-  int64_t preset_batch(Size size) const override { return by_size<int64_t>(size, 2, 8, 256); }
-  std::string summary() const override {
-    return strprintf("ResNet-%lld v1.5, %lldx%lld RGB input, %lld classes",
-                     static_cast<long long>(config_.depth), static_cast<long long>(image_),
-                     static_cast<long long>(image_), static_cast<long long>(config_.classes));
+    f.published_parameters =
+        PublishedCount{table.at(config_.depth), 0.0005,
+                       "torchvision.models.resnet" + std::to_string(config_.depth) +
+                           " documentation; He et al. 2015 give 25.6 M for ResNet-50"};
+    return f;
   }
 };
 

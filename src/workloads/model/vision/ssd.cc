@@ -115,22 +115,23 @@ class SsdModel : public ModelWorkload {
     return {forward, 3 * forward - f.stem};
   }
 
-  // No published parameter count: the MLPerf reference and the SSD paper state none (see
-  // docs/workloads/ssd.md for this implementation's count at the full preset).
-
- protected:
-  int64_t preset_batch(Size size) const override {
-    return task_data_ ? by_size<int64_t>(size, 8, 32, 32) : by_size<int64_t>(size, 2, 4, 32);
-  }
-
-  std::string summary() const override {
-    return strprintf(
+  ModelFacts model_facts() const override {
+    ModelFacts f;
+    f.summary = strprintf(
         "SSD (MLPerf SSD-ResNet34), %lldx%lld RGB input, %lld classes, %lld default "
         "boxes",
         static_cast<long long>(image_), static_cast<long long>(image_),
         static_cast<long long>(classes_), static_cast<long long>(boxes_));
+    f.preset_batch = task_data_ ? PresetBatch{8, 32, 32} : PresetBatch{2, 4, 32};
+    f.optimizer = task_data_
+                      ? "Adam, lr 1e-3 (digit canvases; not the reference's SGD schedule)"
+                      : "SGD, lr 2.5e-3, momentum 0.9, weight decay 5e-4 (MLPerf SSD reference)";
+    // No published parameter count: the MLPerf reference and the SSD paper state none (see
+    // docs/workloads/ssd.md for this implementation's count at the full preset).
+    return f;
   }
 
+ protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     std::string maps;
     for (size_t k = 0; k < sizes_.size(); ++k) {
@@ -151,11 +152,6 @@ class SsdModel : public ModelWorkload {
              "smooth L1 on matched boxes (IoU >= 0.5 or best box of a ground truth) + "
              "cross-entropy with 3:1 hard negative mining, per positive"},
             {"inference", "decode, softmax, score > 0.05, top 200 per class, NMS 0.5, best 200"}};
-  }
-
-  std::string optimizer_name() const override {
-    if (task_data_) return "Adam, lr 1e-3 (digit canvases; not the reference's SGD schedule)";
-    return "SGD, lr 2.5e-3, momentum 0.9, weight decay 5e-4 (MLPerf SSD reference)";
   }
 
   void build() override {
