@@ -9,6 +9,7 @@ packages=(
   libtorch-dev libgloo-dev          # LibTorch (and its distributed headers)
   libopenblas0-pthread              # the BLAS LibTorch must use (not the reference one)
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  libfmt-dev                        # string formatting (fmt::format)
   libgtest-dev libgmock-dev
   zlib1g-dev libpng-dev libjpeg-dev # real data formats: gzip'd IDX, PNG and JPEG image folders
   iproute2                          # ip netns / tc netem: the multi-host tests

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "analysis/ceilings.h"
-#include "cli/commands.h"
+#include "cli/targets.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/params.h"
@@ -237,6 +237,15 @@ TEST(BadInputParams, ResolveErrorsNameWhereTheProblemWasWritten) {
                     {"suites/x.yaml:3", "suites/x.yaml:7"});
       },
       {"suites/x.yaml:7: unknown workload 'micro/gemmm'", "did you mean 'micro/gemm'"});
+}
+
+TEST(BadInputParams, RnnAndAttentionValuesAreRejected) {
+  auto& registry = Registry::instance();
+  for (const char* bad : {"micro/rnn cell=mlstm", "micro/rnn hidden=0", "micro/rnn pass=bwd_data",
+                          "micro/rnn dtype=fp64", "micro/attention impl=flash",
+                          "micro/attention head_dim=0", "micro/attention kv_seq=-1"}) {
+    EXPECT_THROW(registry.resolve(Problem::parse(bad)), Error) << bad;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,15 +41,15 @@ TEST(InputFigures, HandComputed) {
 TEST(DecideBound, PrecedenceIsCompositeCommunicationInputCollectiveRoofline) {
   BoundEvidence evidence;
   EXPECT_FALSE(decide_bound(evidence).has_value());
-  evidence.roofline = Bound{"compute", "r"};
-  EXPECT_EQ(decide_bound(evidence)->verdict, "compute");
-  evidence.collective = Bound{"communication", "c"};
+  evidence.roofline = Bound{Verdict::kCompute, "r"};
+  EXPECT_EQ(decide_bound(evidence)->verdict, Verdict::kCompute);
+  evidence.collective = Bound{Verdict::kCommunication, "c"};
   EXPECT_EQ(decide_bound(evidence)->detail, "c");
-  evidence.input = Bound{"input", "i"};
-  EXPECT_EQ(decide_bound(evidence)->verdict, "input");
-  evidence.communication = Bound{"communication", "x"};
+  evidence.input = Bound{Verdict::kInput, "i"};
+  EXPECT_EQ(decide_bound(evidence)->verdict, Verdict::kInput);
+  evidence.communication = Bound{Verdict::kCommunication, "x"};
   EXPECT_EQ(decide_bound(evidence)->detail, "x");
-  evidence.composite = Bound{"memory", "parts"};
+  evidence.composite = Bound{Verdict::kMemory, "parts"};
   EXPECT_EQ(decide_bound(evidence)->detail, "parts");
 }
 
@@ -87,7 +87,8 @@ TEST(Derive, FiguresFromStepTimesAgainstHandValues) {
   EXPECT_DOUBLE_EQ(result.metrics.at("pct_peak_bandwidth").value, 25.0);  // 1e11 / 4e11
   EXPECT_DOUBLE_EQ(result.metrics.at("arithmetic_intensity").value, 1.0);
   ASSERT_TRUE(result.bound.has_value());
-  EXPECT_EQ(result.bound->verdict, "compute");  // 50% of the compute ceiling reaches the share
+  EXPECT_EQ(result.bound->verdict,
+            Verdict::kCompute);  // 50% of the compute ceiling reaches the share
   ASSERT_TRUE(result.metrics.at("throughput").stats.has_value());
   EXPECT_EQ(result.metrics.at("throughput").stats->count, 5u);
 }
@@ -102,7 +103,7 @@ TEST(Derive, DerivingAgainReplacesEveryDerivedFigure) {
   loader_fed.timeline.samples = 6400;
   loader_fed.timeline.input_wait_s = 0.5;
   derive(result, loader_fed, hand_ceilings());
-  EXPECT_EQ(result.bound->verdict, "input");
+  EXPECT_EQ(result.bound->verdict, Verdict::kInput);
   EXPECT_TRUE(result.run.contains("input"));
   EXPECT_TRUE(result.metrics.count("input_stall_share"));
   // Every metric written is one derive() owns.
@@ -125,11 +126,11 @@ TEST(Derive, ACompositeTakesItsPartsVerdictAndHasNoStatistics) {
   Result result = hand_result();
   Measurement summed;
   summed.step_time_s = 0.5;
-  derive(result, summed, Ceilings{}, Bound{"memory", "share of time in parts by verdict"});
+  derive(result, summed, Ceilings{}, Bound{Verdict::kMemory, "share of time in parts by verdict"});
   EXPECT_DOUBLE_EQ(result.metrics.at("step_time").value, 0.5);
   EXPECT_FALSE(result.metrics.at("step_time").stats.has_value());
   EXPECT_FALSE(result.metrics.at("throughput").stats.has_value());
-  EXPECT_EQ(result.bound->verdict, "memory");
+  EXPECT_EQ(result.bound->verdict, Verdict::kMemory);
 }
 
 TEST(Derive, TheMeasurementOfAResultDerivesTheSameFigures) {
@@ -146,7 +147,7 @@ TEST(Derive, TheMeasurementOfAResultDerivesTheSameFigures) {
   derive(result, m, hand_ceilings());
   EXPECT_DOUBLE_EQ(result.metrics.at("comm_share").value, 40.0);          // 0.012 / 0.03
   EXPECT_DOUBLE_EQ(result.metrics.at("exposed_comm_share").value, 60.0);  // 0.018 / 0.03
-  EXPECT_EQ(result.bound->verdict, "communication");
+  EXPECT_EQ(result.bound->verdict, Verdict::kCommunication);
   Result again = result;
   derive(again, measurement_of(result), hand_ceilings());
   for (const auto& [name, metric] : result.metrics) {

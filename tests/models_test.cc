@@ -78,9 +78,9 @@ TEST_P(Models, TinyPresetRunsInBothModes) {
     EXPECT_NEAR(r.metrics.at("arithmetic_intensity").value, r.work.flops / r.work.bytes,
                 1e-9 * r.work.flops / r.work.bytes);
     ASSERT_TRUE(r.bound.has_value());
-    EXPECT_TRUE(r.bound->verdict == "compute" || r.bound->verdict == "memory" ||
-                r.bound->verdict == "unknown")
-        << r.bound->verdict;
+    EXPECT_TRUE(r.bound->verdict == Verdict::kCompute || r.bound->verdict == Verdict::kMemory ||
+                r.bound->verdict == Verdict::kUnknown)
+        << verdict_name(r.bound->verdict);
     if (r.bandwidth_ceiling) {  // the memory share is judged against it
       EXPECT_NE(r.bound->detail.find("bandwidth ceiling"), std::string::npos) << r.bound->detail;
     }

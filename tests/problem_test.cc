@@ -1,7 +1,7 @@
 // Problem descriptors: parsing, canonical printing, resolution against the registry.
 #include <gtest/gtest.h>
 
-#include "cli/commands.h"
+#include "cli/targets.h"
 #include "core/error.h"
 #include "core/problem.h"
 #include "core/registry.h"

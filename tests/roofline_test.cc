@@ -56,13 +56,13 @@ ResultsDocument sample_document() {
       "micro/stream device=cpu dtype=fp64 kernel=triad n=1000000 seed=0 tag=<x&y> threads=2", "cpu",
       2e6, 24e6, 2.5e9, "fp64");
   stream.compute_ceiling = theoretical(117e9);
-  stream.bound = Bound{"memory", "93% of the bandwidth roof"};
+  stream.bound = Bound{Verdict::kMemory, "93% of the bandwidth roof"};
   doc.results.push_back(stream);
 
   Result gemm = make_result("micro/gemm device=cpu dtype=fp32 k=1024 m=1024 n=1024 seed=0", "cpu",
                             2147483648.0, 12582912.0, 188e9, "fp32");
   gemm.compute_ceiling = theoretical(234e9);
-  gemm.bound = Bound{"compute", "94% of the compute roof"};
+  gemm.bound = Bound{Verdict::kCompute, "94% of the compute roof"};
   doc.results.push_back(gemm);
 
   doc.results.push_back(make_result("micro/noby device=cpu", "cpu", 1e6, 0, 1e9, "fp32"));
@@ -331,7 +331,10 @@ TEST(RooflineSvg, ExampleWithMeasuredCeilingsDrawsTheSlopeAndRidges) {
           {"bf16", {{"flops", 420e9}, {"source", "measured"}, {"basis", "GEMM"}}}}},
         {"bandwidth", {{"bytes_per_s", 34e9}, {"source", "measured"}, {"basis", "triad"}}}}}};
   for (size_t i = 0; i < doc.results.size(); ++i) {
-    doc.results[i].bound = Bound{i < 6 ? "compute" : i < 8 ? "latency" : "memory", ""};
+    doc.results[i].bound = Bound{i < 6   ? Verdict::kCompute
+                                 : i < 8 ? Verdict::kLatency
+                                         : Verdict::kMemory,
+                                 ""};
   }
   std::string svg = roofline_svg(doc);
   expect_well_formed(svg);

@@ -76,6 +76,25 @@ void expect_sane(const Result& r) {
   }
 }
 
+WorkCounts work_of(const std::string& text) {
+  const Registry& registry = Registry::instance();
+  return registry.create(registry.resolve(Problem::parse(text)))->work();
+}
+
+void expect_rejected(const std::string& text) {
+  const Registry& registry = Registry::instance();
+  EXPECT_THROW(registry.create(registry.resolve(Problem::parse(text))), Error) << text;
+}
+
+void expect_passed_or_skipped(const Result& r) {
+  EXPECT_NE(r.status, Status::kFailed) << r.problem << ": " << r.reason;
+  if (r.status == Status::kSkipped) {
+    EXPECT_NE(r.reason.find("not supported"), std::string::npos) << r.reason;
+  } else {
+    expect_sane(r);
+  }
+}
+
 ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
   if (const char* old = getenv(name)) {
     had_old_ = true;

@@ -48,6 +48,16 @@ std::unique_ptr<model::ModelWorkload> set_up_model(const std::string& text);
 /// accepted when the reason names it, and noted in the test output.
 void expect_sane(const Result& result);
 
+/// The work counts of a problem ("micro/norm n=3 ..."), resolved and created but not set up.
+WorkCounts work_of(const std::string& text);
+
+/// Expects resolving or creating the problem to throw Error (a rejected parameter value).
+void expect_rejected(const std::string& text);
+
+/// Expects a result that did not FAIL: sane when it PASSED, and when SKIPPED, skipped because
+/// this LibTorch or device does not support the operation.
+void expect_passed_or_skipped(const Result& result);
+
 /// Sets an environment variable for a scope, restoring the old value after.
 class ScopedEnv {
  public:

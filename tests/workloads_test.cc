@@ -1,5 +1,6 @@
 // Every micro workload at a tiny size on the CPU: it runs, its check passes, and its figures
 // follow from its formulas.
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include "core/dtype.h"
@@ -97,14 +98,14 @@ TEST(Check, TestSwitchesMakeTheCheckFail) {
 }
 
 TEST(Check, ToleranceGrowsWithReductionAndShrinksWithPrecision) {
-  EXPECT_EQ(default_tolerance("int8", 1000), 0);
-  EXPECT_LT(default_tolerance("fp64", 1000), default_tolerance("fp32", 1000));
-  EXPECT_LT(default_tolerance("fp32", 1000), default_tolerance("fp16", 1000));
-  EXPECT_LT(default_tolerance("fp16", 1000), default_tolerance("bf16", 1000));
-  EXPECT_LT(default_tolerance("fp32", 100), default_tolerance("fp32", 1e6));
+  EXPECT_EQ(default_tolerance(DType::kInt8, 1000), 0);
+  EXPECT_LT(default_tolerance(DType::kFp64, 1000), default_tolerance(DType::kFp32, 1000));
+  EXPECT_LT(default_tolerance(DType::kFp32, 1000), default_tolerance(DType::kFp16, 1000));
+  EXPECT_LT(default_tolerance(DType::kFp16, 1000), default_tolerance(DType::kBf16, 1000));
+  EXPECT_LT(default_tolerance(DType::kFp32, 100), default_tolerance(DType::kFp32, 1e6));
   // bf16 output rounding: 2 x 2^-8 plus the fp32 accumulation term.
-  EXPECT_NEAR(default_tolerance("bf16", 1), 2 * std::ldexp(1.0, -8) + 8 * std::ldexp(1.0, -24),
-              1e-12);
+  EXPECT_NEAR(default_tolerance(DType::kBf16, 1),
+              2 * std::ldexp(1.0, -8) + 8 * std::ldexp(1.0, -24), 1e-12);
 }
 
 TEST(Check, CheckCloseCatchesNanShapeAndError) {
@@ -163,7 +164,7 @@ TEST(Check, StorageAccumulationCauseNamesExactlyTheProbesShortLayouts) {
     for (const AccumulationLayout& layout : short_layouts) {
       std::string named = std::string("A") + (layout.transpose_a ? "^T" : "") + " B" +
                           (layout.transpose_b ? "^T" : "") + " (sum " +
-                          strprintf("%g", layout.smallest_sum) + ")";
+                          fmt::format("{:g}", layout.smallest_sum) + ")";
       EXPECT_NE(cause.find(named), std::string::npos) << named << " in " << cause;
     }
     if (!cause.empty()) {

@@ -1,5 +1,6 @@
 #include "analysis/ceilings.h"
 
+#include <fmt/core.h>
 #include <torch/version.h>
 
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "analysis/ceiling_cache.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/safe_file.h"
@@ -67,27 +69,31 @@ std::optional<CpuRate> cpu_flops_per_cycle(const CpuInfo& cpu, const std::string
       basis = "DLBENCH_CPU_FP32_FLOPS_PER_CYCLE (user override)";
     }
   }
-  if (fp32 <= 0) return std::nullopt;
-  if (dtype == "fp32") return CpuRate{fp32, basis};
-  if (dtype == "fp64") return CpuRate{fp32 / 2, basis + ", fp64 at half the fp32 rate"};
-  if (dtype == "bf16") {
-    if (cpu.has_flag("amx_bf16")) return CpuRate{2048, "AMX-BF16: 1024 bf16 FMA per cycle x 2"};
-    if (cpu.has_flag("avx512_bf16")) {
-      return CpuRate{fp32 * 2, basis + ", x2 for AVX512_BF16 dot products"};
-    }
-    return CpuRate{fp32, basis + "; no native bf16: computed on the fp32 units"};
-  }
-  if (dtype == "fp16") {
-    if (cpu.has_flag("amx_fp16")) return CpuRate{2048, "AMX-FP16: 1024 fp16 FMA per cycle x 2"};
-    if (cpu.has_flag("avx512_fp16")) return CpuRate{fp32 * 2, basis + ", x2 for AVX512-FP16"};
-    return CpuRate{fp32, basis + "; no native fp16: computed on the fp32 units"};
-  }
-  if (dtype == "int8") {
-    if (cpu.has_flag("amx_int8")) return CpuRate{4096, "AMX-INT8: 2048 int8 MAC per cycle x 2"};
-    if (cpu.has_flag("avx512_vnni") || cpu.has_flag("avx_vnni")) {
-      return CpuRate{fp32 * 4, basis + ", x4 for VNNI int8 dot products (ops, not FLOPs)"};
-    }
-    return CpuRate{fp32 * 2, basis + ", x2 for int8 multiply-add pairs (ops, not FLOPs)"};
+  std::optional<DType> type = parse_dtype(dtype);
+  if (fp32 <= 0 || !type) return std::nullopt;
+  switch (*type) {
+    case DType::kFp32:
+      return CpuRate{fp32, basis};
+    case DType::kFp64:
+      return CpuRate{fp32 / 2, basis + ", fp64 at half the fp32 rate"};
+    case DType::kBf16:
+      if (cpu.has_flag("amx_bf16")) return CpuRate{2048, "AMX-BF16: 1024 bf16 FMA per cycle x 2"};
+      if (cpu.has_flag("avx512_bf16")) {
+        return CpuRate{fp32 * 2, basis + ", x2 for AVX512_BF16 dot products"};
+      }
+      return CpuRate{fp32, basis + "; no native bf16: computed on the fp32 units"};
+    case DType::kFp16:
+      if (cpu.has_flag("amx_fp16")) return CpuRate{2048, "AMX-FP16: 1024 fp16 FMA per cycle x 2"};
+      if (cpu.has_flag("avx512_fp16")) return CpuRate{fp32 * 2, basis + ", x2 for AVX512-FP16"};
+      return CpuRate{fp32, basis + "; no native fp16: computed on the fp32 units"};
+    case DType::kInt8:
+      if (cpu.has_flag("amx_int8")) return CpuRate{4096, "AMX-INT8: 2048 int8 MAC per cycle x 2"};
+      if (cpu.has_flag("avx512_vnni") || cpu.has_flag("avx_vnni")) {
+        return CpuRate{fp32 * 4, basis + ", x4 for VNNI int8 dot products (ops, not FLOPs)"};
+      }
+      return CpuRate{fp32 * 2, basis + ", x2 for int8 multiply-add pairs (ops, not FLOPs)"};
+    case DType::kTf32:
+      return std::nullopt;  // a tensor-core format: no CPU has it
   }
   return std::nullopt;
 }
@@ -107,16 +113,28 @@ std::optional<double> gpu_flops_per_clock_per_sm(int cc_major, int cc_minor,
       {8, 0, 128, 128, 1024, 2048, 2048, 4096},  {8, 6, 4, 256, 512, 1024, 1024, 2048},
       {8, 9, 4, 256, 512, 1024, 1024, 2048},     {9, 0, 256, 256, 2048, 4096, 4096, 8192},
       {10, 0, 128, 256, 4096, 8192, 8192, 16384}};
+  std::optional<DType> type = parse_dtype(dtype);
+  if (!type) return std::nullopt;
+  auto rate_of = [&](const Row& row) {
+    switch (*type) {
+      case DType::kFp64:
+        return row.fp64;
+      case DType::kFp32:
+        return row.fp32;
+      case DType::kTf32:
+        return row.tf32;
+      case DType::kBf16:
+        return row.bf16;
+      case DType::kFp16:
+        return row.fp16;
+      case DType::kInt8:
+        return row.int8;
+    }
+    return 0.0;
+  };
   for (const auto& row : kRows) {
     if (row.major != cc_major || row.minor != cc_minor) continue;
-    double rate = dtype == "fp64"   ? row.fp64
-                  : dtype == "fp32" ? row.fp32
-                  : dtype == "tf32" ? row.tf32
-                  : dtype == "bf16" ? row.bf16
-                  : dtype == "fp16" ? row.fp16
-                  : dtype == "int8" ? row.int8
-                                    : 0;
-    if (rate > 0) return rate;
+    if (double rate = rate_of(row); rate > 0) return rate;
   }
   return std::nullopt;
 }
@@ -131,9 +149,9 @@ std::optional<Ceiling> compute_ceiling(const std::string& device, const std::str
     Ceiling ceiling;
     ceiling.value = cores * rate->flops_per_cycle * cpu.clock_hz;
     ceiling.source = "theoretical";
-    ceiling.basis = strprintf("%d core(s) x %.0f %s FLOP/cycle x %.3f GHz (%s; %s)", cores,
-                              rate->flops_per_cycle, dtype.c_str(), cpu.clock_hz / 1e9,
-                              rate->basis.c_str(), cpu.clock_source.c_str());
+    ceiling.basis = fmt::format("{} core(s) x {:.0f} {} FLOP/cycle x {:.3f} GHz ({}; {})", cores,
+                                rate->flops_per_cycle, dtype, cpu.clock_hz / 1e9, rate->basis,
+                                cpu.clock_source);
     return ceiling;
   }
   int index = device_index(device);
@@ -144,9 +162,9 @@ std::optional<Ceiling> compute_ceiling(const std::string& device, const std::str
     Ceiling ceiling;
     ceiling.value = gpu.multiprocessors * *rate * gpu.sm_clock_hz;
     ceiling.source = "theoretical";
-    ceiling.basis = strprintf("%d SMs x %.0f %s FLOP/clock/SM x %.3f GHz max SM clock (sm_%d%d)",
-                              gpu.multiprocessors, *rate, dtype.c_str(), gpu.sm_clock_hz / 1e9,
-                              gpu.cc_major, gpu.cc_minor);
+    ceiling.basis = fmt::format(
+        "{} SMs x {:.0f} {} FLOP/clock/SM x {:.3f} GHz max SM clock (sm_{}{})", gpu.multiprocessors,
+        *rate, dtype, gpu.sm_clock_hz / 1e9, gpu.cc_major, gpu.cc_minor);
     return ceiling;
   }
   return std::nullopt;
@@ -159,8 +177,8 @@ std::optional<Ceiling> bandwidth_ceiling(const std::string& device) {
     Ceiling ceiling;
     ceiling.value = 2.0 * gpu.memory_clock_hz * gpu.memory_bus_bits / 8.0;
     ceiling.source = "theoretical";
-    ceiling.basis = strprintf("2 (double data rate) x %.0f MHz x %d-bit bus / 8",
-                              gpu.memory_clock_hz / 1e6, gpu.memory_bus_bits);
+    ceiling.basis = fmt::format("2 (double data rate) x {:.0f} MHz x {}-bit bus / 8",
+                                gpu.memory_clock_hz / 1e6, gpu.memory_bus_bits);
     return ceiling;
   }
   return std::nullopt;
@@ -209,7 +227,7 @@ std::string fingerprint(const std::string& text) {
     hash ^= c;
     hash *= 1099511628211ull;
   }
-  return strprintf("%016llx", static_cast<unsigned long long>(hash));
+  return fmt::format("{:016x}", static_cast<unsigned long long>(hash));
 }
 
 std::optional<Ceiling> ceiling_entry(const nlohmann::json& entry, const char* value_key) {

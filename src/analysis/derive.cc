@@ -1,5 +1,6 @@
 #include "analysis/derive.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -76,7 +77,7 @@ void add_rate(Result& result, const RateNames& names, double rate,
 std::optional<Ceiling> times_ranks(std::optional<Ceiling> ceiling, int ranks) {
   if (!ceiling || ranks <= 1) return ceiling;
   ceiling->value *= ranks;
-  ceiling->basis = strprintf("%d ranks x (%s)", ranks, ceiling->basis.c_str());
+  ceiling->basis = fmt::format("{} ranks x ({})", ranks, ceiling->basis);
   return ceiling;
 }
 
@@ -112,11 +113,11 @@ void judge_ceilings(Result& result, const Ceilings& ceilings, std::optional<Boun
                              {"array_bytes", work.array_bytes},
                              {"last_level_cache_bytes", llc},
                              {"rule", "each array >= 4 x the last-level cache (STREAM)"}};
-      result.notes.push_back(strprintf(
-          "in cache: each array is %s, under 4 x the %s last-level cache (STREAM's rule), so this "
-          "is the cache's bandwidth, not memory's; arrays of at least %s measure memory",
-          format_bytes(work.array_bytes).c_str(), format_bytes(llc).c_str(),
-          format_bytes(kStreamCacheMultiple * llc).c_str()));
+      result.notes.push_back(fmt::format(
+          "in cache: each array is {}, under 4 x the {} last-level cache (STREAM's rule), so this "
+          "is the cache's bandwidth, not memory's; arrays of at least {} measure memory",
+          format_bytes(work.array_bytes), format_bytes(llc),
+          format_bytes(kStreamCacheMultiple * llc)));
       if (roofline) roofline->detail += "; in cache (STREAM's array-size rule)";
     }
   }
@@ -147,15 +148,14 @@ void judge_ceilings(Result& result, const Ceilings& ceilings, std::optional<Boun
         const char* source = above ? ceiling->source.c_str() : "theoretical";
         result.notes.push_back(
             work.cache_served_bytes
-                ? strprintf("in cache: the counted bytes moved at %.1f%% of the %s bandwidth "
-                            "ceiling, so caches served some of them; the bandwidth figure is "
-                            "not memory's",
-                            shown, source)
-                : strprintf("in cache: the step's %s fit in 4 x the %s last-level cache and "
-                            "moved at %.1f%% of the %s bandwidth ceiling: this is the cache's "
-                            "bandwidth, not memory's",
-                            format_bytes(work.bytes).c_str(), format_bytes(llc).c_str(), shown,
-                            source));
+                ? fmt::format("in cache: the counted bytes moved at {:.1f}% of the {} bandwidth "
+                              "ceiling, so caches served some of them; the bandwidth figure is "
+                              "not memory's",
+                              shown, source)
+                : fmt::format("in cache: the step's {} fit in 4 x the {} last-level cache and "
+                              "moved at {:.1f}% of the {} bandwidth ceiling: this is the cache's "
+                              "bandwidth, not memory's",
+                              format_bytes(work.bytes), format_bytes(llc), shown, source));
         if (roofline) roofline->detail += "; partly served from cache";
       }
       return;
@@ -166,8 +166,8 @@ void judge_ceilings(Result& result, const Ceilings& ceilings, std::optional<Boun
       json stale = {{"device", device_name}, {"threads", threads}, {"ceiling", kind}};
       if (std::string(kind) == "compute") stale["dtype"] = work.dtype;
       result.run["stale_ceilings"].push_back(stale);
-      result.notes.push_back(strprintf(
-          "ceiling stale: %.1f%% of the measured %s ceiling (more than %.0f%%): the ceiling was "
+      result.notes.push_back(fmt::format(
+          "ceiling stale: {:.1f}% of the measured {} ceiling (more than {:.0f}%): the ceiling was "
           "measured too low (on a busy machine, or with peak --quick); it is marked stale and "
           "`dlbench peak` measures it again",
           pct->value, kind, kStaleCeilingPct));
@@ -176,10 +176,10 @@ void judge_ceilings(Result& result, const Ceilings& ceilings, std::optional<Boun
     if (theory && theoretical && theory->value > kStaleCeilingPct && !(in_cache && bandwidth)) {
       sanity[std::string("theoretical_") + kind] = {{"verdict", "above_theoretical_ceiling"},
                                                     {"pct", theory->value}};
-      result.notes.push_back(strprintf(
-          "above the theoretical %s ceiling (%.1f%% of it): its derivation (%s) does not fit "
+      result.notes.push_back(fmt::format(
+          "above the theoretical {} ceiling ({:.1f}% of it): its derivation ({}) does not fit "
           "this machine",
-          kind, theory->value, theoretical->basis.c_str()));
+          kind, theory->value, theoretical->basis));
     }
   };
   for (const std::optional<Ceiling>* ceiling :
@@ -259,10 +259,10 @@ void add_step_figures(Result& result, const Measurement& m, const Ceilings& ceil
     set_derived(result, "algbw", algbw, "B/s", "higher");
     set_derived(result, "busbw", algbw * work.bus_factor, "B/s", "higher");
     evidence.collective =
-        Bound{"communication",
-              strprintf("a collective: its time is the interconnect's and the copies and "
-                        "reductions it makes; bus bandwidth %s",
-                        format_si(algbw * work.bus_factor, "B/s").c_str())};
+        Bound{Verdict::kCommunication,
+              fmt::format("a collective: its time is the interconnect's and the copies and "
+                          "reductions it makes; bus bandwidth {}",
+                          format_si(algbw * work.bus_factor, "B/s"))};
   }
 }
 
@@ -310,8 +310,8 @@ void add_input_figures(Result& result, const Measurement& m, BoundEvidence& evid
       input["au_threshold"] = *au_threshold;
       if (au < *au_threshold && result.status == Status::kPassed && !m.dry_run) {
         result.status = Status::kInvalid;
-        result.reason = strprintf(
-            "accelerator utilisation %.1f%% is below the %.0f%% threshold: the storage and "
+        result.reason = fmt::format(
+            "accelerator utilisation {:.1f}% is below the {:.0f}% threshold: the storage and "
             "loader do not sustain this rate",
             au, *au_threshold);
       }
@@ -319,13 +319,14 @@ void add_input_figures(Result& result, const Measurement& m, BoundEvidence& evid
   }
   result.run["input"] = input;
   if (figures.input_bound) {
-    evidence.input = Bound{"input", strprintf("input stall %.1f%% of the measured time: the "
-                                              "loader cannot keep up; add workers or cheapen "
-                                              "decode",
-                                              figures.stall_share)};
-  } else if (compute_seconds > 0) {
     evidence.input =
-        Bound{"accelerator", strprintf("input stall %.1f%%: the storage and loader keep the "
+        Bound{Verdict::kInput, fmt::format("input stall {:.1f}% of the measured time: the "
+                                           "loader cannot keep up; add workers or cheapen "
+                                           "decode",
+                                           figures.stall_share)};
+  } else if (compute_seconds > 0) {
+    evidence.input = Bound{Verdict::kAccelerator,
+                           fmt::format("input stall {:.1f}%: the storage and loader keep the "
                                        "emulated accelerator busy",
                                        figures.stall_share)};
   }
@@ -358,10 +359,10 @@ void add_comm_figures(Result& result, const Measurement& m, BoundEvidence& evide
                         {"backend", timeline.comm_backend}};
   if (exposed >= 100 * kBoundShare) {
     evidence.communication =
-        Bound{"communication",
-              strprintf("exposed communication %.1f%% of the step (communication in flight "
-                        "%.1f%%): the step waits on the network longer than it computes",
-                        exposed, share)};
+        Bound{Verdict::kCommunication,
+              fmt::format("exposed communication {:.1f}% of the step (communication in flight "
+                          "{:.1f}%): the step waits on the network longer than it computes",
+                          exposed, share)};
   }
 }
 
@@ -463,12 +464,12 @@ void derive_quality_input(Result& result, const TimelineTotals& training, double
   if (input.loader_samples_per_s > 0) {
     set_derived(result, "loader_throughput", input.loader_samples_per_s, "samples/s", "higher");
   }
-  evidence.input =
-      Bound{input.input_bound ? "input" : "-",
-            strprintf("input stall %.1f%% of training time (%s %.0f%%: %s)", input.stall_share,
-                      input.input_bound ? ">" : "<=", kInputStallBoundPct,
-                      input.input_bound ? "the loader cannot keep up; add workers or cheapen decode"
-                                        : "the loader keeps up")};
+  evidence.input = Bound{
+      input.input_bound ? Verdict::kInput : Verdict::kNone,
+      fmt::format("input stall {:.1f}% of training time ({} {:.0f}%: {})", input.stall_share,
+                  input.input_bound ? ">" : "<=", kInputStallBoundPct,
+                  input.input_bound ? "the loader cannot keep up; add workers or cheapen decode"
+                                    : "the loader keeps up")};
   apply_verdict(result, evidence);
 }
 

@@ -1,38 +1,7 @@
-// The dlbench command line: parsing and the subcommands.
+// The dlbench command line: one subcommand per file (cli/*_command.cc), wired here.
 #pragma once
 
-#include <map>
-#include <string>
-#include <vector>
-
-#include "core/problem.h"
-
 namespace dlbench {
-
-/// Problems named on a command line, and the key=value overrides that apply to all of them.
-struct TargetList {
-  std::vector<Problem> problems;
-  std::map<std::string, std::string> overrides;
-};
-
-/// Groups command-line tokens: a workload name or a quoted repro string starts a problem; a
-/// key=value after it belongs to it; a key=value before any problem is a global override.
-/// Throws Error when a key is given twice for one problem (also once globally and once for it).
-TargetList parse_targets(const std::vector<std::string>& tokens);
-
-/// Applies global overrides to every problem that accepts the key, then resolves each problem
-/// (validating it). Throws Error when a key fits none of the problems. `origins[i]`, when given
-/// and not empty, says where problem i was written ("suites/x.yaml:7"): its errors start with it.
-std::vector<Problem> resolve_all(const std::vector<Problem>& problems,
-                                 const std::map<std::string, std::string>& overrides,
-                                 const std::vector<std::string>& origins = {});
-
-/// `dlbench data list`: the catalog's data sets and whether each is present (checksums too
-/// when `verify`), as a table or JSON.
-int command_data_list(bool verify, const std::string& format);
-/// `dlbench data fetch`: fetches the named data sets (all when empty) that are absent or fail
-/// their checksums (all of them when `force`).
-int command_data_fetch(const std::vector<std::string>& names, bool force);
 
 /// Runs the command line; returns the exit status (0 ok, 1 a problem FAILED, 2 bad input).
 int run_cli(int argc, char** argv);

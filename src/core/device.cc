@@ -1,5 +1,6 @@
 #include "core/device.h"
 
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include "core/error.h"
@@ -49,8 +50,8 @@ std::unique_ptr<Device> Device::create(const std::string& spec) {
       throw Unsupported("CUDA device requested but no CUDA device is visible");
     }
     if (index >= static_cast<int>(torch::cuda::device_count())) {
-      throw Unsupported(strprintf("device cuda:%d requested but only %d CUDA device(s) visible",
-                                  index, static_cast<int>(torch::cuda::device_count())));
+      throw Unsupported(fmt::format("device cuda:{} requested but only {} CUDA device(s) visible",
+                                    index, static_cast<int>(torch::cuda::device_count())));
     }
     return make_cuda_device(index);
 #else

@@ -4,6 +4,7 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include "core/device.h"
@@ -93,10 +94,10 @@ nlohmann::json cuda_versions() {
   if (!torch::cuda::is_available()) out["reason"] = "no CUDA device visible";
   int version = 0;
   if (cudaDriverGetVersion(&version) == cudaSuccess) {
-    out["driver_api"] = strprintf("%d.%d", version / 1000, (version % 1000) / 10);
+    out["driver_api"] = fmt::format("{}.{}", version / 1000, (version % 1000) / 10);
   }
   if (cudaRuntimeGetVersion(&version) == cudaSuccess) {
-    out["runtime"] = strprintf("%d.%d", version / 1000, (version % 1000) / 10);
+    out["runtime"] = fmt::format("{}.{}", version / 1000, (version % 1000) / 10);
   }
   if (torch::cuda::cudnn_is_available()) {
     long cudnn = at::detail::getCUDAHooks().versionCuDNN();

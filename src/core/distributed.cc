@@ -1,6 +1,7 @@
 #include "core/distributed.h"
 
 #include <arpa/inet.h>
+#include <fmt/core.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,7 +37,8 @@ int env_int(const EnvLookup& env, const char* name, int fallback) {
   errno = 0;
   long parsed = std::strtol(value, &end, 10);
   if (errno != 0 || *end != '\0' || parsed < 0 || parsed > 1 << 24) {
-    throw Error(strprintf("environment variable %s=%s is not a rank count or index", name, value));
+    throw Error(
+        fmt::format("environment variable {}={} is not a rank count or index", name, value));
   }
   return static_cast<int>(parsed);
 }
@@ -93,12 +95,12 @@ RankInfo detect_rank(const EnvLookup& lookup) {
     int size_fallback = info.source == "slurm" ? env_int(env, "SLURM_NTASKS", -1) : -1;
     info.world_size = env_int(env, found->size, size_fallback);
     if (info.world_size < 1) {
-      throw Error(strprintf("%s is set but %s is not: cannot tell the world size", found->rank,
-                            found->size));
+      throw Error(fmt::format("{} is set but {} is not: cannot tell the world size", found->rank,
+                              found->size));
     }
     if (info.rank >= info.world_size) {
-      throw Error(strprintf("rank %d is not below the world size %d (%s, %s)", info.rank,
-                            info.world_size, found->rank, found->size));
+      throw Error(fmt::format("rank {} is not below the world size {} ({}, {})", info.rank,
+                              info.world_size, found->rank, found->size));
     }
     info.local_rank = env_int(env, found->local_rank, 0);
     if (*found->local_size) {
@@ -113,7 +115,7 @@ RankInfo detect_rank(const EnvLookup& lookup) {
 
   info.master_port = env_int(env, "MASTER_PORT", kDefaultMasterPort);
   if (info.master_port < 1 || info.master_port > 65535) {
-    throw Error(strprintf("MASTER_PORT=%d is not a TCP port", info.master_port));
+    throw Error(fmt::format("MASTER_PORT={} is not a TCP port", info.master_port));
   }
   info.master_addr = env_string(env, "MASTER_ADDR");
   if (info.master_addr.empty() && info.distributed()) {
@@ -132,10 +134,10 @@ RankInfo detect_rank(const EnvLookup& lookup) {
       // itself always sets it): the ranks meet on this host.
       info.master_addr = "127.0.0.1";
     } else {
-      throw Error(strprintf(
-          "%d ranks across hosts (%s) but MASTER_ADDR is not set: export MASTER_ADDR=<rank 0's "
+      throw Error(fmt::format(
+          "{} ranks across hosts ({}) but MASTER_ADDR is not set: export MASTER_ADDR=<rank 0's "
           "host> (mpirun -x MASTER_ADDR -x MASTER_PORT)",
-          info.world_size, info.source.c_str()));
+          info.world_size, info.source));
     }
   }
   if (info.master_addr.empty()) info.master_addr = "127.0.0.1";
@@ -217,7 +219,7 @@ const std::vector<std::string>& collective_names() {
 }
 
 double bus_factor(const std::string& collective, int ranks) {
-  if (ranks < 1) throw Error(strprintf("bus_factor: %d ranks", ranks));
+  if (ranks < 1) throw Error(fmt::format("bus_factor: {} ranks", ranks));
   double n = ranks;
   if (collective == "allreduce") return 2 * (n - 1) / n;
   if (collective == "allgather" || collective == "reduce_scatter" || collective == "all_to_all") {

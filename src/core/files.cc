@@ -1,6 +1,7 @@
 #include "core/files.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,9 +87,9 @@ std::string read_regular_file(const std::string& path, const std::string& what, 
   if (file.fd < 0) throw Error("cannot read " + name + ": " + file.problem);
   if (file.size > max_bytes) {
     ::close(file.fd);
-    throw Error(strprintf("cannot read %s: it has %s, more than the %s a %s may have", name.c_str(),
-                          format_bytes(static_cast<double>(file.size)).c_str(),
-                          format_bytes(static_cast<double>(max_bytes)).c_str(), what.c_str()));
+    throw Error(fmt::format("cannot read {}: it has {}, more than the {} a {} may have", name,
+                            format_bytes(static_cast<double>(file.size)),
+                            format_bytes(static_cast<double>(max_bytes)), what));
   }
   std::string text;
   text.reserve(static_cast<size_t>(file.size));
@@ -119,9 +120,9 @@ json parse_json_text(const std::string& text, const std::string& origin) {
     if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
         depth >= kMaxJsonDepth) {
       throw Error(
-          strprintf("%s is not valid JSON for dlbench: arrays and objects nest deeper "
-                    "than %d levels",
-                    origin.c_str(), kMaxJsonDepth));
+          fmt::format("{} is not valid JSON for dlbench: arrays and objects nest deeper "
+                      "than {} levels",
+                      origin, kMaxJsonDepth));
     }
     return true;
   };

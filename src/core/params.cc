@@ -1,5 +1,6 @@
 #include "core/params.h"
 
+#include <fmt/core.h>
 #include <optional>
 
 #include <algorithm>
@@ -88,8 +89,8 @@ std::vector<int64_t> parse_tuple(const std::string& value, size_t dims) {
     throw Error("malformed tuple " + single_quoted(value) + ": expected N, NxN or NxNxN");
   if (values->size() == 1) return std::vector<int64_t>(dims, values->front());
   if (values->size() != dims) {
-    throw Error(strprintf("tuple %s has %zu entries; this problem has %zu spatial dimensions",
-                          single_quoted(value).c_str(), values->size(), dims));
+    throw Error(fmt::format("tuple {} has {} entries; this problem has {} spatial dimensions",
+                            single_quoted(value), values->size(), dims));
   }
   return *values;
 }
@@ -105,15 +106,15 @@ ParamSpec ParamSpec::text(std::string name, std::string default_value, std::stri
 
 std::string ParamSpec::normalize(const std::string& raw, const std::string& workload) const {
   auto fail = [&](const std::string& why) -> Error {
-    return Error(strprintf("%s: bad value %s for parameter '%s': %s", workload.c_str(),
-                           single_quoted(raw).c_str(), name.c_str(), why.c_str()));
+    return Error(fmt::format("{}: bad value {} for parameter '{}': {}", workload,
+                             single_quoted(raw), name, why));
   };
   if (raw.empty()) throw fail("empty value");
   if (raw.find_first_of(" \t\n") != std::string::npos) throw fail("values may not contain spaces");
   auto check_range = [&](double value) {
     if (value < min_value || value > max_value) {
-      throw fail(strprintf("must be in [%s, %s]", format_number(min_value).c_str(),
-                           format_number(max_value).c_str()));
+      throw fail(
+          fmt::format("must be in [{}, {}]", format_number(min_value), format_number(max_value)));
     }
   };
   switch (type) {

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

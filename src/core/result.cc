@@ -1,6 +1,7 @@
 #include "core/result.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,32 @@ Status parse_status(const std::string& name) {
     if (status_name(s) == name) return s;
   }
   throw Error("unknown status '" + name + "'");
+}
+
+namespace {
+
+constexpr std::pair<Verdict, const char*> kVerdicts[] = {
+    {Verdict::kCompute, "compute"}, {Verdict::kMemory, "memory"},
+    {Verdict::kLatency, "latency"}, {Verdict::kNeither, "neither"},
+    {Verdict::kUnknown, "unknown"}, {Verdict::kCommunication, "communication"},
+    {Verdict::kInput, "input"},     {Verdict::kAccelerator, "accelerator"},
+    {Verdict::kNone, "-"},
+};
+
+}  // namespace
+
+std::string verdict_name(Verdict verdict) {
+  for (const auto& [value, name] : kVerdicts) {
+    if (value == verdict) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Verdict> parse_verdict(const std::string& name) {
+  for (const auto& [value, text] : kVerdicts) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
 }
 
 void Result::set_metric(const std::string& name, double value, const std::string& unit,
@@ -113,7 +140,7 @@ json object_field(const json& record, const char* key) {
   if (!record.contains(key)) return json::object();
   const json& value = record[key];
   if (!value.is_object()) {
-    throw Error(strprintf("'%s' must be an object, not %s", key, json_kind(value).c_str()));
+    throw Error(fmt::format("'{}' must be an object, not {}", key, json_kind(value)));
   }
   return value;
 }
@@ -125,9 +152,8 @@ json list_of_objects(const json& record, const char* key) {
   bool valid = value.is_array() &&
                std::all_of(value.begin(), value.end(), [](const json& e) { return e.is_object(); });
   if (!valid) {
-    throw Error(
-        strprintf("'%s' must be a list of objects, not %s", key,
-                  value.is_array() ? "a list holding other values" : json_kind(value).c_str()));
+    throw Error(fmt::format("'{}' must be a list of objects, not {}", key,
+                            value.is_array() ? "a list holding other values" : json_kind(value)));
   }
   return value;
 }
@@ -202,7 +228,8 @@ json to_json(const Result& r) {
                 {"bandwidth", ceiling_json(r.bandwidth_ceiling)},
                 {"theoretical_compute", ceiling_json(r.theoretical_compute_ceiling)},
                 {"theoretical_bandwidth", ceiling_json(r.theoretical_bandwidth_ceiling)}}},
-              {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
+              {"bound", r.bound ? json{{"verdict", verdict_name(r.bound->verdict)},
+                                       {"detail", r.bound->detail}}
                                 : json(nullptr)},
               {"run", r.run},
               {"notes", r.notes}};
@@ -267,7 +294,10 @@ Result result_from_json(const json& j) {
           ceiling_from_json(j["ceilings"].value("theoretical_bandwidth", json(nullptr)));
     }
     if (j.contains("bound") && j["bound"].is_object()) {
-      r.bound = Bound{j["bound"].value("verdict", ""), j["bound"].value("detail", "")};
+      std::string verdict = j["bound"].value("verdict", "");
+      std::optional<Verdict> parsed = parse_verdict(verdict);
+      if (!parsed) throw Error("unknown bound verdict " + single_quoted(verdict));
+      r.bound = Bound{*parsed, j["bound"].value("detail", "")};
     }
     r.breakdown = list_of_objects(j, "breakdown");
     r.ranks = list_of_objects(j, "ranks");

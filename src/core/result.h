@@ -34,10 +34,30 @@ struct Metric {
   std::vector<double> samples;  ///< raw samples (step_time and device_time only)
 };
 
-/// Which limit explains a problem's step time (see docs/metrics.md, "Bound verdict").
+/// Which limit explains a problem's step time (see docs/metrics.md, "Bound verdict"). Prints
+/// and parses as the strings results keep: "compute", "memory", "latency", "neither",
+/// "unknown", "communication", "input", "accelerator", and "-" when the evidence names none.
+enum class Verdict {
+  kCompute,
+  kMemory,
+  kLatency,
+  kNeither,
+  kUnknown,
+  kCommunication,
+  kInput,
+  kAccelerator,
+  kNone,
+};
+
+/// The name results keep for `verdict` ("memory").
+std::string verdict_name(Verdict verdict);
+/// The verdict named `name`; nullopt for any other text.
+std::optional<Verdict> parse_verdict(const std::string& name);
+
+/// A verdict and the evidence behind it.
 struct Bound {
-  std::string verdict;  ///< "compute", "memory" or "latency" (neither ceiling explains the time)
-  std::string detail;   ///< the shares of both ceilings that led to the verdict
+  Verdict verdict = Verdict::kUnknown;
+  std::string detail;  ///< the shares of the ceilings (or the waits) that led to the verdict
 };
 
 /// Everything known about one problem's run.

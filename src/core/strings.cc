@@ -1,9 +1,9 @@
 #include "core/strings.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -101,11 +101,11 @@ std::string printable(const std::string& text, size_t max_bytes) {
       out.append(text, i, length);
       i += length;
     } else {
-      out += strprintf("\\x%02X", c);
+      out += fmt::format("\\x{:02X}", c);
       ++i;
     }
   }
-  if (end < text.size()) out += strprintf("... (%zu bytes)", text.size());
+  if (end < text.size()) out += fmt::format("... ({} bytes)", text.size());
   return out;
 }
 
@@ -183,25 +183,12 @@ std::optional<double> parse_seconds(const std::string& text) {
   return parse_double(text);
 }
 
-std::string strprintf(const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  va_list copy;
-  va_copy(copy, args);
-  int size = std::vsnprintf(nullptr, 0, format, copy);
-  va_end(copy);
-  std::string out(size > 0 ? static_cast<size_t>(size) : 0, '\0');
-  if (size > 0) std::vsnprintf(out.data(), out.size() + 1, format, args);
-  va_end(args);
-  return out;
-}
-
 namespace {
 std::string three_significant(double value) {
   double magnitude = std::fabs(value);
-  if (magnitude >= 100) return strprintf("%.0f", value);
-  if (magnitude >= 10) return strprintf("%.1f", value);
-  return strprintf("%.2f", value);
+  if (magnitude >= 100) return fmt::format("{:.0f}", value);
+  if (magnitude >= 10) return fmt::format("{:.1f}", value);
+  return fmt::format("{:.2f}", value);
 }
 }  // namespace
 
@@ -236,18 +223,18 @@ std::string format_bytes(double bytes) {
     bytes /= 1024.0;
     ++unit;
   }
-  return unit == 0 ? strprintf("%.0f B", bytes) : three_significant(bytes) + " " + kUnits[unit];
+  return unit == 0 ? fmt::format("{:.0f} B", bytes) : three_significant(bytes) + " " + kUnits[unit];
 }
 
 std::string format_number(double value) {
   if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    return strprintf("%lld", static_cast<long long>(value));
+    return fmt::format("{}", static_cast<long long>(value));
   }
   for (int precision = 1; precision <= 17; ++precision) {
-    std::string text = strprintf("%.*g", precision, value);
+    std::string text = fmt::format("{:.{}g}", value, precision);
     if (std::strtod(text.c_str(), nullptr) == value) return text;
   }
-  return strprintf("%.17g", value);
+  return fmt::format("{:.17g}", value);
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {

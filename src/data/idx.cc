@@ -4,6 +4,7 @@
 // most a gzip file of that size can hold (deflate expands at most ~1032:1) before allocating.
 #include "data/idx.h"
 
+#include <fmt/core.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -66,7 +67,7 @@ class ByteSource {
     if (file_ == nullptr) {
       const int error = errno;
       ::close(fd);
-      throw Error(strprintf("%s: cannot open: %s", path.c_str(), std::strerror(error)));
+      throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(error)));
     }
     const size_t got = std::fread(buffer_, 1, 2, file_);
     gzip_ = got == 2 && buffer_[0] == 0x1F && buffer_[1] == 0x8B;
@@ -143,9 +144,9 @@ class ByteSource {
       }
       if (stream_.avail_in == 0 && refill() == 0) {
         throw Error(
-            strprintf("%s: truncated gzip file: the compressed stream ends early (after "
-                      "%llu decompressed bytes)",
-                      path_.c_str(), static_cast<unsigned long long>(total_out_ + done)));
+            fmt::format("{}: truncated gzip file: the compressed stream ends early (after "
+                        "{} decompressed bytes)",
+                        path_, static_cast<unsigned long long>(total_out_ + done)));
       }
       const size_t chunk = std::min<size_t>(n - done, size_t{1} << 30);
       stream_.next_out = out + done;
@@ -155,14 +156,14 @@ class ByteSource {
       if (status == Z_STREAM_END) {
         member_ended_ = true;
       } else if (status == Z_DATA_ERROR) {
-        throw Error(strprintf("%s: corrupt gzip data: %s (after %llu decompressed bytes)",
-                              path_.c_str(), stream_.msg ? stream_.msg : "invalid data",
-                              static_cast<unsigned long long>(total_out_ + done)));
+        throw Error(fmt::format("{}: corrupt gzip data: {} (after {} decompressed bytes)", path_,
+                                stream_.msg ? stream_.msg : "invalid data",
+                                static_cast<unsigned long long>(total_out_ + done)));
       } else if (status == Z_MEM_ERROR) {
         throw Error(path_ + ": zlib ran out of memory");
       } else if (status != Z_OK && status != Z_BUF_ERROR) {
-        throw Error(strprintf("%s: gzip error %d: %s", path_.c_str(), status,
-                              stream_.msg ? stream_.msg : "unknown"));
+        throw Error(fmt::format("{}: gzip error {}: {}", path_, status,
+                                stream_.msg ? stream_.msg : "unknown"));
       }
     }
     total_out_ += done;
@@ -192,7 +193,7 @@ void write_all(std::FILE* file, gzFile gz, const std::string& path, const uint8_
     const bool ok = gz != nullptr
                         ? gzwrite(gz, data, static_cast<unsigned>(chunk)) == static_cast<int>(chunk)
                         : std::fwrite(data, 1, chunk, file) == chunk;
-    if (!ok) throw Error(strprintf("%s: write error: %s", path.c_str(), std::strerror(errno)));
+    if (!ok) throw Error(fmt::format("{}: write error: {}", path, std::strerror(errno)));
     data += chunk;
     size -= chunk;
   }
@@ -215,41 +216,39 @@ torch::Tensor read_idx(const std::string& path) {
   const size_t got_magic = source.read(magic, 4);
   if (got_magic < 4) {
     throw Error(
-        strprintf("%s: truncated: the %s has %zu bytes, less than the 4-byte IDX magic "
-                  "number",
-                  path.c_str(), what, got_magic));
+        fmt::format("{}: truncated: the {} has {} bytes, less than the 4-byte IDX magic "
+                    "number",
+                    path, what, got_magic));
   }
   if (magic[0] != 0 || magic[1] != 0) {
     uint8_t head[12];  // enough to recognise a PNG signature or text
     std::memcpy(head, magic, 4);
     const size_t more = source.read(head + 4, 8);
     const std::string kind = describe_content(head, 4 + more);
-    throw header_error(
-        strprintf("%s: not an IDX file: the magic number must start with two zero bytes, "
-                  "found 0x%02X 0x%02X%s",
-                  path.c_str(), magic[0], magic[1],
-                  kind.empty() ? "" : (" (the content looks like " + kind + ")").c_str()));
+    throw header_error(fmt::format(
+        "{}: not an IDX file: the magic number must start with two zero bytes, "
+        "found 0x{:02X} 0x{:02X}{}",
+        path, magic[0], magic[1], kind.empty() ? "" : (" (the content looks like " + kind + ")")));
   }
   const IdxType* type = idx_type_by_code(magic[2]);
   if (type == nullptr) {
     throw header_error(
-        strprintf("%s: unknown IDX type code 0x%02X (known: 0x08 uint8, 0x09 int8, 0x0B "
-                  "int16, 0x0C int32, 0x0D float32, 0x0E float64)",
-                  path.c_str(), magic[2]));
+        fmt::format("{}: unknown IDX type code 0x{:02X} (known: 0x08 uint8, 0x09 int8, 0x0B "
+                    "int16, 0x0C int32, 0x0D float32, 0x0E float64)",
+                    path, magic[2]));
   }
   const int dims = magic[3];
   if (dims < 1 || dims > 8) {
-    throw header_error(
-        strprintf("%s: IDX dimension count %d out of range 1..8", path.c_str(), dims));
+    throw header_error(fmt::format("{}: IDX dimension count {} out of range 1..8", path, dims));
   }
   uint8_t size_bytes[32];
   const size_t header_sizes = static_cast<size_t>(dims) * 4;
   const size_t got_sizes = source.read(size_bytes, header_sizes);
   if (got_sizes < header_sizes) {
     throw header_error(
-        strprintf("%s: truncated: the header declares %d dimensions but the %s ends after "
-                  "%zu of their %zu size bytes",
-                  path.c_str(), dims, what, got_sizes, header_sizes));
+        fmt::format("{}: truncated: the header declares {} dimensions but the {} ends after "
+                    "{} of their {} size bytes",
+                    path, dims, what, got_sizes, header_sizes));
   }
   std::vector<int64_t> shape;
   int64_t count = 1;
@@ -259,8 +258,8 @@ torch::Tensor read_idx(const std::string& path) {
     const uint32_t dim =
         (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | uint32_t{b[3]};
     if (dim > 0x7FFFFFFFu) {
-      throw header_error(strprintf("%s: corrupt header: dimension %d has size %u (above 2^31 - 1)",
-                                   path.c_str(), d, dim));
+      throw header_error(fmt::format(
+          "{}: corrupt header: dimension {} has size {} (above 2^31 - 1)", path, d, dim));
     }
     shape.push_back(dim);
     overflow = overflow || __builtin_mul_overflow(count, int64_t{dim}, &count);
@@ -268,31 +267,29 @@ torch::Tensor read_idx(const std::string& path) {
   int64_t data_bytes = 0;
   overflow = overflow || __builtin_mul_overflow(count, int64_t{type->size}, &data_bytes);
   const std::string declared =
-      strprintf("header says %s %s values (%lld bytes)", shape_text(shape).c_str(), type->name,
-                static_cast<long long>(data_bytes));
+      fmt::format("header says {} {} values ({} bytes)", shape_text(shape), type->name, data_bytes);
   const int64_t header_bytes = 4 + 4 * dims;
   if (overflow) {
-    throw header_error(strprintf("%s: corrupt header: the sizes %s overflow 64 bits", path.c_str(),
-                                 shape_text(shape).c_str()));
+    throw header_error(
+        fmt::format("{}: corrupt header: the sizes {} overflow 64 bits", path, shape_text(shape)));
   }
   if (!source.gzip() && header_bytes + data_bytes != size) {
     const int64_t actual = size - header_bytes;
-    throw Error(strprintf("%s: %s: %s, the file has %lld bytes of data", path.c_str(),
-                          actual < data_bytes ? "truncated" : "trailing bytes after the data",
-                          declared.c_str(), static_cast<long long>(actual)));
+    throw Error(fmt::format("{}: {}: {}, the file has {} bytes of data", path,
+                            actual < data_bytes ? "truncated" : "trailing bytes after the data",
+                            declared, actual));
   }
   if (source.gzip() && data_bytes / kMaxDeflateRatio > size + (int64_t{1} << 20)) {
     throw header_error(
-        strprintf("%s: corrupt header or truncated file: %s, more than a %lld-byte gzip "
-                  "file can hold",
-                  path.c_str(), declared.c_str(), static_cast<long long>(size)));
+        fmt::format("{}: corrupt header or truncated file: {}, more than a {}-byte gzip "
+                    "file can hold",
+                    path, declared, size));
   }
   if (source.gzip() && data_bytes > kMaxGzipDataBytes) {
     throw header_error(
-        strprintf("%s: corrupt header or file too large: %s, more than the %s of "
-                  "decompressed data a gzip IDX file may hold",
-                  path.c_str(), declared.c_str(),
-                  format_bytes(static_cast<double>(kMaxGzipDataBytes)).c_str()));
+        fmt::format("{}: corrupt header or file too large: {}, more than the {} of "
+                    "decompressed data a gzip IDX file may hold",
+                    path, declared, format_bytes(static_cast<double>(kMaxGzipDataBytes))));
   }
   torch::Tensor tensor;
   size_t got = 0;
@@ -321,8 +318,7 @@ torch::Tensor read_idx(const std::string& path) {
     }
   }
   if (static_cast<int64_t>(got) < data_bytes) {
-    throw Error(
-        strprintf("%s: truncated: %s, the %s has %zu", path.c_str(), declared.c_str(), what, got));
+    throw Error(fmt::format("{}: truncated: {}, the {} has {}", path, declared, what, got));
   }
   auto* data = static_cast<uint8_t*>(tensor.data_ptr());
   if (source.gzip()) {
@@ -332,9 +328,9 @@ torch::Tensor read_idx(const std::string& path) {
     for (size_t n; (n = source.read(extra, sizeof extra)) > 0;) extra_bytes += n;
     if (extra_bytes > 0) {
       throw Error(
-          strprintf("%s: trailing bytes after the data: %s, the decompressed data has "
-                    "%llu more",
-                    path.c_str(), declared.c_str(), static_cast<unsigned long long>(extra_bytes)));
+          fmt::format("{}: trailing bytes after the data: {}, the decompressed data has "
+                      "{} more",
+                      path, declared, static_cast<unsigned long long>(extra_bytes)));
     }
   }
   swap_big_endian(data, count, type->size);
@@ -345,19 +341,18 @@ void write_idx(const std::string& path, const torch::Tensor& tensor, bool gzip) 
   const IdxType* type = idx_type_by_dtype(tensor.scalar_type());
   if (type == nullptr) {
     throw Error(
-        strprintf("%s: IDX cannot store dtype %s (uint8, int8, int16, int32, float32, "
-                  "float64 only)",
-                  path.c_str(), std::string(c10::toString(tensor.scalar_type())).c_str()));
+        fmt::format("{}: IDX cannot store dtype {} (uint8, int8, int16, int32, float32, "
+                    "float64 only)",
+                    path, std::string(c10::toString(tensor.scalar_type()))));
   }
   if (tensor.dim() < 1 || tensor.dim() > 8) {
-    throw Error(strprintf("%s: IDX stores 1..8 dimensions, the tensor has %d", path.c_str(),
-                          static_cast<int>(tensor.dim())));
+    throw Error(fmt::format("{}: IDX stores 1..8 dimensions, the tensor has {}", path,
+                            static_cast<int>(tensor.dim())));
   }
   std::vector<uint8_t> header = {0, 0, type->code, static_cast<uint8_t>(tensor.dim())};
   for (int64_t size : tensor.sizes()) {
     if (size > 0x7FFFFFFF) {
-      throw Error(strprintf("%s: IDX sizes must be below 2^31, got %lld", path.c_str(),
-                            static_cast<long long>(size)));
+      throw Error(fmt::format("{}: IDX sizes must be below 2^31, got {}", path, size));
     }
     for (int shift = 24; shift >= 0; shift -= 8) header.push_back((size >> shift) & 0xFF);
   }
@@ -374,7 +369,7 @@ void write_idx(const std::string& path, const torch::Tensor& tensor, bool gzip) 
     file = std::fopen(path.c_str(), "wb");
   }
   if (file == nullptr && gz == nullptr) {
-    throw Error(strprintf("%s: cannot create: %s", path.c_str(), std::strerror(errno)));
+    throw Error(fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
   }
   try {
     write_all(file, gz, path, header.data(), header.size());
@@ -385,23 +380,21 @@ void write_idx(const std::string& path, const torch::Tensor& tensor, bool gzip) 
     throw;
   }
   const bool closed = gz != nullptr ? gzclose(gz) == Z_OK : std::fclose(file) == 0;
-  if (!closed)
-    throw Error(strprintf("%s: write error on close: %s", path.c_str(), std::strerror(errno)));
+  if (!closed) throw Error(fmt::format("{}: write error on close: {}", path, std::strerror(errno)));
 }
 
 IdxPair read_idx_pair(const std::string& images_path, const std::string& labels_path) {
   IdxPair pair{read_idx(images_path), read_idx(labels_path)};
   if (pair.labels.dim() != 1) {
-    throw Error(strprintf("%s: labels must be one-dimensional, the file has %d dimensions",
-                          labels_path.c_str(), static_cast<int>(pair.labels.dim())));
+    throw Error(fmt::format("{}: labels must be one-dimensional, the file has {} dimensions",
+                            labels_path, static_cast<int>(pair.labels.dim())));
   }
   if (pair.labels.is_floating_point()) {
     throw Error(labels_path + ": labels must have an integer type, the file holds floats");
   }
   if (pair.images.size(0) != pair.labels.size(0)) {
-    throw Error(strprintf("%s: %lld images but %s has %lld labels", images_path.c_str(),
-                          static_cast<long long>(pair.images.size(0)), labels_path.c_str(),
-                          static_cast<long long>(pair.labels.size(0))));
+    throw Error(fmt::format("{}: {} images but {} has {} labels", images_path, pair.images.size(0),
+                            labels_path, pair.labels.size(0)));
   }
   return pair;
 }

@@ -5,6 +5,7 @@
 // setjmp only plain C locals live, so the jump skips no C++ destructor.
 #include "data/image.h"
 
+#include <fmt/core.h>
 #include <jpeglib.h>
 #include <png.h>
 #include <sys/stat.h>
@@ -48,16 +49,16 @@ std::string content_or_unknown(const std::vector<uint8_t>& bytes) {
 // Checks an image tensor for the encoders and returns it as contiguous uint8 [H, W, C].
 torch::Tensor encodable(const torch::Tensor& image, const char* format) {
   if (image.scalar_type() != torch::kUInt8) {
-    throw Error(strprintf("encode_%s: the image must be uint8, got %s", format,
-                          std::string(c10::toString(image.scalar_type())).c_str()));
+    throw Error(fmt::format("encode_{}: the image must be uint8, got {}", format,
+                            std::string(c10::toString(image.scalar_type()))));
   }
   torch::Tensor hwc = image.dim() == 2 ? image.unsqueeze(2) : image;
   if (hwc.dim() != 3 || (hwc.size(2) != 1 && hwc.size(2) != 3) || hwc.size(0) < 1 ||
       hwc.size(1) < 1 || hwc.size(0) > 65535 || hwc.size(1) > 65535) {
     throw Error(
-        strprintf("encode_%s: the image must be [H, W] or [H, W, 1|3] with 1 <= H, W <= "
-                  "65535, got %d dimensions",
-                  format, static_cast<int>(image.dim())));
+        fmt::format("encode_{}: the image must be [H, W] or [H, W, 1|3] with 1 <= H, W <= "
+                    "65535, got {} dimensions",
+                    format, static_cast<int>(image.dim())));
   }
   return hwc.cpu().contiguous();
 }
@@ -310,9 +311,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes)
   const int fd = open_data_file(path, &size);
   if (size > max_bytes) {
     ::close(fd);
-    throw Error(strprintf("%s: file too large (%s, at most %s accepted)", path.c_str(),
-                          format_bytes(static_cast<double>(size)).c_str(),
-                          format_bytes(static_cast<double>(max_bytes)).c_str()));
+    throw Error(fmt::format("{}: file too large ({}, at most {} accepted)", path,
+                            format_bytes(static_cast<double>(size)),
+                            format_bytes(static_cast<double>(max_bytes))));
   }
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
   size_t got = 0;
@@ -328,8 +329,8 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes)
   }
   ::close(fd);
   if (got != bytes.size()) {
-    throw Error(strprintf("%s: read error after %zu of %zu bytes%s%s", path.c_str(), got,
-                          bytes.size(), error ? ": " : "", error ? std::strerror(error) : ""));
+    throw Error(fmt::format("{}: read error after {} of {} bytes{}{}", path, got, bytes.size(),
+                            error ? ": " : "", error ? std::strerror(error) : ""));
   }
   return bytes;
 }
@@ -364,8 +365,8 @@ std::string describe_content(const uint8_t* bytes, size_t size) {
 
 torch::Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name) {
   if (!is_png(bytes)) {
-    throw Error(strprintf("%s: PNG: not a PNG image (no PNG signature; the content is %s)",
-                          name.c_str(), content_or_unknown(bytes).c_str()));
+    throw Error(fmt::format("{}: PNG: not a PNG image (no PNG signature; the content is {})", name,
+                            content_or_unknown(bytes)));
   }
   PngState state;
   state.data = bytes.data();
@@ -374,22 +375,22 @@ torch::Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& n
   uint32_t width = 0, height = 0;
   int channels = 0;
   if (!png_decode_into(&state, &pixels, &width, &height, &channels)) {
-    throw Error(strprintf("%s: PNG: %s", name.c_str(), state.message));
+    throw Error(fmt::format("{}: PNG: {}", name, state.message));
   }
   return pixels_to_tensor(pixels, width, height, channels);
 }
 
 torch::Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name) {
   if (!is_jpeg(bytes)) {
-    throw Error(strprintf("%s: JPEG: not a JPEG image (no JPEG start marker; the content is %s)",
-                          name.c_str(), content_or_unknown(bytes).c_str()));
+    throw Error(fmt::format("{}: JPEG: not a JPEG image (no JPEG start marker; the content is {})",
+                            name, content_or_unknown(bytes)));
   }
   JpegErrors errors;
   std::vector<uint8_t> pixels;
   uint32_t width = 0, height = 0;
   int channels = 0;
   if (!jpeg_decode_into(&errors, bytes.data(), bytes.size(), &pixels, &width, &height, &channels)) {
-    throw Error(strprintf("%s: JPEG: %s", name.c_str(), errors.message));
+    throw Error(fmt::format("{}: JPEG: {}", name, errors.message));
   }
   return pixels_to_tensor(pixels, width, height, channels);
 }
@@ -397,8 +398,8 @@ torch::Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& 
 torch::Tensor decode_image(const std::vector<uint8_t>& bytes, const std::string& name) {
   if (is_png(bytes)) return decode_png(bytes, name);
   if (is_jpeg(bytes)) return decode_jpeg(bytes, name);
-  throw Error(strprintf("%s: not a PNG or JPEG image (the content is %s)", name.c_str(),
-                        content_or_unknown(bytes).c_str()));
+  throw Error(fmt::format("{}: not a PNG or JPEG image (the content is {})", name,
+                          content_or_unknown(bytes)));
 }
 
 std::vector<uint8_t> encode_png(const torch::Tensor& image) {
@@ -408,14 +409,14 @@ std::vector<uint8_t> encode_png(const torch::Tensor& image) {
   state.output = &out;
   if (!png_encode_into(&state, hwc.data_ptr<uint8_t>(), static_cast<uint32_t>(hwc.size(1)),
                        static_cast<uint32_t>(hwc.size(0)), static_cast<int>(hwc.size(2)))) {
-    throw Error(strprintf("encode_png: libpng failed: %s", state.message));
+    throw Error(fmt::format("encode_png: libpng failed: {}", state.message));
   }
   return out;
 }
 
 std::vector<uint8_t> encode_jpeg(const torch::Tensor& image, int quality) {
   if (quality < 1 || quality > 100) {
-    throw Error(strprintf("encode_jpeg: quality must be 1..100, got %d", quality));
+    throw Error(fmt::format("encode_jpeg: quality must be 1..100, got {}", quality));
   }
   const torch::Tensor hwc = encodable(image, "jpeg");
   JpegErrors errors;
@@ -427,7 +428,7 @@ std::vector<uint8_t> encode_jpeg(const torch::Tensor& image, int quality) {
   std::vector<uint8_t> out;
   if (ok) out.assign(buffer, buffer + size);
   std::free(buffer);
-  if (!ok) throw Error(strprintf("encode_jpeg: libjpeg failed: %s", errors.message));
+  if (!ok) throw Error(fmt::format("encode_jpeg: libjpeg failed: {}", errors.message));
   return out;
 }
 
@@ -435,8 +436,8 @@ std::vector<uint8_t> encode_jpeg(const torch::Tensor& image, int quality) {
 
 ImageFolder read_image_folder(const std::string& root, const ImageFolderOptions& options) {
   if (options.channels != 0 && options.channels != 1 && options.channels != 3) {
-    throw Error(strprintf("%s: image folder: channels must be 0, 1 or 3, got %d", root.c_str(),
-                          options.channels));
+    throw Error(fmt::format("{}: image folder: channels must be 0, 1 or 3, got {}", root,
+                            options.channels));
   }
   if (options.height < 0 || options.width < 0) {
     throw Error(root + ": image folder: the required height and width must be >= 0");
@@ -457,9 +458,9 @@ ImageFolder read_image_folder(const std::string& root, const ImageFolderOptions&
       class_dirs.push_back(entry.path());
     } else {
       throw Error(
-          strprintf("%s: image folder: unexpected file at the top level (expected one "
-                    "sub-folder per class)",
-                    entry.path().string().c_str()));
+          fmt::format("{}: image folder: unexpected file at the top level (expected one "
+                      "sub-folder per class)",
+                      entry.path().string()));
     }
   }
   if (error) throw Error(root + ": image folder: cannot list: " + error.message());
@@ -476,8 +477,8 @@ ImageFolder read_image_folder(const std::string& root, const ImageFolderOptions&
       const std::string extension = lower_extension(entry.path());
       if (entry.is_directory(error) ||
           (extension != ".png" && extension != ".jpg" && extension != ".jpeg")) {
-        throw Error(strprintf("%s: image folder: not an image file (accepted: .png, .jpg, .jpeg)",
-                              entry.path().string().c_str()));
+        throw Error(fmt::format("{}: image folder: not an image file (accepted: .png, .jpg, .jpeg)",
+                                entry.path().string()));
       }
       const std::string problem = regular_file_problem(entry.path().string());
       if (!problem.empty()) throw Error(entry.path().string() + ": image folder: " + problem);
@@ -498,25 +499,23 @@ ImageFolder read_image_folder(const std::string& root, const ImageFolderOptions&
 
 torch::Tensor ImageFolder::load(int64_t index) const {
   if (index < 0 || index >= size()) {
-    throw Error(strprintf("%s: image folder: index %lld out of range (%lld images)", root_.c_str(),
-                          static_cast<long long>(index), static_cast<long long>(size())));
+    throw Error(
+        fmt::format("{}: image folder: index {} out of range ({} images)", root_, index, size()));
   }
   const std::string& path = files_[static_cast<size_t>(index)];
   const std::vector<uint8_t> bytes = read_file_bytes(path, int64_t{1} << 30);
   const bool png_name = lower_extension(path) == ".png";
   if (png_name ? !is_png(bytes) : !is_jpeg(bytes)) {
-    throw Error(strprintf("%s: the content is %s, not the %s image its extension says",
-                          path.c_str(), content_or_unknown(bytes).c_str(),
-                          png_name ? "PNG" : "JPEG"));
+    throw Error(fmt::format("{}: the content is {}, not the {} image its extension says", path,
+                            content_or_unknown(bytes), png_name ? "PNG" : "JPEG"));
   }
   torch::Tensor image = png_name ? decode_png(bytes, path) : decode_jpeg(bytes, path);
   if ((options_.height > 0 && image.size(0) != options_.height) ||
       (options_.width > 0 && image.size(1) != options_.width)) {
-    throw Error(strprintf(
-        "%s: image is %lldx%lld (height x width), the folder requires %lldx%lld", path.c_str(),
-        static_cast<long long>(image.size(0)), static_cast<long long>(image.size(1)),
-        static_cast<long long>(options_.height > 0 ? options_.height : image.size(0)),
-        static_cast<long long>(options_.width > 0 ? options_.width : image.size(1))));
+    throw Error(fmt::format("{}: image is {}x{} (height x width), the folder requires {}x{}", path,
+                            image.size(0), image.size(1),
+                            options_.height > 0 ? options_.height : image.size(0),
+                            options_.width > 0 ? options_.width : image.size(1)));
   }
   if (options_.channels == 3 && image.size(2) == 1) {
     image = image.expand({image.size(0), image.size(1), 3}).contiguous();

@@ -4,6 +4,7 @@
 // of filling memory. See docs/input-pipeline.md.
 #include "data/loader.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -169,15 +170,14 @@ Loader::Loader(std::shared_ptr<const BatchSource> source, LoaderOptions options)
     : source_(std::move(source)), options_(options), impl_(std::make_unique<Impl>()) {
   if (!source_) throw Error("loader: no data source");
   if (options_.batch_size < 1) {
-    throw Error(strprintf("loader: batch_size=%lld: must be at least 1",
-                          static_cast<long long>(options_.batch_size)));
+    throw Error(fmt::format("loader: batch_size={}: must be at least 1", options_.batch_size));
   }
   if (options_.workers < 0) {
-    throw Error(
-        strprintf("loader: workers=%d: must be 0 (load on the caller) or more", options_.workers));
+    throw Error(fmt::format("loader: workers={}: must be 0 (load on the caller) or more",
+                            options_.workers));
   }
   if (options_.prefetch < 0) {
-    throw Error(strprintf("loader: prefetch=%d: must be 0 or more", options_.prefetch));
+    throw Error(fmt::format("loader: prefetch={}: must be 0 or more", options_.prefetch));
   }
   Impl& impl = *impl_;
   impl.source = source_.get();
@@ -320,10 +320,9 @@ TensorSource::TensorSource(std::vector<torch::Tensor> tensors, std::string descr
     }
     if (rows >= 0 && tensor.size(0) != rows) {
       throw Error(
-          strprintf("tensor source '%s': tensors disagree on the sample count (%lld vs "
-                    "%lld)",
-                    description_.c_str(), static_cast<long long>(rows),
-                    static_cast<long long>(tensor.size(0))));
+          fmt::format("tensor source '{}': tensors disagree on the sample count ({} vs "
+                      "{})",
+                      description_, rows, tensor.size(0)));
     }
     rows = tensor.size(0);
     tensors_.push_back(tensor.to(torch::kCPU).contiguous());
@@ -337,9 +336,8 @@ Batch TensorSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/)
   const int64_t rows = size();
   for (int64_t index : indices) {
     if (index < 0 || index >= rows) {
-      throw Error(strprintf("tensor source '%s': sample %lld out of range [0, %lld)",
-                            description_.c_str(), static_cast<long long>(index),
-                            static_cast<long long>(rows)));
+      throw Error(fmt::format("tensor source '{}': sample {} out of range [0, {})", description_,
+                              index, rows));
     }
   }
   for (const torch::Tensor& tensor : tensors_) {

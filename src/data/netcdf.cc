@@ -15,6 +15,7 @@
 #include "data/netcdf.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -154,10 +155,9 @@ class HeaderCursor {
   const uint8_t* take(int64_t n, const std::string& what) {
     if (n < 0 || n > left()) {
       throw Error(
-          strprintf("%s: truncated header: %s needs %lld bytes at offset %lld, the file "
-                    "has %lld bytes",
-                    path_.c_str(), what.c_str(), static_cast<long long>(n),
-                    static_cast<long long>(position_), static_cast<long long>(file_size_)));
+          fmt::format("{}: truncated header: {} needs {} bytes at offset {}, the file "
+                      "has {} bytes",
+                      path_, what, n, position_, file_size_));
     }
     const int64_t end = position_ + n;
     if (end > static_cast<int64_t>(buffer_.size())) load(end);
@@ -181,9 +181,8 @@ class HeaderCursor {
     const uint64_t value = unsigned_be(size, what);
     const uint64_t limit = size == 8 ? uint64_t{0x7FFFFFFFFFFFFFFF} : uint64_t{0x7FFFFFFF};
     if (value > limit) {
-      throw Error(strprintf("%s: corrupt header: %s is negative (0x%llx) at offset %lld",
-                            path_.c_str(), what.c_str(), static_cast<unsigned long long>(value),
-                            static_cast<long long>(position_ - size)));
+      throw Error(fmt::format("{}: corrupt header: {} is negative (0x{:x}) at offset {}", path_,
+                              what, static_cast<unsigned long long>(value), position_ - size));
     }
     return static_cast<int64_t>(value);
   }
@@ -192,10 +191,10 @@ class HeaderCursor {
   int64_t count(const std::string& what, int64_t min_bytes) {
     const int64_t n = non_negative(what);
     if (n > left() / min_bytes) {
-      throw Error(strprintf(
-          "%s: corrupt header: %s is %lld, more than the %lld bytes left in "
-          "the file can hold",
-          path_.c_str(), what.c_str(), static_cast<long long>(n), static_cast<long long>(left())));
+      throw Error(
+          fmt::format("{}: corrupt header: {} is {}, more than the {} bytes left in "
+                      "the file can hold",
+                      path_, what, n, left()));
     }
     return n;
   }
@@ -206,7 +205,7 @@ class HeaderCursor {
     const uint64_t value = unsigned_be(size, what);
     const uint64_t limit = size == 8 ? uint64_t{0x7FFFFFFFFFFFFFFF} : uint64_t{0x7FFFFFFF};
     if (value > limit) {
-      throw Error(strprintf("%s: corrupt header: %s is negative", path_.c_str(), what.c_str()));
+      throw Error(fmt::format("{}: corrupt header: {} is negative", path_, what));
     }
     return static_cast<int64_t>(value);
   }
@@ -214,21 +213,19 @@ class HeaderCursor {
   std::string name(const std::string& what) {
     const int64_t length = non_negative(what + " name length");
     if (length == 0) {
-      throw Error(strprintf("%s: corrupt header: %s has an empty name (offset %lld)", path_.c_str(),
-                            what.c_str(), static_cast<long long>(position_)));
+      throw Error(fmt::format("{}: corrupt header: {} has an empty name (offset {})", path_, what,
+                              position_));
     }
     if (length > kMaxNameLength) {
       throw Error(
-          strprintf("%s: corrupt header: %s name is %lld bytes long, above the %lld-byte "
-                    "limit (offset %lld)",
-                    path_.c_str(), what.c_str(), static_cast<long long>(length),
-                    static_cast<long long>(kMaxNameLength), static_cast<long long>(position_)));
+          fmt::format("{}: corrupt header: {} name is {} bytes long, above the {}-byte "
+                      "limit (offset {})",
+                      path_, what, length, kMaxNameLength, position_));
     }
     const uint8_t* bytes = take(pad4(length), what + " name");
     std::string text(reinterpret_cast<const char*>(bytes), static_cast<size_t>(length));
     if (text.find('\0') != std::string::npos) {
-      throw Error(strprintf("%s: corrupt header: %s name contains a NUL byte", path_.c_str(),
-                            what.c_str()));
+      throw Error(fmt::format("{}: corrupt header: {} name contains a NUL byte", path_, what));
     }
     return text;
   }
@@ -245,8 +242,8 @@ class HeaderCursor {
           ::pread(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(done));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
-        throw Error(strprintf("%s: read error at offset %zu: %s", path_.c_str(), done,
-                              got < 0 ? std::strerror(errno) : "unexpected end of file"));
+        throw Error(fmt::format("{}: read error at offset {}: {}", path_, done,
+                                got < 0 ? std::strerror(errno) : "unexpected end of file"));
       }
       done += static_cast<size_t>(got);
     }
@@ -267,21 +264,21 @@ std::vector<NcAttribute> read_attributes(HeaderCursor& cursor, const std::string
   if (tag == kTagAbsent && count == 0) return {};
   if (tag != kTagAttribute) {
     throw Error(
-        strprintf("%s: corrupt header: expected the %s attribute list (tag 0x0C or "
-                  "absent), found tag 0x%X",
-                  path.c_str(), owner.c_str(), tag));
+        fmt::format("{}: corrupt header: expected the {} attribute list (tag 0x0C or "
+                    "absent), found tag 0x{:X}",
+                    path, owner, tag));
   }
   std::vector<NcAttribute> attributes;
   for (int64_t i = 0; i < count; ++i) {
     NcAttribute attribute;
-    const std::string label =
-        strprintf("%s attribute %lld", owner.c_str(), static_cast<long long>(i));
+    const std::string label = fmt::format("{} attribute {}", owner, i);
     attribute.name = cursor.name(label);
     const std::string named = owner + " attribute '" + attribute.name + "'";
     const uint32_t code = cursor.u32(named + " type");
     if (!valid_type_code(code, version)) {
-      throw Error(strprintf("%s: corrupt header: %s has unknown type code %u (CDF-%d knows 1..%d)",
-                            path.c_str(), named.c_str(), code, version, version == 5 ? 11 : 6));
+      throw Error(
+          fmt::format("{}: corrupt header: {} has unknown type code {} (CDF-{} knows 1..{})", path,
+                      named, code, version, version == 5 ? 11 : 6));
     }
     attribute.type = static_cast<NcType>(code);
     const int size = type_size(attribute.type);
@@ -373,8 +370,8 @@ void write_attributes(HeaderWriter& out, const std::vector<NcAttribute>& attribu
             break;
           }
           default:
-            throw Error(strprintf("%s: the writer does not handle attributes of type %s",
-                                  path.c_str(), nc_type_name(attribute.type).c_str()));
+            throw Error(fmt::format("{}: the writer does not handle attributes of type {}", path,
+                                    nc_type_name(attribute.type)));
         }
       }
     }
@@ -427,7 +424,7 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
 
   uint8_t head[8] = {0};
   const ssize_t got = ::pread(fd, head, sizeof head, 0);
-  if (got < 0) throw Error(strprintf("%s: read error: %s", path.c_str(), std::strerror(errno)));
+  if (got < 0) throw Error(fmt::format("{}: read error: {}", path, std::strerror(errno)));
   if (got >= 4 && std::memcmp(head, "\x89HDF", 4) == 0) {
     throw Error(path +
                 ": netCDF-4/HDF5 files are not supported by this reader; convert with "
@@ -435,14 +432,14 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
   }
   if (got < 4 || std::memcmp(head, "CDF", 3) != 0) {
     const std::string kind = describe_content(head, static_cast<size_t>(got));
-    throw Error(strprintf("%s: not a netCDF file: no 'CDF' magic number%s", path.c_str(),
-                          kind.empty() ? "" : (" (the content looks like " + kind + ")").c_str()));
+    throw Error(fmt::format("{}: not a netCDF file: no 'CDF' magic number{}", path,
+                            kind.empty() ? "" : (" (the content looks like " + kind + ")")));
   }
   if (head[3] != 1 && head[3] != 2 && head[3] != 5) {
     throw Error(
-        strprintf("%s: unknown netCDF classic version byte 0x%02X (known: 1 classic, 2 "
-                  "64-bit offset, 5 64-bit data)",
-                  path.c_str(), head[3]));
+        fmt::format("{}: unknown netCDF classic version byte 0x{:02X} (known: 1 classic, 2 "
+                    "64-bit offset, 5 64-bit data)",
+                    path, head[3]));
   }
   file.version_ = head[3];
   const int version = file.version_;
@@ -453,7 +450,7 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
   const uint64_t raw_records = cursor.unsigned_be(version == 5 ? 8 : 4, "record count");
   const bool streaming = version == 5 ? raw_records == ~uint64_t{0} : raw_records == 0xFFFFFFFFu;
   if (!streaming && raw_records > (version == 5 ? uint64_t{0x7FFFFFFFFFFFFFFF} : 0x7FFFFFFFu)) {
-    throw Error(strprintf("%s: corrupt header: record count is negative", path.c_str()));
+    throw Error(fmt::format("{}: corrupt header: record count is negative", path));
   }
 
   // Dimensions.
@@ -461,20 +458,19 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
   const int64_t dim_count = cursor.count("dimension count", 8);
   if (!(dim_tag == kTagAbsent && dim_count == 0) && dim_tag != kTagDimension) {
     throw Error(
-        strprintf("%s: corrupt header: expected the dimension list (tag 0x0A or absent), "
-                  "found tag 0x%X",
-                  path.c_str(), dim_tag));
+        fmt::format("{}: corrupt header: expected the dimension list (tag 0x0A or absent), "
+                    "found tag 0x{:X}",
+                    path, dim_tag));
   }
   int unlimited_id = -1;
   for (int64_t i = 0; i < dim_count; ++i) {
     NcDimension dimension;
-    dimension.name = cursor.name(strprintf("dimension %lld", static_cast<long long>(i)));
+    dimension.name = cursor.name(fmt::format("dimension {}", i));
     dimension.length = cursor.non_negative("dimension '" + dimension.name + "' length");
     if (dimension.length == 0) {
       if (unlimited_id >= 0) {
-        throw Error(strprintf("%s: corrupt header: two unlimited dimensions ('%s' and '%s')",
-                              path.c_str(), file.dimensions_[unlimited_id].name.c_str(),
-                              dimension.name.c_str()));
+        throw Error(fmt::format("{}: corrupt header: two unlimited dimensions ('{}' and '{}')",
+                                path, file.dimensions_[unlimited_id].name, dimension.name));
       }
       dimension.unlimited = true;
       unlimited_id = static_cast<int>(i);
@@ -489,35 +485,32 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
   const int64_t var_count = cursor.count("variable count", 16);
   if (!(var_tag == kTagAbsent && var_count == 0) && var_tag != kTagVariable) {
     throw Error(
-        strprintf("%s: corrupt header: expected the variable list (tag 0x0B or absent), "
-                  "found tag 0x%X",
-                  path.c_str(), var_tag));
+        fmt::format("{}: corrupt header: expected the variable list (tag 0x0B or absent), "
+                    "found tag 0x{:X}",
+                    path, var_tag));
   }
   for (int64_t i = 0; i < var_count; ++i) {
     NcVariable variable;
-    variable.name = cursor.name(strprintf("variable %lld", static_cast<long long>(i)));
+    variable.name = cursor.name(fmt::format("variable {}", i));
     const std::string named = "variable '" + variable.name + "'";
     const int64_t ndims = cursor.count(named + " dimension count", version == 5 ? 8 : 4);
     if (ndims > kMaxVarDims) {
-      throw Error(strprintf("%s: corrupt header: %s has %lld dimensions (at most %lld)",
-                            path.c_str(), named.c_str(), static_cast<long long>(ndims),
-                            static_cast<long long>(kMaxVarDims)));
+      throw Error(fmt::format("{}: corrupt header: {} has {} dimensions (at most {})", path, named,
+                              ndims, kMaxVarDims));
     }
     for (int64_t d = 0; d < ndims; ++d) {
       const int64_t id = cursor.non_negative(named + " dimension id");
       if (id >= dim_count) {
         throw Error(
-            strprintf("%s: corrupt header: %s uses dimension id %lld, the file has %lld "
-                      "dimensions",
-                      path.c_str(), named.c_str(), static_cast<long long>(id),
-                      static_cast<long long>(dim_count)));
+            fmt::format("{}: corrupt header: {} uses dimension id {}, the file has {} "
+                        "dimensions",
+                        path, named, id, dim_count));
       }
       if (id == unlimited_id && d != 0) {
         throw Error(
-            strprintf("%s: corrupt header: %s has the unlimited dimension '%s' in "
-                      "position %lld (it must come first)",
-                      path.c_str(), named.c_str(), file.dimensions_[id].name.c_str(),
-                      static_cast<long long>(d)));
+            fmt::format("{}: corrupt header: {} has the unlimited dimension '{}' in "
+                        "position {} (it must come first)",
+                        path, named, file.dimensions_[id].name, d));
       }
       variable.dimension_ids.push_back(static_cast<int>(id));
       variable.dimension_names.push_back(file.dimensions_[id].name);
@@ -526,8 +519,9 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
     variable.attributes = read_attributes(cursor, path, version, named);
     const uint32_t code = cursor.u32(named + " type");
     if (!valid_type_code(code, version)) {
-      throw Error(strprintf("%s: corrupt header: %s has unknown type code %u (CDF-%d knows 1..%d)",
-                            path.c_str(), named.c_str(), code, version, version == 5 ? 11 : 6));
+      throw Error(
+          fmt::format("{}: corrupt header: {} has unknown type code {} (CDF-{} knows 1..{})", path,
+                      named, code, version, version == 5 ? 11 : 6));
     }
     variable.type = static_cast<NcType>(code);
     // vsize is redundant (and capped for huge variables): the size is computed from the shape.
@@ -547,9 +541,9 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
       const int64_t length = file.dimensions_[variable.dimension_ids[d]].length;
       if (__builtin_mul_overflow(bytes, length, &bytes)) {
         throw Error(
-            strprintf("%s: corrupt header: variable '%s' is too large (size overflows 64 "
-                      "bits)",
-                      path.c_str(), variable.name.c_str()));
+            fmt::format("{}: corrupt header: variable '{}' is too large (size overflows 64 "
+                        "bits)",
+                        path, variable.name));
       }
     }
     slab_bytes.push_back(bytes);
@@ -582,23 +576,21 @@ NetcdfFile NetcdfFile::open(const std::string& path) {
     if (slab_bytes[v] == 0 || count == 0) continue;
     if (variable.begin < header_end) {
       throw Error(
-          strprintf("%s: corrupt header: variable '%s' data offset %lld lies inside the "
-                    "header (%lld bytes)",
-                    path.c_str(), variable.name.c_str(), static_cast<long long>(variable.begin),
-                    static_cast<long long>(header_end)));
+          fmt::format("{}: corrupt header: variable '{}' data offset {} lies inside the "
+                      "header ({} bytes)",
+                      path, variable.name, variable.begin, header_end));
     }
     int64_t end = 0;
     const bool overflow = __builtin_mul_overflow(count - 1, stride, &end) ||
                           __builtin_add_overflow(end, variable.begin, &end) ||
                           __builtin_add_overflow(end, slab_bytes[v], &end);
     if (overflow || end > file.file_size_) {
-      throw Error(strprintf(
-          "%s: truncated: variable '%s' (%s%s) needs bytes up to offset %lld, the file has %lld "
+      throw Error(fmt::format(
+          "{}: truncated: variable '{}' ({}{}) needs bytes up to offset {}, the file has {} "
           "bytes",
-          path.c_str(), variable.name.c_str(), nc_type_name(variable.type).c_str(),
-          variable.is_record ? strprintf(", %lld records", static_cast<long long>(count)).c_str()
-                             : "",
-          static_cast<long long>(overflow ? -1 : end), static_cast<long long>(file.file_size_)));
+          path, variable.name, nc_type_name(variable.type),
+          variable.is_record ? fmt::format(", {} records", count) : "", overflow ? -1 : end,
+          file.file_size_));
     }
   }
   return file;
@@ -618,9 +610,9 @@ const NcVariable& NetcdfFile::variable(const std::string& name) const {
     names.push_back(variable.name);
   }
   const std::string close = nearest(name, names);
-  throw Error(strprintf("%s: no variable '%s'%s (variables: %s)", path_.c_str(), name.c_str(),
-                        close.empty() ? "" : (", did you mean '" + close + "'?").c_str(),
-                        join(names, ", ").c_str()));
+  throw Error(fmt::format("{}: no variable '{}'{} (variables: {})", path_, name,
+                          close.empty() ? "" : (", did you mean '" + close + "'?"),
+                          join(names, ", ")));
 }
 
 torch::Tensor NetcdfFile::read(const std::string& name) const {
@@ -650,9 +642,8 @@ torch::Tensor NetcdfFile::read(const std::string& name) const {
                     static_cast<off_t>(offset + done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) {
-          throw Error(strprintf(
-              "%s: variable '%s': read error at offset %lld: %s", path_.c_str(), name.c_str(),
-              static_cast<long long>(offset + done),
+          throw Error(fmt::format(
+              "{}: variable '{}': read error at offset {}: {}", path_, name, offset + done,
               got < 0 ? std::strerror(errno) : "unexpected end of file (changed since opened?)"));
         }
         done += got;
@@ -667,8 +658,8 @@ torch::Tensor NetcdfFile::read(const std::string& name) const {
       return raw.to(torch::kInt64).bitwise_and(int64_t{0xFFFFFFFF});
     case NcType::kUInt64:
       if (raw.numel() > 0 && raw.lt(0).any().item<bool>()) {
-        throw Error(strprintf("%s: variable '%s': uint64 values above 2^63 - 1 are not supported",
-                              path_.c_str(), name.c_str()));
+        throw Error(fmt::format("{}: variable '{}': uint64 values above 2^63 - 1 are not supported",
+                                path_, name));
       }
       return raw;
     default:
@@ -711,19 +702,16 @@ torch::Tensor unpack_variable(const NcVariable& variable, const torch::Tensor& r
 torch::Tensor NetcdfFile::read_unpacked(const std::string& name) const {
   const NcVariable& variable = this->variable(name);
   if (variable.type == NcType::kChar) {
-    throw Error(
-        strprintf("%s: variable '%s' holds characters, not numbers", path_.c_str(), name.c_str()));
+    throw Error(fmt::format("{}: variable '{}' holds characters, not numbers", path_, name));
   }
   return unpack_variable(variable, read(name));
 }
 
 std::string NetcdfFile::describe() const {
-  std::string text = strprintf("%s: netCDF CDF-%d, %lld records\n", path_.c_str(), version_,
-                               static_cast<long long>(records_));
+  std::string text = fmt::format("{}: netCDF CDF-{}, {} records\n", path_, version_, records_);
   for (const NcDimension& dimension : dimensions_) {
-    text += strprintf("  dimension %s = %lld%s\n", dimension.name.c_str(),
-                      static_cast<long long>(dimension.length),
-                      dimension.unlimited ? " (unlimited)" : "");
+    text += fmt::format("  dimension {} = {}{}\n", dimension.name, dimension.length,
+                        dimension.unlimited ? " (unlimited)" : "");
   }
   for (const NcVariable& variable : variables_) {
     std::vector<std::string> dims;
@@ -731,13 +719,13 @@ std::string NetcdfFile::describe() const {
       dims.push_back(variable.dimension_names[d] + "=" + std::to_string(variable.shape[d]));
     }
     const NcAttribute* units = variable.attribute("units");
-    text += strprintf("  variable %s %s(%s)%s%s\n", nc_type_name(variable.type).c_str(),
-                      variable.name.c_str(), join(dims, ", ").c_str(),
-                      units != nullptr && units->is_text() ? (" units=" + units->text).c_str() : "",
-                      variable.is_record ? " [record]" : "");
+    text += fmt::format(
+        "  variable {} {}({}){}{}\n", nc_type_name(variable.type), variable.name, join(dims, ", "),
+        units != nullptr && units->is_text() ? (" units=" + units->text).c_str() : "",
+        variable.is_record ? " [record]" : "");
   }
   for (const NcAttribute& attribute : attributes_) {
-    text += strprintf("  :%s = %s\n", attribute.name.c_str(), format_values(attribute).c_str());
+    text += fmt::format("  :{} = {}\n", attribute.name, format_values(attribute));
   }
   return text;
 }
@@ -746,14 +734,14 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
                           const std::vector<NcAttribute>& global_attributes,
                           const std::vector<NcWriteVariable>& variables, int version) {
   if (version != 1 && version != 2 && version != 5) {
-    throw Error(strprintf("%s: the writer writes CDF-1, CDF-2 or CDF-5, not version %d",
-                          path.c_str(), version));
+    throw Error(
+        fmt::format("{}: the writer writes CDF-1, CDF-2 or CDF-5, not version {}", path, version));
   }
   int unlimited_id = -1;
   for (size_t d = 0; d < dimensions.size(); ++d) {
     if (!dimensions[d].unlimited && dimensions[d].length <= 0) {
-      throw Error(strprintf("%s: dimension '%s' must have a length >= 1 or be unlimited",
-                            path.c_str(), dimensions[d].name.c_str()));
+      throw Error(fmt::format("{}: dimension '{}' must have a length >= 1 or be unlimited", path,
+                              dimensions[d].name));
     }
     if (dimensions[d].unlimited) {
       if (unlimited_id >= 0) throw Error(path + ": at most one unlimited dimension");
@@ -764,8 +752,7 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
     for (size_t d = 0; d < dimensions.size(); ++d) {
       if (dimensions[d].name == name) return static_cast<int>(d);
     }
-    throw Error(strprintf("%s: variable '%s' uses unknown dimension '%s'", path.c_str(),
-                          variable.c_str(), name.c_str()));
+    throw Error(fmt::format("{}: variable '{}' uses unknown dimension '{}'", path, variable, name));
   };
 
   // Converted, big-endian data and per-variable layout.
@@ -782,17 +769,17 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
     const int code = static_cast<int>(variable.type);
     if (code < 1 || code > 6) {
       throw Error(
-          strprintf("%s: variable '%s': the writer handles byte, char, short, int, float "
-                    "and double",
-                    path.c_str(), variable.name.c_str()));
+          fmt::format("{}: variable '{}': the writer handles byte, char, short, int, float "
+                      "and double",
+                      path, variable.name));
     }
     Layout layout;
     std::vector<int64_t> shape;
     for (size_t d = 0; d < variable.dimensions.size(); ++d) {
       const int id = dimension_id(variable.dimensions[d], variable.name);
       if (id == unlimited_id && d != 0) {
-        throw Error(strprintf("%s: variable '%s': the unlimited dimension must come first",
-                              path.c_str(), variable.name.c_str()));
+        throw Error(fmt::format("{}: variable '{}': the unlimited dimension must come first", path,
+                                variable.name));
       }
       layout.ids.push_back(id);
       shape.push_back(id == unlimited_id ? variable.data.size(0) : dimensions[id].length);
@@ -800,15 +787,14 @@ void write_netcdf_classic(const std::string& path, const std::vector<NcDimension
     layout.is_record = !layout.ids.empty() && layout.ids[0] == unlimited_id;
     if (variable.data.sizes().vec() != shape) {
       throw Error(
-          strprintf("%s: variable '%s': data has %d dimensions or sizes that differ from "
-                    "its dimensions",
-                    path.c_str(), variable.name.c_str(), static_cast<int>(variable.data.dim())));
+          fmt::format("{}: variable '{}': data has {} dimensions or sizes that differ from "
+                      "its dimensions",
+                      path, variable.name, static_cast<int>(variable.data.dim())));
     }
     if (layout.is_record) {
       if (records >= 0 && records != shape[0]) {
-        throw Error(strprintf("%s: record variables disagree on the record count (%lld vs %lld)",
-                              path.c_str(), static_cast<long long>(records),
-                              static_cast<long long>(shape[0])));
+        throw Error(fmt::format("{}: record variables disagree on the record count ({} vs {})",
+                                path, records, shape[0]));
       }
       records = shape[0];
       ++record_variables;

@@ -12,6 +12,7 @@
 #include "data/shards.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -86,9 +87,9 @@ uint32_t crc_of(const void* data, size_t size) {
                                        static_cast<z_size_t>(size)));
 }
 
-std::string hex32(uint32_t value) { return strprintf("%08x", value); }
+std::string hex32(uint32_t value) { return fmt::format("{:08x}", value); }
 
-std::string shard_name(int s) { return strprintf("shard-%05d.dls", s); }
+std::string shard_name(int s) { return fmt::format("shard-{:05}.dls", s); }
 
 template <class T>
 void put(std::string& out, T value) {
@@ -199,11 +200,10 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
                           const ShardWriteOptions& options) {
   const int64_t samples = source.size();
   if (shard_count < 1)
-    throw Error(strprintf("shards: shard_count=%d: must be at least 1", shard_count));
+    throw Error(fmt::format("shards: shard_count={}: must be at least 1", shard_count));
   if (samples < 1) throw Error("shards: the source '" + source.describe() + "' has no samples");
   if (shard_count > samples) {
-    throw Error(strprintf("shards: shard_count=%d exceeds the %lld samples", shard_count,
-                          static_cast<long long>(samples)));
+    throw Error(fmt::format("shards: shard_count={} exceeds the {} samples", shard_count, samples));
   }
   const int64_t chunk = std::max<int64_t>(1, options.chunk);
   std::error_code code;
@@ -258,8 +258,8 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
         }
         const size_t payload = record.size() - kRecordHeader;
         if (payload > UINT32_MAX) {
-          throw Error(strprintf("shards: sample %lld is %zu bytes; records are limited to 4 GiB",
-                                static_cast<long long>(indices[j]), payload));
+          throw Error(fmt::format("shards: sample {} is {} bytes; records are limited to 4 GiB",
+                                  indices[j], payload));
         }
         uint32_t length = static_cast<uint32_t>(payload);
         uint32_t crc = crc_of(record.data() + kRecordHeader, payload);
@@ -275,9 +275,8 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
     }
     out.close();
     summary.shard_bytes += static_cast<int64_t>(offset);
-    shard_lines.push_back(strprintf("shard %s %lld %llu", shard_name(s).c_str(),
-                                    static_cast<long long>(last - first),
-                                    static_cast<unsigned long long>(offset)));
+    shard_lines.push_back(fmt::format("shard {} {} {}", shard_name(s), last - first,
+                                      static_cast<unsigned long long>(offset)));
   }
 
   {
@@ -289,10 +288,10 @@ ShardSummary write_shards(const BatchSource& source, const std::string& dir, int
   std::string description = source.describe();
   std::replace(description.begin(), description.end(), '\n', ' ');
   std::string manifest = std::string(kFormatLine) + "\n";
-  manifest += strprintf("samples %lld\n", static_cast<long long>(samples));
-  manifest += strprintf("shards %d\n", shard_count);
-  manifest += strprintf("index %s %zu %s\n", kIndexName, index.size(),
-                        hex32(crc_of(index.data(), index.size())).c_str());
+  manifest += fmt::format("samples {}\n", samples);
+  manifest += fmt::format("shards {}\n", shard_count);
+  manifest += fmt::format("index {} {} {}\n", kIndexName, index.size(),
+                          hex32(crc_of(index.data(), index.size())));
   for (const std::string& line : shard_lines) manifest += line + "\n";
   manifest += "source " + description + "\n";
   manifest += "crc32 " + hex32(crc_of(manifest.data(), manifest.size())) + "\n";
@@ -336,8 +335,7 @@ void ShardSource::open_manifest() {
                 "finish)");
   }
   if (size > kMaxManifestBytes) {
-    throw Error(strprintf("%s: %lld bytes: too large for a manifest", path.c_str(),
-                          static_cast<long long>(size)));
+    throw Error(fmt::format("{}: {} bytes: too large for a manifest", path, size));
   }
   std::string text(static_cast<size_t>(size), '\0');
   {
@@ -361,7 +359,7 @@ void ShardSource::open_manifest() {
   std::string line;
   int number = 0;
   auto bad = [&](const std::string& what) {
-    return Error(strprintf("%s: line %d: %s", path.c_str(), number, what.c_str()));
+    return Error(fmt::format("{}: line {}: {}", path, number, what));
   };
   auto expect_int = [&](const std::string& token) {
     std::optional<int64_t> value = parse_int(token);
@@ -412,8 +410,7 @@ void ShardSource::open_manifest() {
   }
   if (number == 0) throw Error(path + ": empty");
   if (shard_count < 1 || static_cast<int64_t>(shards_.size()) != shard_count) {
-    throw Error(strprintf("%s: says %lld shards but lists %zu", path.c_str(),
-                          static_cast<long long>(shard_count), shards_.size()));
+    throw Error(fmt::format("{}: says {} shards but lists {}", path, shard_count, shards_.size()));
   }
   if (index_name.empty() || index_name.find('/') != std::string::npos) {
     throw Error(path + ": no valid 'index' line");
@@ -421,9 +418,8 @@ void ShardSource::open_manifest() {
   int64_t records = 0;
   for (const Shard& shard : shards_) records += shard.records;
   if (records != samples_) {
-    throw Error(strprintf("%s: the shards hold %lld records but the dataset has %lld samples",
-                          path.c_str(), static_cast<long long>(records),
-                          static_cast<long long>(samples_)));
+    throw Error(fmt::format("{}: the shards hold {} records but the dataset has {} samples", path,
+                            records, samples_));
   }
   open_index(index_name, index_bytes, index_crc);
 }
@@ -434,18 +430,16 @@ void ShardSource::open_index(const std::string& name, int64_t bytes, uint32_t cr
       static_cast<int64_t>(kIndexHeader) + samples_ * static_cast<int64_t>(kIndexEntry);
   if (bytes != expected) {
     throw Error(
-        strprintf("%s/%s: the manifest gives the index %lld bytes; %lld samples need "
-                  "%lld",
-                  dir_.c_str(), kManifestName, static_cast<long long>(bytes),
-                  static_cast<long long>(samples_), static_cast<long long>(expected)));
+        fmt::format("{}/{}: the manifest gives the index {} bytes; {} samples need "
+                    "{}",
+                    dir_, kManifestName, bytes, samples_, expected));
   }
   bool exists = false;
   int64_t size = file_size(path, exists);
   if (!exists) throw Error(path + ": missing (the manifest lists it)");
   if (size != expected) {
-    throw Error(strprintf("%s: %s: the manifest says %lld bytes, the file has %lld", path.c_str(),
-                          size < expected ? "truncated" : "too long",
-                          static_cast<long long>(expected), static_cast<long long>(size)));
+    throw Error(fmt::format("{}: {}: the manifest says {} bytes, the file has {}", path,
+                            size < expected ? "truncated" : "too long", expected, size));
   }
   std::vector<unsigned char> data(static_cast<size_t>(size));
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -453,7 +447,7 @@ void ShardSource::open_index(const std::string& name, int64_t bytes, uint32_t cr
   size_t got = pread_all(fd, data.data(), data.size(), 0);
   ::close(fd);
   if (got != data.size()) {
-    throw Error(strprintf("%s: truncated at offset %zu (read failed)", path.c_str(), got));
+    throw Error(fmt::format("{}: truncated at offset {} (read failed)", path, got));
   }
   uint32_t computed = crc_of(data.data(), data.size());
   if (computed != crc) {
@@ -483,10 +477,10 @@ void ShardSource::open_index(const std::string& name, int64_t bytes, uint32_t cr
     }
     if (!inside) {
       throw Error(
-          strprintf("%s: entry %zu (shard %u, offset %llu, %llu bytes) lies outside "
-                    "its shard",
-                    path.c_str(), i, entry.shard, static_cast<unsigned long long>(entry.offset),
-                    static_cast<unsigned long long>(entry.length)));
+          fmt::format("{}: entry {} (shard {}, offset {}, {} bytes) lies outside "
+                      "its shard",
+                      path, i, entry.shard, static_cast<unsigned long long>(entry.offset),
+                      static_cast<unsigned long long>(entry.length)));
     }
   }
 }
@@ -497,9 +491,8 @@ void ShardSource::open_shards() {
     int64_t size = file_size(shard.path, exists);
     if (!exists) throw Error(shard.path + ": missing (the manifest lists it)");
     if (size != shard.bytes) {
-      throw Error(strprintf("%s: %s: the manifest says %lld bytes, the file has %lld",
-                            shard.path.c_str(), size < shard.bytes ? "truncated" : "too long",
-                            static_cast<long long>(shard.bytes), static_cast<long long>(size)));
+      throw Error(fmt::format("{}: {}: the manifest says {} bytes, the file has {}", shard.path,
+                              size < shard.bytes ? "truncated" : "too long", shard.bytes, size));
     }
     shard.fd = ::open(shard.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (shard.fd < 0) throw Error(shard.path + ": cannot open: " + std::strerror(errno));
@@ -520,9 +513,8 @@ int64_t ShardSource::shard_bytes() const {
 }
 
 std::string ShardSource::describe() const {
-  return strprintf("%lld samples in %d shards (%s) at %s", static_cast<long long>(samples_),
-                   shards(), format_bytes(static_cast<double>(shard_bytes())).c_str(),
-                   dir_.c_str()) +
+  return fmt::format("{} samples in {} shards ({}) at {}", samples_, shards(),
+                     format_bytes(static_cast<double>(shard_bytes())), dir_) +
          (origin_.empty() ? "" : ", written from: " + origin_);
 }
 
@@ -543,8 +535,7 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
   for (size_t k = 0; k < indices.size(); ++k) {
     const int64_t sample = indices[k];
     if (sample < 0 || sample >= samples_) {
-      throw Error(strprintf("%s: sample %lld out of range [0, %lld)", dir_.c_str(),
-                            static_cast<long long>(sample), static_cast<long long>(samples_)));
+      throw Error(fmt::format("{}: sample {} out of range [0, {})", dir_, sample, samples_));
     }
     const Entry& entry = entries_[static_cast<size_t>(sample)];
     const Shard& shard = shards_[entry.shard];
@@ -555,29 +546,28 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
     size_t got =
         pread_all(shard.fd, buffer.data(), buffer.size(), static_cast<int64_t>(entry.offset));
     auto where = [&] {
-      return strprintf("%s: record %u (sample %lld) at offset %llu", shard.path.c_str(),
-                       entry.record, static_cast<long long>(sample),
-                       static_cast<unsigned long long>(entry.offset));
+      return fmt::format("{}: record {} (sample {}) at offset {}", shard.path, entry.record, sample,
+                         static_cast<unsigned long long>(entry.offset));
     };
     if (got != buffer.size()) {
       throw Error(
-          strprintf("%s: truncated at offset %llu: the record needs %llu bytes, %zu "
-                    "could be read",
-                    shard.path.c_str(), static_cast<unsigned long long>(entry.offset + got),
-                    static_cast<unsigned long long>(entry.length), got));
+          fmt::format("{}: truncated at offset {}: the record needs {} bytes, {} "
+                      "could be read",
+                      shard.path, static_cast<unsigned long long>(entry.offset + got),
+                      static_cast<unsigned long long>(entry.length), got));
     }
     const uint32_t length = get<uint32_t>(buffer.data());
     const uint32_t stored_crc = get<uint32_t>(buffer.data() + 4);
     if (length != entry.length - kRecordHeader) {
-      throw Error(strprintf("%s: corrupt: the record says %u payload bytes, the index %llu",
-                            where().c_str(), length,
-                            static_cast<unsigned long long>(entry.length - kRecordHeader)));
+      throw Error(fmt::format("{}: corrupt: the record says {} payload bytes, the index {}",
+                              where(), length,
+                              static_cast<unsigned long long>(entry.length - kRecordHeader)));
     }
     const unsigned char* payload = buffer.data() + kRecordHeader;
     const uint32_t computed_crc = crc_of(payload, length);
     if (computed_crc != stored_crc) {
-      throw Error(strprintf("%s: CRC mismatch at record %u: stored %08x, computed %08x",
-                            shard.path.c_str(), entry.record, stored_crc, computed_crc));
+      throw Error(fmt::format("{}: CRC mismatch at record {}: stored {:08x}, computed {:08x}",
+                              shard.path, entry.record, stored_crc, computed_crc));
     }
     // The CRC matched, but the writer may still have been another program: parse with bounds.
     const unsigned char* end = payload + length;
@@ -585,7 +575,7 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
     auto corrupt = [&](const std::string& what) { return Error(where() + ": corrupt: " + what); };
     if (get<uint64_t>(at) != static_cast<uint64_t>(sample)) {
       throw corrupt(
-          strprintf("holds sample %llu", static_cast<unsigned long long>(get<uint64_t>(at))));
+          fmt::format("holds sample {}", static_cast<unsigned long long>(get<uint64_t>(at))));
     }
     const uint32_t tensors = get<uint32_t>(at + 8);
     at += kPayloadHeader;
@@ -593,10 +583,10 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
     for (uint32_t t = 0; t < tensors; ++t) {
       if (static_cast<size_t>(end - at) < kTensorHeader) throw corrupt("tensor header cut off");
       TensorView view;
-      if (!type_of(at[0], view.type)) throw corrupt(strprintf("unknown dtype code %u", at[0]));
+      if (!type_of(at[0], view.type)) throw corrupt(fmt::format("unknown dtype code {}", at[0]));
       const int rank = at[1];
       at += kTensorHeader;
-      if (rank > kMaxRank) throw corrupt(strprintf("rank %d", rank));
+      if (rank > kMaxRank) throw corrupt(fmt::format("rank {}", rank));
       if (static_cast<size_t>(end - at) < static_cast<size_t>(rank) * 8 + 8) {
         throw corrupt("tensor shape cut off");
       }
@@ -605,7 +595,7 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
         int64_t dim = get<int64_t>(at);
         at += 8;
         if (dim < 0 || (dim > 0 && numel > (UINT64_MAX >> 1) / static_cast<uint64_t>(dim))) {
-          throw corrupt(strprintf("bad dimension %lld", static_cast<long long>(dim)));
+          throw corrupt(fmt::format("bad dimension {}", dim));
         }
         numel *= static_cast<uint64_t>(dim);
         view.dims.push_back(dim);
@@ -615,8 +605,8 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
       const size_t element = c10::elementSize(view.type);
       if (numel > (UINT64_MAX >> 1) / element || numel * element != view.bytes ||
           view.bytes > static_cast<size_t>(end - at)) {
-        throw corrupt(strprintf("tensor %u says %zu bytes for shape %s", t, view.bytes,
-                                shape_text(view.dims).c_str()));
+        throw corrupt(fmt::format("tensor {} says {} bytes for shape {}", t, view.bytes,
+                                  shape_text(view.dims)));
       }
       view.data = at;
       at += view.bytes;
@@ -640,10 +630,10 @@ Batch ShardSource::load(const std::vector<int64_t>& indices, uint64_t /*seed*/) 
         same = views[t].type == first_views[t].type && views[t].dims == first_views[t].dims;
       }
       if (!same) {
-        throw Error(strprintf(
-            "%s: samples %lld and %lld differ in tensor count, dtype or shape: "
-            "they cannot be batched",
-            dir_.c_str(), static_cast<long long>(first_sample), static_cast<long long>(sample)));
+        throw Error(
+            fmt::format("{}: samples {} and {} differ in tensor count, dtype or shape: "
+                        "they cannot be batched",
+                        dir_, first_sample, sample));
       }
     }
     for (size_t t = 0; t < views.size(); ++t) {

@@ -1,5 +1,6 @@
 // The composite strategy (layer/...): a composite's distinct parts measured one by one as their
 // own problems, summed, and derived as one step. See docs/architecture.md ("Run kinds").
+#include <fmt/core.h>
 #include <algorithm>
 #include <map>
 #include <string>
@@ -43,7 +44,7 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
   std::string failed, skipped;
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
-    set_progress_prefix(strprintf("part %zu/%zu %s: ", i + 1, entries.size(), e.part.name.c_str()));
+    set_progress_prefix(fmt::format("part {}/{} {}: ", i + 1, entries.size(), e.part.name));
     Result r = run_in_process(e.problem, options);
     set_progress_prefix("");
     if (r.status == Status::kFailed && failed.empty()) {
@@ -84,31 +85,31 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
       part_shares.push_back(share);
       part_noises.push_back(noise->value);
     }
-    json entry = {
-        {"name", e.part.name},
-        {"kind", e.part.kind},
-        {"pass", e.part.pass},
-        {"problem", e.problem.str()},
-        {"count", e.part.count},
-        {"status", status_name(r.status)},
-        {"reason", r.reason},
-        {"time_s", time},
-        {"total_time_s", e.part.count * time},
-        {"share", share},
-        {"flops_per_call", r.work.flops},
-        {"bytes_per_call", r.work.bytes},
-        {"dtype", r.work.dtype},
-        {"primary_metric", r.work.primary_metric()},
-        {"flops", metric("flops")},
-        {"bandwidth", metric("bandwidth")},
-        {"pct_peak_compute", metric("pct_peak_compute")},
-        {"pct_peak_bandwidth", metric("pct_peak_bandwidth")},
-        {"noise", metric("noise")},
-        {"contended", r.contended},
-        {"ceiling_sanity", r.run.value("ceiling_sanity", json(nullptr))},
-        {"check", check_status_name(r.check.status)},
-        {"bound", r.bound ? json{{"verdict", r.bound->verdict}, {"detail", r.bound->detail}}
-                          : json(nullptr)}};
+    json entry = {{"name", e.part.name},
+                  {"kind", e.part.kind},
+                  {"pass", e.part.pass},
+                  {"problem", e.problem.str()},
+                  {"count", e.part.count},
+                  {"status", status_name(r.status)},
+                  {"reason", r.reason},
+                  {"time_s", time},
+                  {"total_time_s", e.part.count * time},
+                  {"share", share},
+                  {"flops_per_call", r.work.flops},
+                  {"bytes_per_call", r.work.bytes},
+                  {"dtype", r.work.dtype},
+                  {"primary_metric", r.work.primary_metric()},
+                  {"flops", metric("flops")},
+                  {"bandwidth", metric("bandwidth")},
+                  {"pct_peak_compute", metric("pct_peak_compute")},
+                  {"pct_peak_bandwidth", metric("pct_peak_bandwidth")},
+                  {"noise", metric("noise")},
+                  {"contended", r.contended},
+                  {"ceiling_sanity", r.run.value("ceiling_sanity", json(nullptr))},
+                  {"check", check_status_name(r.check.status)},
+                  {"bound", r.bound ? json{{"verdict", verdict_name(r.bound->verdict)},
+                                           {"detail", r.bound->detail}}
+                                    : json(nullptr)}};
     result.breakdown.push_back(entry);
   }
 
@@ -130,14 +131,15 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
   std::vector<std::string> shares;
   std::string top;
   for (const auto& [verdict, share] : time_by_bound) {
-    shares.push_back(strprintf("%s %.0f%%", verdict.c_str(), 100 * share));
+    shares.push_back(fmt::format("{} {:.0f}%", verdict, 100 * share));
     if (top.empty() || share > time_by_bound[top]) top = verdict;
   }
   // The parts hold the ceilings (breakdown[]); the sum is judged by its parts' verdicts.
   Measurement summed;
   summed.step_time_s = total_time;
   derive(result, summed, Ceilings{},
-         Bound{top, "share of time in parts by verdict: " + join(shares, ", ")});
+         Bound{parse_verdict(top).value_or(Verdict::kUnknown),
+               "share of time in parts by verdict: " + join(shares, ", ")});
   double weighted_noise = share_weighted_noise(part_shares, part_noises);
   result.set_metric("noise", weighted_noise, "%", "lower");
   result.noisy = weighted_noise > 100 * options.cv_bound;
@@ -150,8 +152,8 @@ void run_composite(Result& result, const Workload& composite, const RunOptions& 
         "contended: some parts were measured while other processes or the hypervisor took CPU "
         "time they needed (breakdown[].contended)");
   }
-  result.notes.push_back(strprintf(
-      "composite: %zu distinct parts measured one by one; step time = sum of count x median "
+  result.notes.push_back(fmt::format(
+      "composite: {} distinct parts measured one by one; step time = sum of count x median "
       "part time (see breakdown)",
       entries.size()));
 }

@@ -1,5 +1,6 @@
 #include "harness/contention.h"
 
+#include <fmt/core.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -125,15 +126,17 @@ void judge_conditions(Conditions& c) {
   double spill = c.others_cores() - spare;
   std::vector<std::string> why;
   if (spill > kContendedOthersShare * c.problem_cores) {
-    why.push_back(strprintf("other processes kept %.2f core(s) busy beyond the %.0f idle one(s)",
-                            c.others_cores(), spare));
+    why.push_back(
+        fmt::format("other processes kept {:.2f} core(s) busy beyond the {:.0f} idle one(s)",
+                    c.others_cores(), spare));
   }
   if (c.steal_cores() > kContendedStealShare * c.problem_cores) {
-    why.push_back(strprintf("the hypervisor took %.2f core(s) (steal)", c.steal_cores()));
+    why.push_back(fmt::format("the hypervisor took {:.2f} core(s) (steal)", c.steal_cores()));
   }
   if (!why.empty()) {
     c.contended = true;
-    c.reason = join(why, "; ") + strprintf(" while the problem ran on %d core(s)", c.problem_cores);
+    c.reason =
+        join(why, "; ") + fmt::format(" while the problem ran on {} core(s)", c.problem_cores);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "harness/isolation.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -58,7 +59,7 @@ std::string last_line(const std::string& text) {
 
 std::string signal_description(int signal_number) {
   const char* name = strsignal(signal_number);
-  std::string text = strprintf("killed by signal %d (%s)", signal_number, name ? name : "?");
+  std::string text = fmt::format("killed by signal {} ({})", signal_number, name ? name : "?");
   if (signal_number == SIGKILL) text += "; likely the kernel's out-of-memory killer";
   return text;
 }
@@ -243,9 +244,9 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
 
   Result result;
   if (timed_out) {
-    result = failed_result(resolved, strprintf("timed out after %.0f s (the per-problem limit; "
-                                               "raise it with --timeout)",
-                                               options.timeout));
+    result = failed_result(resolved, fmt::format("timed out after {:.0f} s (the per-problem limit; "
+                                                 "raise it with --timeout)",
+                                                 options.timeout));
   } else if (was_interrupted) {
     result = failed_result(resolved, "interrupted by the user");
   } else if (!stopped.empty()) {
@@ -255,7 +256,7 @@ Result run_isolated(const Problem& resolved, const RunOptions& options,
     if (!stderr_tail.empty()) reason += "; last output: " + stderr_tail;
     result = failed_result(resolved, reason);
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && read_file(result_path).empty()) {
-    std::string reason = strprintf("child process exited with status %d", WEXITSTATUS(status));
+    std::string reason = fmt::format("child process exited with status {}", WEXITSTATUS(status));
     if (!stderr_tail.empty()) reason += ": " + stderr_tail;
     result = failed_result(resolved, reason);
   } else {

@@ -1,5 +1,6 @@
 #include "harness/launcher.h"
 
+#include <fmt/core.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -27,9 +28,9 @@ using Clock = std::chrono::steady_clock;
 std::string exit_description(int status) {
   if (WIFSIGNALED(status)) {
     const char* name = strsignal(WTERMSIG(status));
-    return strprintf("was killed by signal %d (%s)", WTERMSIG(status), name ? name : "?");
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), name ? name : "?");
   }
-  return strprintf("exited with status %d", WEXITSTATUS(status));
+  return fmt::format("exited with status {}", WEXITSTATUS(status));
 }
 
 /// A rank's end that leaves its peers waiting: a signal, or a status other than 0 (all passed)
@@ -92,7 +93,7 @@ int launch_local(int nproc, const std::vector<std::string>& args, double grace_s
         any_died = true;
         std::fprintf(stderr, "dlbench: rank %d of %d (pid %d) %s\n", rank, nproc, pid,
                      exit_description(status).c_str());
-        if (first_failure.empty()) first_failure = strprintf("rank %d", rank);
+        if (first_failure.empty()) first_failure = fmt::format("rank {}", rank);
       } else if (WEXITSTATUS(status) != 0) {
         any_failed = true;
       }

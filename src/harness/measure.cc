@@ -1,5 +1,6 @@
 #include "harness/measure.h"
 
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -90,7 +91,7 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
     StepTiming t = timed_call(call, device, timer.get());
     if (warmup_times.size() < 100000) warmup_times.push_back(t.wall);
     ++m.warmup_done;
-    report_progress(strprintf("%swarm-up, step %d", prefix.c_str(), m.warmup_done));
+    report_progress(fmt::format("{}warm-up, step {}", prefix, m.warmup_done));
   }
   if (warmup_times.empty()) {
     // No warm-up asked for: one call, not measured, tells how long a step takes.
@@ -125,9 +126,8 @@ Measured measure_calls(const std::function<void()>& call, Device& device, const 
       double so_far = seconds_since(start);
       double left =
           (repeats - repeat - 1) * repeat_estimate + std::max(0.0, repeat_estimate - so_far);
-      report_progress(strprintf("%srepetition %d/%d, step %lld; about %s left", prefix.c_str(),
-                                repeat + 1, repeats, static_cast<long long>(steps),
-                                format_seconds(left).c_str()));
+      report_progress(fmt::format("{}repetition {}/{}, step {}; about {} left", prefix, repeat + 1,
+                                  repeats, steps, format_seconds(left)));
       double elapsed = seconds_since(start);
       int vote = (steps < o.min_steps || elapsed < o.min_time) ? kMore : kDone;
       if (vote == kMore && steps > 0 && elapsed > o.max_time) vote = kCapped;

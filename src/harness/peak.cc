@@ -1,10 +1,12 @@
 #include "harness/peak.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 
 #include "analysis/ceilings.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/safe_file.h"
@@ -20,16 +22,17 @@ std::vector<PeakProblem> peak_problems(const std::string& device) {
   bool gpu = device != "cpu";
   const Registry& registry = Registry::instance();
   std::vector<PeakProblem> problems;
-  std::vector<std::string> dtypes = {"fp64", "fp32", "bf16", "fp16"};
-  if (gpu) dtypes.push_back("tf32");
+  std::vector<DType> dtypes = {DType::kFp64, DType::kFp32, DType::kBf16, DType::kFp16};
+  if (gpu) dtypes.push_back(DType::kTf32);
   // Large enough to leave the caches and amortise call overhead; small enough to take well
   // under a second per step on 2 CPU cores.
   std::string gemm = gpu ? "m=8192 n=8192 k=8192" : "m=2048 n=2048 k=2048";
   std::string conv =
       gpu ? "n=64 c=256 h=28 w=28 k=256 r=3 s=3 pad=1" : "n=16 c=256 h=14 w=14 k=256 r=3 s=3 pad=1";
-  for (const auto& dtype : dtypes) {
+  for (DType type : dtypes) {
+    std::string dtype = dtype_name(type);
     problems.push_back({"compute", dtype, "micro/gemm " + gemm + " dtype=" + dtype});
-    if (registry.contains("micro/conv") && dtype != "tf32") {
+    if (registry.contains("micro/conv") && type != DType::kTf32) {  // no tf32 convolution
       problems.push_back({"compute", dtype, "micro/conv " + conv + " dtype=" + dtype});
     }
   }
@@ -129,10 +132,10 @@ json measure_ceilings(const std::string& device, int threads, bool quick,
                    {"unit", p.ceiling == "compute" ? "FLOP/s" : "B/s"}};
     out["problems"].push_back(record);
     if (progress) {
-      progress(strprintf("[%zu/%zu] %-8s %-40s %s", i + 1, problems.size(),
-                         status_name(r.status).c_str(), resolved.str().substr(0, 40).c_str(),
-                         usable ? format_si(rate, p.ceiling == "compute" ? "FLOP/s" : "B/s").c_str()
-                                : r.reason.c_str()));
+      progress(fmt::format(
+          "[{}/{}] {:<8} {:<40} {}", i + 1, problems.size(), status_name(r.status),
+          resolved.str().substr(0, 40),
+          usable ? format_si(rate, p.ceiling == "compute" ? "FLOP/s" : "B/s").c_str() : r.reason));
     }
     if (!usable) continue;
     json* slot = p.ceiling == "compute" ? &out["compute"][p.dtype] : &out[p.ceiling];

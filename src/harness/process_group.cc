@@ -1,6 +1,7 @@
 #include "harness/process_group.h"
 
 #include <arpa/inet.h>
+#include <fmt/core.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -68,11 +69,11 @@ Rendezvous::Rendezvous(const RankInfo& info, double timeout_s) : info_(info) {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(info.master_addr, options);
     store_ = c10::make_intrusive<c10d::PrefixStore>("dlbench/", tcp);
   } catch (const std::exception& e) {
-    throw Error(strprintf(
-        "rank %d: cannot %s the rendezvous store at %s:%d within %.0f s (%s); check MASTER_ADDR "
+    throw Error(fmt::format(
+        "rank {}: cannot {} the rendezvous store at {}:{} within {:.0f} s ({}); check MASTER_ADDR "
         "and MASTER_PORT, and that rank 0 is running",
-        info.rank, info.rank == 0 ? "serve" : "reach", info.master_addr.c_str(), info.master_port,
-        timeout_s, first_line(e.what()).c_str()));
+        info.rank, info.rank == 0 ? "serve" : "reach", info.master_addr, info.master_port,
+        timeout_s, first_line(e.what())));
   }
 }
 
@@ -84,7 +85,7 @@ void Rendezvous::set(const std::string& key, const std::string& value) {
 
 std::string Rendezvous::get(const std::string& key, double timeout_s) {
   if (!wait(key, timeout_s)) {
-    throw Error(strprintf("no '%s' in the rendezvous store within %.0f s", key.c_str(), timeout_s));
+    throw Error(fmt::format("no '{}' in the rendezvous store within {:.0f} s", key, timeout_s));
   }
   std::vector<uint8_t> value = store_->get(key);
   return std::string(value.begin(), value.end());
@@ -150,19 +151,18 @@ ProblemGroup::ProblemGroup(const GroupSpec& spec) : spec_(spec) {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(spec.master_addr, options);
     store_ = c10::make_intrusive<c10d::PrefixStore>("dlbench/" + spec.prefix, tcp);
   } catch (const std::exception& e) {
-    throw Error(strprintf("rank %d: cannot reach the rendezvous store at %s:%d (%s)", spec.rank,
-                          spec.master_addr.c_str(), spec.master_port,
-                          first_line(e.what()).c_str()));
+    throw Error(fmt::format("rank {}: cannot reach the rendezvous store at {}:{} ({})", spec.rank,
+                            spec.master_addr, spec.master_port, first_line(e.what())));
   }
   try {
     control_ =
         make_gloo_backend(c10::make_intrusive<c10d::PrefixStore>("gloo/", store_), spec.rank,
                           spec.world_size, spec.timeout_s, local_address_towards(spec.master_addr));
   } catch (const std::exception& e) {
-    throw Error(strprintf(
-        "rank %d: the process group of %d ranks did not form within %.0f s (%s): a rank is "
+    throw Error(fmt::format(
+        "rank {}: the process group of {} ranks did not form within {:.0f} s ({}): a rank is "
         "missing or failed before it joined",
-        spec.rank, spec.world_size, spec.timeout_s, first_line(e.what()).c_str()));
+        spec.rank, spec.world_size, spec.timeout_s, first_line(e.what())));
   }
 }
 

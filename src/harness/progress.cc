@@ -1,5 +1,6 @@
 #include "harness/progress.h"
 
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -106,7 +107,7 @@ double Heartbeat::seconds_since_start() const {
 void Heartbeat::update(const std::string& text, bool event) {
   if (event) {
     double elapsed = seconds_since_start();
-    print_(strprintf("    %s  %s", format_seconds(elapsed).c_str(), text.c_str()));
+    print_(fmt::format("    {}  {}", format_seconds(elapsed), text));
     last_printed_ = elapsed;
     return;
   }
@@ -120,7 +121,7 @@ void Heartbeat::poll() {
       elapsed - last_printed_ < kHeartbeatEverySeconds) {
     return;
   }
-  print_(strprintf("    %s  %s", format_seconds(elapsed).c_str(), state_.c_str()));
+  print_(fmt::format("    {}  {}", format_seconds(elapsed), state_));
   last_printed_ = elapsed;
 }
 

@@ -1,6 +1,7 @@
 // Training to quality (see quality.h and docs/quality.md).
 #include "harness/quality.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -123,9 +124,8 @@ RunRecord train_once(const Problem& base, uint64_t seed, int run_index, const Qu
 
   const int64_t per_epoch = train_loader.batches_per_epoch();
   if (per_epoch <= 0) {
-    throw Error(strprintf("the training split (%lld samples) is smaller than one batch (%lld)",
-                          static_cast<long long>(train_loader.source().size()),
-                          static_cast<long long>(spec.batch_size)));
+    throw Error(fmt::format("the training split ({} samples) is smaller than one batch ({})",
+                            train_loader.source().size(), spec.batch_size));
   }
   const int64_t eval_interval =
       std::max<int64_t>(1, std::llround(spec.eval_every_epochs * static_cast<double>(per_epoch)));
@@ -158,9 +158,8 @@ RunRecord train_once(const Problem& base, uint64_t seed, int run_index, const Qu
       if (!batch) break;
       task->train_on(*batch);
       ++batches;
-      report_progress(strprintf("run %d, epoch %lld, batch %lld of at most %lld", run_index + 1,
-                                static_cast<long long>(epoch + 1), static_cast<long long>(batches),
-                                static_cast<long long>(max_batches)));
+      report_progress(fmt::format("run {}, epoch {}, batch {} of at most {}", run_index + 1,
+                                  epoch + 1, batches, max_batches));
       record.samples += batch->size;
       bool last = batches >= max_batches;
       bool budget_over = q.budget_s > 0 && seconds_since(run_start) >= q.budget_s;
@@ -182,9 +181,9 @@ RunRecord train_once(const Problem& base, uint64_t seed, int run_index, const Qu
                 {{"run", run_index}, {"epoch_num", point.epoch}, {"samples", point.samples}});
       record.curve.push_back(point);
       report_progress_event(
-          strprintf("run %d, epoch %.2f: %s %.4g%s (target %.4g%s), %s of training", run_index + 1,
-                    point.epoch, spec.metric.c_str(), point.quality, spec.unit.c_str(), spec.target,
-                    spec.unit.c_str(), format_seconds(point.elapsed_s).c_str()));
+          fmt::format("run {}, epoch {:.2f}: {} {:.4g}{} (target {:.4g}{}), {} of training",
+                      run_index + 1, point.epoch, spec.metric, point.quality, spec.unit,
+                      spec.target, spec.unit, format_seconds(point.elapsed_s)));
       record.final_quality = point.quality;
       if (std::isnan(record.best_quality) ||
           meets_target(point.quality, record.best_quality, spec.higher_is_better)) {
@@ -296,12 +295,12 @@ void run_quality_problem(Result& result, const Problem& resolved, const RunOptio
     }
     int reached = static_cast<int>(
         std::count_if(runs.begin(), runs.end(), [](const RunRecord& r) { return r.reached; }));
-    result.reason = strprintf(
-        "%s %s %g%s not reached (%d of %d runs reached it; budget %g epochs%s); best %s %.4g%s",
-        spec.metric.c_str(), spec.higher_is_better ? ">=" : "<=", spec.target, spec.unit.c_str(),
-        reached, static_cast<int>(runs.size()), spec.max_epochs,
-        q.budget_s > 0 ? strprintf(", %g s", q.budget_s).c_str() : "", spec.metric.c_str(), best,
-        spec.unit.c_str());
+    result.reason = fmt::format(
+        "{} {} {:g}{} not reached ({} of {} runs reached it; budget {:g} epochs{}); best {} "
+        "{:.4g}{}",
+        spec.metric, spec.higher_is_better ? ">=" : "<=", spec.target, spec.unit, reached,
+        static_cast<int>(runs.size()), spec.max_epochs,
+        q.budget_s > 0 ? fmt::format(", {:g} s", q.budget_s) : "", spec.metric, best, spec.unit);
   }
   result.set_metric("quality", quality, spec.unit, better_quality);
   result.set_metric("quality_target", spec.target, spec.unit, "");

@@ -1,5 +1,6 @@
 // The merge of a group's ranks: one result for a problem every rank ran, derived by the same
 // derivation as a single rank's from the group's measurement. See docs/distributed.md.
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -83,8 +84,8 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
     if (one.status == Status::kInvalid) any_invalid = true;
     if (one.status != Status::kFailed) continue;
     std::string line =
-        strprintf("rank %d (%s): %s", r,
-                  r < static_cast<int>(hosts.size()) ? hosts[r].c_str() : "?", one.reason.c_str());
+        fmt::format("rank {} ({}): {}", r,
+                    r < static_cast<int>(hosts.size()) ? hosts[r].c_str() : "?", one.reason);
     (one.run.value("comm_failure", false) ? echoes : causes).push_back(line);
   }
   if (!causes.empty() || !echoes.empty()) {
@@ -126,7 +127,7 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
     merged.check.error = check_error;
     merged.check.status =
         check_failed ? CheckOutcome::Status::kFailed : CheckOutcome::Status::kPassed;
-    merged.check.detail = strprintf("summed over %d ranks; ", ranks) + merged.check.detail;
+    merged.check.detail = fmt::format("summed over {} ranks; ", ranks) + merged.check.detail;
   }
 
   // Timing: a step ends when the slowest rank ends.
@@ -191,14 +192,13 @@ Result merge_rank_results(const std::vector<Result>& per_rank,
                      merged.notes.end());
   for (const std::string& note : per_rank[noisiest].notes) {
     if (is_noisy_note(note)) {
-      merged.notes.push_back(note + strprintf(" (rank %d, the noisiest of %d)", noisiest, ranks));
+      merged.notes.push_back(note + fmt::format(" (rank {}, the noisiest of {})", noisiest, ranks));
     }
   }
-  merged.notes.push_back(strprintf(
-      "%d ranks: step time of each step is the slowest rank's; work counts are the group's%s",
+  merged.notes.push_back(fmt::format(
+      "{} ranks: step time of each step is the slowest rank's; work counts are the group's{}",
       ranks,
-      merged.work.group_counts ? " (a collective's)"
-                               : strprintf(" (%d x one rank's)", ranks).c_str()));
+      merged.work.group_counts ? " (a collective's)" : fmt::format(" ({} x one rank's)", ranks)));
   return merged;
 }
 

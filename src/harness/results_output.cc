@@ -1,6 +1,7 @@
 #include "harness/results_output.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@ void say_on_stderr(const std::string& line) {
 }
 
 std::string count_text(size_t results) {
-  return strprintf("%zu result%s", results, results == 1 ? "" : "s");
+  return fmt::format("{} result{}", results, results == 1 ? "" : "s");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "harness/runner.h"
 
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/registry.h"
+#include "core/run_mode.h"
 #include "core/strings.h"
 #include "core/system_info.h"
 #include "core/timeline.h"
@@ -98,7 +100,7 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
   try {
     workload = Registry::instance().create(resolved);
     if (options.group.active()) {
-      bool quality = resolved.params.count("mode") && resolved.get("mode") == "quality";
+      bool quality = is_quality_run(resolved);
       if (quality || !workload->parts().empty()) {
         throw Unsupported(
             std::string(quality ? "quality runs (mode=quality)" : "layer composites") +
@@ -116,7 +118,7 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     result.run["blas_threads_effective"] = active_blas().threads;
     torch::manual_seed(seed);
 
-    if (resolved.params.count("mode") && resolved.get("mode") == "quality") {
+    if (is_quality_run(resolved)) {
       workload.reset();  // each run of a quality problem sets up its own instance
       ConditionsMonitor monitor(threads, local_ranks_on_host());
       run_quality_problem(result, resolved, options);
@@ -164,8 +166,8 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
       if (result.check.status == CheckOutcome::Status::kFailed) {
         result.status = Status::kFailed;
         result.reason =
-            strprintf("correctness check failed: %s = %g exceeds tolerance %g",
-                      result.check.metric.c_str(), result.check.error, result.check.tolerance);
+            fmt::format("correctness check failed: {} = {:g} exceeds tolerance {:g}",
+                        result.check.metric, result.check.error, result.check.tolerance);
         if (!result.check.cause.empty()) result.reason += "; " + result.check.cause;
       }
     }
@@ -182,10 +184,10 @@ Result run_in_process(const Problem& resolved, const RunOptions& options) {
     result.status = Status::kFailed;
     result.reason = is_out_of_memory(message) ? "out of memory: " + message : message;
     if (options.group.active() && is_comm_failure(message)) {
-      result.reason = strprintf(
+      result.reason = fmt::format(
           "communication with the other ranks failed (a peer died, hung or "
-          "failed first): %s",
-          message.c_str());
+          "failed first): {}",
+          message);
       result.run["comm_failure"] = true;
     }
   }

@@ -1,5 +1,6 @@
 #include "harness/suite.h"
 
+#include <fmt/core.h>
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
@@ -35,7 +36,7 @@ class LocatedError : public Error {
 std::string location(const std::string& path, const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
   if (mark.line < 0) return printable(path);
-  return strprintf("%s:%d", printable(path).c_str(), mark.line + 1);
+  return fmt::format("{}:{}", printable(path), mark.line + 1);
 }
 
 std::string scalar(const YAML::Node& node, const std::string& where) {
@@ -102,7 +103,7 @@ std::vector<ListedProblem> load_problem_list_entries(const std::string& name_or_
   for (size_t number = 1; std::getline(in, line); ++number) {
     std::string text = trim(line);
     if (text.empty() || text[0] == '#') continue;
-    std::string origin = strprintf("%s:%zu", printable(path).c_str(), number);
+    std::string origin = fmt::format("{}:{}", printable(path), number);
     try {
       problems.push_back({Problem::parse(text), origin});
     } catch (const Error& e) {

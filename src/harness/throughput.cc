@@ -1,5 +1,6 @@
 // The throughput strategy: one problem's step measured under the run rules, then its probes;
 // the figures come from analysis/derive.h. See docs/architecture.md ("Run kinds").
+#include <fmt/core.h>
 #include <algorithm>
 
 #include "analysis/derive.h"
@@ -55,7 +56,7 @@ void run_throughput(Result& result, Workload& workload, Device& device, const Ru
       repeats.median > 0 ? (repeats.max - repeats.min) / repeats.median : 0.0;
   if (m.capped) {
     result.notes.push_back(
-        strprintf("min_steps=%d not reached within max_time=%gs", o.min_steps, o.max_time));
+        fmt::format("min_steps={} not reached within max_time={:g}s", o.min_steps, o.max_time));
   }
   // Noise of the reported figure: the CV of the repetition medians (a median that moves
   // between repetitions cannot be trusted); with one repetition, the CV of the steps.
@@ -68,9 +69,9 @@ void run_throughput(Result& result, Workload& workload, Device& device, const Ru
   if (noise > o.cv_bound) {
     result.noisy = true;
     result.notes.push_back(
-        strprintf("noisy: %s %.1f%% exceeds the %.1f%% bound",
-                  across_repeats ? "CV of the repetition medians" : "step-time CV", 100 * noise,
-                  100 * o.cv_bound));
+        fmt::format("noisy: {} {:.1f}% exceeds the {:.1f}% bound",
+                    across_repeats ? "CV of the repetition medians" : "step-time CV", 100 * noise,
+                    100 * o.cv_bound));
   }
 }
 
@@ -111,8 +112,8 @@ void run_probes(Result& result, Workload& workload, Device& device, const RunOpt
                          {"measured_calls", m.measured},
                          {"sampling", o.dry_run ? json(nullptr) : sampling_json(m)}});
     if (m.capped) {
-      result.notes.push_back(strprintf("probe %s: min_steps=%d not reached within max_time=%gs",
-                                       probe.name.c_str(), o.min_steps, o.max_time));
+      result.notes.push_back(fmt::format("probe {}: min_steps={} not reached within max_time={:g}s",
+                                         probe.name, o.min_steps, o.max_time));
     }
   }
   result.run["probes"] = described;

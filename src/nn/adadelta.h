@@ -5,7 +5,7 @@
 //   dx  <- sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g
 //   E[dx^2] <- rho E[dx^2] + (1 - rho) dx^2
 //   x   <- x - lr * dx
-// Unit-tested against a hand-computed step in tests/crnn_dcgan_test.cc.
+// Unit-tested against a hand-computed step in tests/adadelta_test.cc.
 #pragma once
 
 #include <torch/torch.h>

@@ -1,5 +1,6 @@
 #include "nn/check.h"
 
+#include <fmt/core.h>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -73,37 +74,33 @@ std::string storage_accumulation_cause(at::ScalarType dtype, const at::Device& d
   AccumulationProbe probe = probe_storage_accumulation(dtype, device);
   std::vector<std::string> layouts;
   for (const AccumulationLayout& layout : probe.short_layouts()) {
-    layouts.push_back(strprintf("A%s B%s (sum %g)", layout.transpose_a ? "^T" : "",
-                                layout.transpose_b ? "^T" : "", layout.smallest_sum));
+    layouts.push_back(fmt::format("A{} B{} (sum {:g})", layout.transpose_a ? "^T" : "",
+                                  layout.transpose_b ? "^T" : "", layout.smallest_sum));
   }
   std::string cause;
   if (!layouts.empty()) {
     std::string name = dtype == at::kBFloat16 ? "bf16" : "fp16";
-    cause = strprintf(
-        "likely cause: this LibTorch's %s matrix product on %s accumulates in %s, not fp32 "
-        "(probe, layout(s) %s of %lld ones), an error the fp32-accumulation bound does not "
+    cause = fmt::format(
+        "likely cause: this LibTorch's {} matrix product on {} accumulates in {}, not fp32 "
+        "(probe, layout(s) {} of {} ones), an error the fp32-accumulation bound does not "
         "allow: a defect of the library on this machine",
-        name.c_str(), device.str().c_str(), name.c_str(), join(layouts, ", ").c_str(),
-        static_cast<long long>(probe.n));
+        name, device.str(), name, join(layouts, ", "), probe.n);
   }
   cache[key] = cause;
   return cause;
 }
 
-double default_tolerance(const std::string& dtype, double reduction) {
+double default_tolerance(DType dtype, double reduction) {
   // u: the unit roundoff of the storage type. Low-precision kernels accumulate in fp32, so the
   // bound is the output rounding (a few u of the storage type; tf32 also rounds both inputs)
   // plus 8 u_acc sqrt(reduction) for the sum (errors of random sign add like a random walk).
-  if (dtype == "int8") return 0;  // integer accumulation is exact
-  double u = std::ldexp(1.0, -24);
-  if (dtype == "fp64") u = std::ldexp(1.0, -53);
-  if (dtype == "tf32" || dtype == "fp16") u = std::ldexp(1.0, -11);  // 10 stored mantissa bits
-  if (dtype == "bf16") u = std::ldexp(1.0, -8);                      // 7 stored mantissa bits
-  double u_accumulate = dtype == "fp64" ? std::ldexp(1.0, -53) : std::ldexp(1.0, -24);
-  double rounding = (dtype == "tf32" ? 4 : 2) * u;
+  if (dtype == DType::kInt8) return 0;  // integer accumulation is exact
+  double u = unit_roundoff(dtype);
+  double u_accumulate = unit_roundoff(dtype == DType::kFp64 ? DType::kFp64 : DType::kFp32);
+  double rounding = (dtype == DType::kTf32 ? 4 : 2) * u;
   double bound = rounding + 8 * u_accumulate * std::sqrt(std::max(1.0, reduction));
   // Floors keep tiny problems from demanding better than a library's blocking can give.
-  double floor = dtype == "fp64" ? 1e-12 : dtype == "fp32" ? 1e-5 : 0;
+  double floor = dtype == DType::kFp64 ? 1e-12 : dtype == DType::kFp32 ? 1e-5 : 0;
   return std::max(bound, floor);
 }
 
@@ -143,17 +140,16 @@ CheckOutcome check_close(const at::Tensor& got_in, const at::Tensor& reference_i
   if (tolerance_scale()) {
     detail +=
         (detail.empty() ? "" : "; ") +
-        strprintf("DLBENCH_TEST_TOLERANCE_SCALE=%g applied (test switch)", *tolerance_scale());
+        fmt::format("DLBENCH_TEST_TOLERANCE_SCALE={:g} applied (test switch)", *tolerance_scale());
   }
   // Non-finite values the reference does not have are always wrong (a poisoned element left
   // unwritten shows up here).
   at::Tensor bad = at::logical_and(at::logical_not(at::isfinite(got)), at::isfinite(reference));
   int64_t bad_count = bad.sum().item<int64_t>();
   if (bad_count > 0) {
-    return CheckOutcome::compare(NAN, tolerance,
-                                 strprintf("%s: %lld NaN/Inf or unwritten element(s)", what.c_str(),
-                                           static_cast<long long>(bad_count)),
-                                 detail);
+    return CheckOutcome::compare(
+        NAN, tolerance, fmt::format("{}: {} NaN/Inf or unwritten element(s)", what, bad_count),
+        detail);
   }
   at::Tensor finite = at::isfinite(reference);
   at::Tensor difference = at::where(finite, got - reference, at::zeros_like(got));
@@ -161,8 +157,8 @@ CheckOutcome check_close(const at::Tensor& got_in, const at::Tensor& reference_i
   bool relative = reference_norm > 0;
   double error = relative ? error_norm / reference_norm : error_norm;
   double max_abs = difference.numel() ? difference.abs().max().item<double>() : 0.0;
-  detail += (detail.empty() ? "" : "; ") + strprintf("max |error| %.3g over %lld elements", max_abs,
-                                                     static_cast<long long>(got.numel()));
+  detail += (detail.empty() ? "" : "; ") +
+            fmt::format("max |error| {:.3g} over {} elements", max_abs, got.numel());
   CheckOutcome outcome =
       CheckOutcome::compare(error, tolerance,
                             what + (relative ? ": relative Frobenius error vs reference"

@@ -9,15 +9,16 @@
 #include <utility>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/workload.h"
 
 namespace dlbench {
 
-/// The relative-error bound for results computed in `dtype` ("fp64", "fp32", "tf32", "bf16",
-/// "fp16", "int8"), for outputs whose reference takes the same (rounded) inputs: the bound covers
-/// accumulation and output rounding only. `reduction` is the length of the longest sum behind
-/// one output element; low-precision bounds grow with its square root (random rounding errors).
-double default_tolerance(const std::string& dtype, double reduction = 1);
+/// The relative-error bound for results computed in `dtype`, for outputs whose reference takes the
+/// same (rounded) inputs: the bound covers accumulation and output rounding only. `reduction` is
+/// the length of the longest sum behind one output element; low-precision bounds grow with its
+/// square root (random rounding errors).
+double default_tolerance(DType dtype, double reduction = 1);
 
 /// Fills a floating tensor with NaN (an integer one with its minimum value) so an element the
 /// kernel under test forgets to write cannot pass the check.

@@ -1,5 +1,6 @@
 #include "report/report.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -46,7 +47,7 @@ std::string median_step(const Result& r) {
 
 std::string noise_text(const Result& r) {
   const Metric* m = find_metric(r, "noise");
-  std::string text = m ? strprintf("%.1f%%", m->value) + (r.noisy ? "!" : "") : "-";
+  std::string text = m ? fmt::format("{:.1f}%", m->value) + (r.noisy ? "!" : "") : "-";
   // A contended result is slower than the machine alone, however steady it was.
   return r.contended ? text + " contended" : text;
 }
@@ -72,7 +73,7 @@ std::string peak_text(const Result& r) {
   // counted FLOPs reach.
   if (!m && primary == "throughput") m = find_metric(r, "pct_peak_compute");
   if (!m) return "-";
-  return strprintf("%.1f%%", m->value) + (failed_ceiling_sanity(r.run) ? "?" : "");
+  return fmt::format("{:.1f}%", m->value) + (failed_ceiling_sanity(r.run) ? "?" : "");
 }
 
 std::string memory_text(const Result& r) {
@@ -127,14 +128,14 @@ std::vector<std::string> probe_lines(const Result& r) {
     std::string name = text_at(probe, "name");
     const Metric* time = find_metric(r, name + "_time");
     if (!time || !time->stats) continue;
-    std::string line = strprintf(
-        "%s: p50 %s, p90 %s, p99 %s", name.c_str(), format_seconds(time->stats->p50).c_str(),
-        format_seconds(time->stats->p90).c_str(), format_seconds(time->stats->p99).c_str());
+    std::string line =
+        fmt::format("{}: p50 {}, p90 {}, p99 {}", name, format_seconds(time->stats->p50),
+                    format_seconds(time->stats->p90), format_seconds(time->stats->p99));
     if (const Metric* t = find_metric(r, name + "_throughput")) {
       line += ", " + format_si(t->value, t->unit);
     }
     if (const Metric* share = find_metric(r, name + "_share")) {
-      line += strprintf(", %.1f%% of the step", share->value);
+      line += fmt::format(", {:.1f}% of the step", share->value);
     }
     line += " (" + text_at(probe, "description") + ")";
     lines.push_back(line);
@@ -144,7 +145,7 @@ std::vector<std::string> probe_lines(const Result& r) {
 
 /// A quality value in its unit ("98.21%" or "0.7812").
 std::string quality_text(double value, const std::string& unit) {
-  return unit == "%" ? strprintf("%.2f%%", value) : strprintf("%.4g%s", value, unit.c_str());
+  return unit == "%" ? fmt::format("{:.2f}%", value) : fmt::format("{:.4g}{}", value, unit);
 }
 
 /// Lines of a quality run (run.quality, docs/quality.md): the outcome against the target, the
@@ -158,21 +159,20 @@ std::vector<std::string> quality_lines(const Result& r) {
   const json& higher_field = field_at(q, "higher_is_better");
   const bool higher = higher_field.is_boolean() ? higher_field.get<bool>() : true;
   const Metric* quality = find_metric(r, "quality");
-  std::string line =
-      strprintf("quality: %s %s (target %s %s)", metric.c_str(),
-                quality ? quality_text(quality->value, unit).c_str() : "-",
-                higher ? ">=" : "<=", quality_text(number_at(q, "target"), unit).c_str());
+  std::string line = fmt::format("quality: {} {} (target {} {})", metric,
+                                 quality ? quality_text(quality->value, unit).c_str() : "-",
+                                 higher ? ">=" : "<=", quality_text(number_at(q, "target"), unit));
   if (const Metric* ttq = find_metric(r, "time_to_quality")) {
     line += " reached in " + format_seconds(ttq->value);
     if (const Metric* e = find_metric(r, "epochs_to_quality")) {
-      line += strprintf(", %.2f epochs", e->value);
+      line += fmt::format(", {:.2f} epochs", e->value);
     }
     if (const Metric* n = find_metric(r, "samples_to_quality")) {
       line += ", " + format_si(n->value, "samples");
     }
   }
   double runs = number_at(q, "runs", 1);
-  if (runs > 1) line += strprintf(" (%.0f runs, %s)", runs, text_at(q, "combined_as").c_str());
+  if (runs > 1) line += fmt::format(" ({:.0f} runs, {})", runs, text_at(q, "combined_as"));
   lines.push_back(line + "; task: " + text_at(q, "task") + " on " + text_at(q, "dataset"));
   std::string speed = "training:";
   if (const Metric* t = find_metric(r, "training_throughput")) {
@@ -181,11 +181,11 @@ std::vector<std::string> quality_lines(const Result& r) {
   if (const Metric* f = find_metric(r, "achieved_flops"))
     speed += ", " + format_si(f->value, "FLOP/s");
   if (const Metric* v = find_metric(r, "valid_flops")) {
-    speed += strprintf(", Valid FLOPS %s (n=%g)", format_si(v->value, "FLOP/s").c_str(),
-                       number_at(q, "valid_flops_n", 5.0));
+    speed += fmt::format(", Valid FLOPS {} (n={:g})", format_si(v->value, "FLOP/s"),
+                         number_at(q, "valid_flops_n", 5.0));
   }
   if (const Metric* e = find_metric(r, "eval_share")) {
-    speed += strprintf("; evaluation %.1f%% of the run", e->value);
+    speed += fmt::format("; evaluation {:.1f}% of the run", e->value);
   }
   lines.push_back(speed);
   const json& runs_json = field_at(r.run, "quality_runs");
@@ -194,8 +194,9 @@ std::vector<std::string> quality_lines(const Result& r) {
     const json& points = field_at(runs_json[0], "curve");
     for (const json& point : points.is_array() ? points : json::array()) {
       const json& value = field_at(point, "quality");
-      curve += strprintf(" %.2f: %s", number_at(point, "epoch"),
-                         value.is_number() ? quality_text(value.get<double>(), unit).c_str() : "-");
+      curve +=
+          fmt::format(" {:.2f}: {}", number_at(point, "epoch"),
+                      value.is_number() ? quality_text(value.get<double>(), unit).c_str() : "-");
     }
     lines.push_back(curve);
   }
@@ -208,12 +209,12 @@ std::vector<std::string> quality_lines(const Result& r) {
 std::vector<std::string> input_lines(const Result& r) {
   const Metric* stall = find_metric(r, "input_stall_share");
   if (!stall) return {};
-  std::string line = strprintf("input: stall %.1f%% of the time", stall->value);
+  std::string line = fmt::format("input: stall {:.1f}% of the time", stall->value);
   if (const Metric* l = find_metric(r, "loader_throughput")) {
     line += ", loader could sustain " + format_si(l->value, l->unit);
   }
   if (const Metric* au = find_metric(r, "accelerator_utilization")) {
-    line += strprintf(", accelerator utilisation %.1f%%", au->value);
+    line += fmt::format(", accelerator utilisation {:.1f}%", au->value);
   }
   return {line};
 }
@@ -222,11 +223,11 @@ std::vector<std::string> input_lines(const Result& r) {
 /// the share of the step with an allreduce in flight and the exposed share.
 std::vector<std::string> comm_lines(const Result& r) {
   std::vector<std::string> parts;
-  if (!r.ranks.empty()) parts.push_back(strprintf("%zu ranks", r.ranks.size()));
+  if (!r.ranks.empty()) parts.push_back(fmt::format("{} ranks", r.ranks.size()));
   if (const Metric* share = find_metric(r, "comm_share")) {
-    parts.push_back(strprintf("gradient allreduce in flight %.1f%% of the step", share->value));
+    parts.push_back(fmt::format("gradient allreduce in flight {:.1f}% of the step", share->value));
     if (const Metric* exposed = find_metric(r, "exposed_comm_share")) {
-      parts.push_back(strprintf("exposed %.1f%%", exposed->value));
+      parts.push_back(fmt::format("exposed {:.1f}%", exposed->value));
     }
     if (const Metric* compute = find_metric(r, "compute_time")) {
       parts.push_back("compute " + format_seconds(compute->value));
@@ -239,7 +240,7 @@ std::vector<std::string> comm_lines(const Result& r) {
   return {"comm: " + join(parts, ", ")};
 }
 
-std::string bound_text(const Result& r) { return r.bound ? r.bound->verdict : "-"; }
+std::string bound_text(const Result& r) { return r.bound ? verdict_name(r.bound->verdict) : "-"; }
 
 std::string json_number_text(const json& j, const std::function<std::string(double)>& format) {
   return j.is_number() ? format(j.get<double>()) : "-";
@@ -262,21 +263,21 @@ std::string render_breakdown(const Result& r, size_t index) {
                                  : json_number_text(field_at(p, "bandwidth"),
                                                     [](double v) { return format_si(v, "B/s"); });
     const bool doubtful = failed_ceiling_sanity(p);
-    std::string peak =
-        json_number_text(field_at(p, flops ? "pct_peak_compute" : "pct_peak_bandwidth"),
-                         [&](double v) { return strprintf("%.1f%%", v) + (doubtful ? "?" : ""); });
+    std::string peak = json_number_text(
+        field_at(p, flops ? "pct_peak_compute" : "pct_peak_bandwidth"),
+        [&](double v) { return fmt::format("{:.1f}%", v) + (doubtful ? "?" : ""); });
     std::string status = text_at(p, "status");
     rows.push_back({std::to_string(i + 1), text_at(p, "name"), text_at(p, "kind"),
                     text_at(p, "pass"), format_number(number_at(p, "count")),
                     status == "PASSED" ? format_seconds(number_at(p, "time_s")) : status,
                     format_seconds(number_at(p, "total_time_s")),
-                    strprintf("%.1f%%", 100 * number_at(p, "share")),
-                    strprintf("%.1f%%", 100 * cumulative), achieved, peak,
+                    fmt::format("{:.1f}%", 100 * number_at(p, "share")),
+                    fmt::format("{:.1f}%", 100 * cumulative), achieved, peak,
                     text_at(field_at(p, "bound"), "verdict", "-")});
     after.push_back({"repro: " + text_at(p, "problem")});
   }
-  std::string out = strprintf("\nbreakdown of #%zu %s (%zu parts, by share of time):\n", index,
-                              r.workload.c_str(), parts.size());
+  std::string out = fmt::format("\nbreakdown of #{} {} ({} parts, by share of time):\n", index,
+                                r.workload, parts.size());
   out += text_table(
       {"rank", "layer", "kind", "pass", "count", "time/call", "total", "share", "cum.", "achieved",
        "% peak", "bound"},
@@ -341,8 +342,8 @@ std::string render_table(const ResultsDocument& doc) {
     invalid += r.status == Status::kInvalid;
   }
   out << "\n"
-      << strprintf("%zu passed, %zu failed, %zu skipped, %zu invalid", passed, failed, skipped,
-                   invalid)
+      << fmt::format("{} passed, {} failed, {} skipped, {} invalid", passed, failed, skipped,
+                     invalid)
       << "\n";
   return out.str();
 }
@@ -400,7 +401,7 @@ std::string render_csv(const ResultsDocument& doc) {
         number_field(r, "device_peak_memory"),
         check,
         r.check.status == CheckOutcome::Status::kNotApplicable ? "" : format_number(r.check.error),
-        r.bound ? r.bound->verdict : "",
+        r.bound ? verdict_name(r.bound->verdict) : "",
         number_field(r, "pct_theoretical_compute"),
         number_field(r, "pct_theoretical_bandwidth"),
         number_field(r, "arithmetic_intensity"),
@@ -477,20 +478,24 @@ std::string render(const ResultsDocument& document, const std::string& format) {
 }
 
 std::string progress_line(const Result& r, size_t index, size_t total) {
-  std::string line = strprintf("[%zu/%zu] %-8s %s", index, total, status_name(r.status).c_str(),
-                               r.problem.c_str());
+  std::string line =
+      fmt::format("[{}/{}] {:<8} {}", index, total, status_name(r.status), r.problem);
   const Metric* time_to_quality = find_metric(r, "time_to_quality");
   const Metric* quality = find_metric(r, "quality");
   if (r.status == Status::kPassed && time_to_quality && quality) {
-    line += strprintf("  %s %s in %s", r.run["quality"].value("metric", "").c_str(),
-                      quality_text(quality->value, quality->unit).c_str(),
-                      format_seconds(time_to_quality->value).c_str());
-    if (r.bound && r.bound->verdict != "-") line += " " + r.bound->verdict + "-bound";
+    line += fmt::format("  {} {} in {}", r.run["quality"].value("metric", ""),
+                        quality_text(quality->value, quality->unit),
+                        format_seconds(time_to_quality->value));
+    if (r.bound && r.bound->verdict != Verdict::kNone) {
+      line += " " + verdict_name(r.bound->verdict) + "-bound";
+    }
   } else if (r.status == Status::kPassed) {
     line += "  " + median_step(r) + "  " + headline(r);
     std::string peak = peak_text(r);
     if (peak != "-") line += " (" + peak + " of peak)";
-    if (r.bound && r.bound->verdict != "-") line += " " + r.bound->verdict + "-bound";
+    if (r.bound && r.bound->verdict != Verdict::kNone) {
+      line += " " + verdict_name(r.bound->verdict) + "-bound";
+    }
     if (r.contended) line += " [contended]";
   } else if (!r.reason.empty()) {
     line += "  -- " + r.reason;

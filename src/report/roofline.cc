@@ -1,5 +1,6 @@
 #include "report/roofline.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -60,7 +61,7 @@ std::string truncate(const std::string& text, size_t limit) {
   return text.substr(0, cut) + "...";
 }
 
-std::string fmt(double value) { return strprintf("%.1f", value); }
+std::string one_decimal(double value) { return fmt::format("{:.1f}", value); }
 
 std::string json_string(const json& object, const char* key) {
   return object.is_object() && object.contains(key) && object[key].is_string()
@@ -152,7 +153,7 @@ std::vector<RooflinePoint> roofline_points(const ResultsDocument& document,
     p.workload = r.workload;
     p.device = result_device(r);
     p.dtype = r.work.dtype;
-    if (r.bound) p.verdict = r.bound->verdict;
+    if (r.bound) p.verdict = verdict_name(r.bound->verdict);
     if (r.work.flops > 0 && r.work.bytes > 0) p.intensity = r.work.flops / r.work.bytes;
     if (const Metric* m = find_metric(r, "flops"); m && std::isfinite(m->value)) p.flops = m->value;
 
@@ -238,15 +239,15 @@ std::string verdict_colour(const std::string& verdict) {
 
 /// "1", "10", "0.01" for FLOP/B decades.
 std::string intensity_label(int decade) {
-  if (decade >= -3 && decade < 0) return strprintf("%.*f", -decade, std::pow(10.0, decade));
-  if (decade >= 0 && decade <= 4) return strprintf("%.0f", std::pow(10.0, decade));
-  return strprintf("1e%d", decade);
+  if (decade >= -3 && decade < 0) return fmt::format("{:.{}f}", std::pow(10.0, decade), -decade);
+  if (decade >= 0 && decade <= 4) return fmt::format("{:.0f}", std::pow(10.0, decade));
+  return fmt::format("1e{}", decade);
 }
 
 /// "1 G", "10 G", "100 G", "1 T" for FLOP/s decades.
 std::string flops_label(int decade) {
   static const char* kPrefixes[] = {"", " k", " M", " G", " T", " P", " E"};
-  if (decade < 0 || decade >= 21) return strprintf("1e%d", decade);
+  if (decade < 0 || decade >= 21) return fmt::format("1e{}", decade);
   static const char* kMantissa[] = {"1", "10", "100"};
   return std::string(kMantissa[decade % 3]) + kPrefixes[decade / 3];
 }
@@ -318,18 +319,18 @@ class Svg {
  public:
   void line(double x0, double y0, double x1, double y1, const std::string& style,
             const std::string& tooltip = "") {
-    out_ << "<line x1=\"" << fmt(x0) << "\" y1=\"" << fmt(y0) << "\" x2=\"" << fmt(x1) << "\" y2=\""
-         << fmt(y1) << "\" " << style;
+    out_ << "<line x1=\"" << one_decimal(x0) << "\" y1=\"" << one_decimal(y0) << "\" x2=\""
+         << one_decimal(x1) << "\" y2=\"" << one_decimal(y1) << "\" " << style;
     close("line", tooltip);
   }
   void text(double x, double y, const std::string& content, const std::string& attributes) {
-    out_ << "<text x=\"" << fmt(x) << "\" y=\"" << fmt(y) << "\" " << attributes << ">"
-         << xml_escape(content) << "</text>\n";
+    out_ << "<text x=\"" << one_decimal(x) << "\" y=\"" << one_decimal(y) << "\" " << attributes
+         << ">" << xml_escape(content) << "</text>\n";
   }
   void circle(double x, double y, double r, const std::string& style,
               const std::string& tooltip = "") {
-    out_ << "<circle cx=\"" << fmt(x) << "\" cy=\"" << fmt(y) << "\" r=\"" << fmt(r) << "\" "
-         << style;
+    out_ << "<circle cx=\"" << one_decimal(x) << "\" cy=\"" << one_decimal(y) << "\" r=\""
+         << one_decimal(r) << "\" " << style;
     close("circle", tooltip);
   }
   void raw(const std::string& text) { out_ << text; }
@@ -546,7 +547,7 @@ void draw_compute_roof_labels(Svg& svg, const RoofSet& roofs, const ChartFrame& 
     previous = y;
     double x = f.px1 - 4;
     svg.text(x, y, c->label,
-             strprintf("font-size=\"%.0f\" text-anchor=\"end\" fill=\"#222\"", kLabelFont) +
+             fmt::format("font-size=\"{:.0f}\" text-anchor=\"end\" fill=\"#222\"", kLabelFont) +
                  (c->ceiling.source == "measured" ? " font-weight=\"bold\"" : ""));
     obstacles.push_back(text_box(x, y,
                                  text_width(c->label, kLabelFont, c->ceiling.source == "measured"),
@@ -571,10 +572,11 @@ void draw_bandwidth_roof_labels(Svg& svg, const RoofSet& roofs, const ChartFrame
     double degrees = angle * 180 / M_PI;
     // Shift the baseline 4 px above the line (perpendicular to it).
     double ox = x + 4 * std::sin(angle), oy = y - 4 * std::cos(angle);
-    svg.text(ox, oy, b->label,
-             strprintf("font-size=\"%.0f\" fill=\"#222\" transform=\"rotate(%.2f %.1f %.1f)\"",
-                       kLabelFont, degrees, ox, oy) +
-                 (b->ceiling.source == "measured" ? " font-weight=\"bold\"" : ""));
+    svg.text(
+        ox, oy, b->label,
+        fmt::format("font-size=\"{:.0f}\" fill=\"#222\" transform=\"rotate({:.2f} {:.1f} {:.1f})\"",
+                    kLabelFont, degrees, ox, oy) +
+            (b->ceiling.source == "measured" ? " font-weight=\"bold\"" : ""));
     double w = text_width(b->label, kLabelFont), h = kLabelFont;
     double cx = ox + std::cos(angle) * w / 2 + std::sin(angle) * h / 2;
     double cy = oy + std::sin(angle) * w / 2 - std::cos(angle) * h / 2;
@@ -601,10 +603,10 @@ void draw_roofs(Svg& svg, const RoofSet& roofs, const ChartFrame& f, const std::
 
 /// The plot area's frame, the decade and minor grid lines, the tick labels and the axis titles.
 void draw_axes(Svg& svg, const ChartFrame& f) {
-  svg.raw(
-      strprintf("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fcfcfc\" "
-                "stroke=\"#444\" stroke-width=\"1\"/>\n",
-                f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0));
+  svg.raw(fmt::format(
+      "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"#fcfcfc\" "
+      "stroke=\"#444\" stroke-width=\"1\"/>\n",
+      f.px0, f.py0, f.px1 - f.px0, f.py1 - f.py0));
   const std::string minor = "stroke=\"#ececec\" stroke-width=\"0.6\"";
   const std::string major = "stroke=\"#cfcfcf\" stroke-width=\"0.9\"";
   for (int d = f.xd0; d <= f.xd1; ++d) {
@@ -636,9 +638,9 @@ void draw_axes(Svg& svg, const ChartFrame& f) {
   svg.text((f.px0 + f.px1) / 2, f.py1 + 40, "arithmetic intensity (FLOP/B, counted work per step)",
            "font-size=\"12\" text-anchor=\"middle\" fill=\"#222\"");
   svg.text(18, (f.py0 + f.py1) / 2, "achieved FLOP/s",
-           strprintf("font-size=\"12\" text-anchor=\"middle\" fill=\"#222\" "
-                     "transform=\"rotate(-90 18 %.1f)\"",
-                     (f.py0 + f.py1) / 2));
+           fmt::format("font-size=\"12\" text-anchor=\"middle\" fill=\"#222\" "
+                       "transform=\"rotate(-90 18 {:.1f})\"",
+                       (f.py0 + f.py1) / 2));
 }
 
 /// options.title, else "Roofline: <host> | <device description>".
@@ -723,7 +725,7 @@ LabelSpot place_label(double x, double y, double w, double h, const std::vector<
 /// A point's marker, coloured by its verdict, with its numbers as tooltip.
 void draw_marker(Svg& svg, const RooflinePoint& p, double x, double y) {
   std::string tooltip = "#" + std::to_string(p.index) + " " + p.problem + ": " +
-                        format_si(p.flops, "FLOP/s") + " at " + strprintf("%.3g", p.intensity) +
+                        format_si(p.flops, "FLOP/s") + " at " + fmt::format("{:.3g}", p.intensity) +
                         " FLOP/B" + (p.verdict.empty() ? "" : ", " + p.verdict + "-bound");
   svg.circle(x, y, kMarkerRadius,
              "fill=\"" + verdict_colour(p.verdict) +
@@ -750,10 +752,10 @@ void draw_point_label(Svg& labels, const RooflinePoint& p, double x, double y,
     }
   }
   labels.text(cx, cy + h / 2, text,
-              strprintf("font-size=\"%.0f\" font-weight=\"bold\" text-anchor=\"middle\" "
-                        "fill=\"#111\" stroke=\"#fff\" stroke-width=\"2.5\" "
-                        "paint-order=\"stroke\"",
-                        kLabelFont));
+              fmt::format("font-size=\"{:.0f}\" font-weight=\"bold\" text-anchor=\"middle\" "
+                          "fill=\"#111\" stroke=\"#fff\" stroke-width=\"2.5\" "
+                          "paint-order=\"stroke\"",
+                          kLabelFont));
 }
 
 /// The points: every marker is an obstacle before any label is placed, and the labels are drawn
@@ -833,10 +835,10 @@ double draw_plotted_rows(Svg& table, const TableColumns& c, double W,
     table.text(40, y, std::to_string(p->index), cell + " text-anchor=\"end\"");
     table.circle(49, y - 4, 4, "fill=\"" + verdict_colour(p->verdict) + "\"");
     table.text(c.repro, y, truncate(short_repro(p->problem, device), c.repro_chars), cell);
-    table.text(c.ai, y, strprintf("%.3g", p->intensity), cell + " text-anchor=\"end\"");
+    table.text(c.ai, y, fmt::format("{:.3g}", p->intensity), cell + " text-anchor=\"end\"");
     table.text(c.achieved, y, format_si(p->flops, "FLOP/s"), cell + " text-anchor=\"end\"");
-    table.text(c.pct, y, p->attainable > 0 ? strprintf("%.1f%% ", p->pct_of_roof) + p->limit : "-",
-               cell);
+    table.text(c.pct, y,
+               p->attainable > 0 ? fmt::format("{:.1f}% ", p->pct_of_roof) + p->limit : "-", cell);
     table.text(c.bound, y, p->verdict.empty() ? "-" : p->verdict, cell);
     y += 16;
   }
@@ -917,16 +919,16 @@ double draw_legend_table(Svg& table, const ChartFrame& f, const std::vector<Roof
 std::string svg_document(const ChartFrame& f, double total_height, const std::string& title,
                          const std::string& subtitle, const std::string& body) {
   std::ostringstream out;
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << fmt(f.W)
-      << "\" height=\"" << fmt(total_height) << "\" viewBox=\"0 0 " << fmt(f.W) << " "
-      << fmt(total_height) << "\" font-family=\"" << kFont << "\">\n"
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" << one_decimal(f.W)
+      << "\" height=\"" << one_decimal(total_height) << "\" viewBox=\"0 0 " << one_decimal(f.W)
+      << " " << one_decimal(total_height) << "\" font-family=\"" << kFont << "\">\n"
       << "<title>" << xml_escape(title) << "</title>\n"
       << "<desc>" << xml_escape(subtitle) << "</desc>\n"
-      << "<defs><clipPath id=\"plot-area\"><rect x=\"" << fmt(f.px0) << "\" y=\"" << fmt(f.py0)
-      << "\" width=\"" << fmt(f.px1 - f.px0) << "\" height=\"" << fmt(f.py1 - f.py0)
-      << "\"/></clipPath></defs>\n"
-      << "<rect x=\"0\" y=\"0\" width=\"" << fmt(f.W) << "\" height=\"" << fmt(total_height)
-      << "\" fill=\"#ffffff\"/>\n"
+      << "<defs><clipPath id=\"plot-area\"><rect x=\"" << one_decimal(f.px0) << "\" y=\""
+      << one_decimal(f.py0) << "\" width=\"" << one_decimal(f.px1 - f.px0) << "\" height=\""
+      << one_decimal(f.py1 - f.py0) << "\"/></clipPath></defs>\n"
+      << "<rect x=\"0\" y=\"0\" width=\"" << one_decimal(f.W) << "\" height=\""
+      << one_decimal(total_height) << "\" fill=\"#ffffff\"/>\n"
       << body << "</svg>\n";
   return out.str();
 }

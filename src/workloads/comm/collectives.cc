@@ -4,6 +4,7 @@
 // elements on every run. `size` follows nccl-tests' convention per collective (see
 // docs/workloads/comm.md). Run them with --nproc N, mpirun, srun or torchrun; alone, they run
 // over one rank.
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <memory>
@@ -47,7 +48,10 @@ class Collective : public Workload {
 
   /// `splits`: `size` spans every rank's part (allgather, reduce_scatter, all_to_all).
   Collective(const Problem& problem, std::string name, bool splits)
-      : Workload(problem), name_(std::move(name)), dtype_(problem.get("dtype")), splits_(splits) {
+      : Workload(problem),
+        name_(std::move(name)),
+        dtype_(dtype_named(problem.get("dtype"))),
+        splits_(splits) {
     size_chunks(1);
   }
 
@@ -58,17 +62,17 @@ class Collective : public Workload {
     work.group_counts = true;
     work.samples = 1;
     work.sample_unit = "calls";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "busbw";
     return work;
   }
 
   Description describe() const override {
     Description d;
-    d.summary = strprintf("%s of %s over %d rank(s) (%s)", name_.c_str(),
-                          format_bytes(work().comm_bytes).c_str(), ranks_, dtype_.c_str());
+    d.summary = fmt::format("{} of {} over {} rank(s) ({})", name_, format_bytes(work().comm_bytes),
+                            ranks_, dtype_name(dtype_));
     d.facts = {{"elements", std::to_string(size_elements())},
-               {"bus factor", strprintf("%.4g", dist::bus_factor(name_, ranks_))},
+               {"bus factor", fmt::format("{:.4g}", dist::bus_factor(name_, ranks_))},
                {"size convention", size_convention()}};
     return d;
   }
@@ -90,8 +94,8 @@ class Collective : public Workload {
       std::string message = e.what();
       if (message.find("Invalid scalar type") != std::string::npos ||
           message.find("not supported") != std::string::npos) {
-        throw Unsupported(strprintf("the %s backend of this LibTorch has no %s collectives",
-                                    backend_name_.c_str(), dtype_.c_str()));
+        throw Unsupported(fmt::format("the {} backend of this LibTorch has no {} collectives",
+                                      backend_name_, dtype_name(dtype_)));
       }
       throw;
     }
@@ -108,8 +112,8 @@ class Collective : public Workload {
     return CheckOutcome::compare(
         static_cast<double>(wrong), 0,
         "wrong elements in this rank's output of one call on known inputs",
-        strprintf("%s via %s; exact integer inputs, so any difference is an error", name_.c_str(),
-                  backend_name_.c_str()));
+        fmt::format("{} via {}; exact integer inputs, so any difference is an error", name_,
+                    backend_name_));
   }
 
   void teardown() override { buffers_.clear(); }
@@ -145,7 +149,9 @@ class Collective : public Workload {
   }
   void wait(const c10::intrusive_ptr<c10d::Work>& work) { work->wait(); }
 
-  std::string name_, dtype_, backend_name_;
+  std::string name_;
+  DType dtype_;
+  std::string backend_name_;
   bool splits_ = false;
   int ranks_ = 1, rank_ = 0;
   int64_t chunk_ = 1;

@@ -1,6 +1,7 @@
 // Labelled grey image sets (see image_sets.h).
 #include "workloads/common/image_sets.h"
 
+#include <fmt/core.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -61,17 +62,16 @@ LabelledImages load_image_set(const std::string& dataset, bool train) {
     throw Error(images_path + ": expected unsigned-byte images N x H x W");
   }
   if (set.labels.dim() != 1 || set.labels.size(0) != set.images.size(0)) {
-    throw Error(strprintf("%s: %lld labels for %lld images", labels_path.c_str(),
-                          static_cast<long long>(set.labels.numel()),
-                          static_cast<long long>(set.images.size(0))));
+    throw Error(fmt::format("{}: {} labels for {} images", labels_path, set.labels.numel(),
+                            set.images.size(0)));
   }
   set.labels = set.labels.to(torch::kLong);
   if (set.labels.min().item<int64_t>() < 0 || set.labels.max().item<int64_t>() >= 10) {
     throw Error(labels_path + ": a label is outside 0..9");
   }
-  set.description = strprintf("%s %s (%lld images, %s package %s %s)", dataset.c_str(),
-                              train ? "train" : "test", static_cast<long long>(set.images.size(0)),
-                              info.kind.c_str(), info.package.c_str(), info.version.c_str());
+  set.description =
+      fmt::format("{} {} ({} images, {} package {} {})", dataset, train ? "train" : "test",
+                  set.images.size(0), info.kind, info.package, info.version);
   return set;
 }
 
@@ -100,10 +100,10 @@ LabelledImages generated_image_set(int64_t samples, bool train, uint64_t seed) {
   images = images + 0.35 * torch::randn(images.sizes(), draws);
   set.images = (images.clamp(0, 1) * 255).round().to(torch::kUInt8);
   set.classes = kClasses;
-  set.description = strprintf(
-      "generated %s set (%lld images: 10 random smooth patterns, shifted up to 2 px, "
+  set.description = fmt::format(
+      "generated {} set ({} images: 10 random smooth patterns, shifted up to 2 px, "
       "noise sigma 0.35; exact labels)",
-      train ? "train" : "test", static_cast<long long>(samples));
+      train ? "train" : "test", samples);
   return set;
 }
 
@@ -111,10 +111,8 @@ ImageClassificationSource::ImageClassificationSource(LabelledImages set, int64_t
                                                      double std)
     : set_(std::move(set)), size_(size), mean_(mean), std_(std) {
   if (set_.images.size(1) > size_ || set_.images.size(2) > size_) {
-    throw Error(strprintf("images of %lld x %lld do not fit the model's %lld x %lld input",
-                          static_cast<long long>(set_.images.size(1)),
-                          static_cast<long long>(set_.images.size(2)),
-                          static_cast<long long>(size_), static_cast<long long>(size_)));
+    throw Error(fmt::format("images of {} x {} do not fit the model's {} x {} input",
+                            set_.images.size(1), set_.images.size(2), size_, size_));
   }
 }
 
@@ -146,11 +144,10 @@ std::string write_png_folder(const LabelledImages& set, const std::string& name)
     torch::Tensor images = set.images.contiguous();
     torch::Tensor labels = set.labels.contiguous();
     for (int64_t i = 0; i < images.size(0); ++i) {
-      std::string dir =
-          strprintf("%s/%lld", partial.c_str(), static_cast<long long>(labels[i].item<int64_t>()));
+      std::string dir = fmt::format("{}/{}", partial, labels[i].item<int64_t>());
       if (i < set.classes || !fs::exists(dir)) data::make_directories(dir);
       std::vector<uint8_t> png = data::encode_png(images[i]);
-      std::string path = strprintf("%s/%06lld.png", dir.c_str(), static_cast<long long>(i));
+      std::string path = fmt::format("{}/{:06}.png", dir, i);
       write_file(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()),
                  WriteOptions{0644, false, "generated image"});
     }
@@ -176,9 +173,8 @@ ImageFolderSource::ImageFolderSource(const std::string& root, int64_t height, in
                                      int64_t size, double mean, double std)
     : size_(size), mean_(mean), std_(std) {
   if (height > size || width > size) {
-    throw Error(strprintf("images of %lld x %lld do not fit the model's %lld x %lld input",
-                          static_cast<long long>(height), static_cast<long long>(width),
-                          static_cast<long long>(size), static_cast<long long>(size)));
+    throw Error(fmt::format("images of {} x {} do not fit the model's {} x {} input", height, width,
+                            size, size));
   }
   data::ImageFolderOptions options;
   options.height = height;
@@ -206,9 +202,8 @@ data::Batch ImageFolderSource::load(const std::vector<int64_t>& indices, uint64_
 }
 
 std::string ImageFolderSource::describe() const {
-  return strprintf("image folder %s (%lld PNG/JPEG files in %zu classes, decoded per batch)",
-                   folder_->folder.root().c_str(), static_cast<long long>(size()),
-                   folder_->folder.classes().size());
+  return fmt::format("image folder {} ({} PNG/JPEG files in {} classes, decoded per batch)",
+                     folder_->folder.root(), size(), folder_->folder.classes().size());
 }
 
 torch::Tensor ink_boxes(const torch::Tensor& images) {
@@ -269,10 +264,8 @@ DigitCanvasSource::DigitCanvasSource(LabelledImages digits, CanvasOptions option
     : digits_(std::move(digits)), options_(options), samples_(samples), seed_(seed) {
   if (options_.min_side < 4 || options_.max_side < options_.min_side ||
       options_.max_side > options_.size || options_.max_digits < 1) {
-    throw Error(strprintf("digit canvases: digit sides %lld..%lld do not fit a %lld canvas",
-                          static_cast<long long>(options_.min_side),
-                          static_cast<long long>(options_.max_side),
-                          static_cast<long long>(options_.size)));
+    throw Error(fmt::format("digit canvases: digit sides {}..{} do not fit a {} canvas",
+                            options_.min_side, options_.max_side, options_.size));
   }
   digits_.images = digits_.images.contiguous();
   ink_ = ink_boxes(digits_.images);
@@ -337,13 +330,11 @@ data::Batch DigitCanvasSource::load(const std::vector<int64_t>& indices, uint64_
 }
 
 std::string DigitCanvasSource::describe() const {
-  return strprintf(
-      "%lld detection canvases of %lld x %lld with 1-%lld digits of %lld-%lld px (ink boxes "
-      "exact) from %s",
-      static_cast<long long>(samples_), static_cast<long long>(options_.size),
-      static_cast<long long>(options_.size), static_cast<long long>(options_.max_digits),
-      static_cast<long long>(options_.min_side), static_cast<long long>(options_.max_side),
-      digits_.description.c_str());
+  return fmt::format(
+      "{} detection canvases of {} x {} with 1-{} digits of {}-{} px (ink boxes "
+      "exact) from {}",
+      samples_, options_.size, options_.size, options_.max_digits, options_.min_side,
+      options_.max_side, digits_.description);
 }
 
 DigitStringSource::DigitStringSource(LabelledImages digits, int64_t width, int64_t max_length,
@@ -429,10 +420,8 @@ data::Batch DigitStringSource::load(const std::vector<int64_t>& indices, uint64_
 }
 
 std::string DigitStringSource::describe() const {
-  return strprintf(
-      "%lld text lines of 32 x %lld with 1-%lld real digits (exact transcripts) from %s",
-      static_cast<long long>(samples_), static_cast<long long>(width_),
-      static_cast<long long>(max_length_), digits_.description.c_str());
+  return fmt::format("{} text lines of 32 x {} with 1-{} real digits (exact transcripts) from {}",
+                     samples_, width_, max_length_, digits_.description);
 }
 
 }  // namespace dlbench::common

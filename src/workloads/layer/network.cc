@@ -2,6 +2,7 @@
 // docs/workloads/layers.md.
 #include "workloads/layer/network.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <map>
 #include <set>
@@ -19,10 +20,8 @@ int64_t window_output(int64_t size, int64_t window, int64_t stride, int64_t pad,
                       const std::string& name) {
   int64_t span = size + 2 * pad - window;
   if (stride < 1 || span < 0) {
-    throw Error(strprintf("layer %s: window %lld stride %lld pad %lld does not fit %lld",
-                          name.c_str(), static_cast<long long>(window),
-                          static_cast<long long>(stride), static_cast<long long>(pad),
-                          static_cast<long long>(size)));
+    throw Error(fmt::format("layer {}: window {} stride {} pad {} does not fit {}", name, window,
+                            stride, pad, size));
   }
   return span / stride + 1;
 }
@@ -299,7 +298,7 @@ std::vector<Part> merge_parts(const std::vector<Part>& parts) {
     }
   }
   for (size_t i = 0; i < merged.size(); ++i) {
-    if (extra[i] > 0) merged[i].name += strprintf(" +%d more", extra[i]);
+    if (extra[i] > 0) merged[i].name += fmt::format(" +{} more", extra[i]);
   }
   return merged;
 }
@@ -352,7 +351,7 @@ Description NetworkWorkload::describe() const {
   std::vector<std::string> layer_counts;
   int layers = 0;
   for (const auto& [kind, count] : builder.layer_counts()) {
-    layer_counts.push_back(strprintf("%d %s", count, kind.c_str()));
+    layer_counts.push_back(fmt::format("{} {}", count, kind));
     layers += count;
   }
   std::set<std::string> problems;
@@ -370,20 +369,18 @@ Description NetworkWorkload::describe() const {
     }
   }
   std::vector<std::string> kinds;
-  for (const auto& [key, count] : per_kind) kinds.push_back(strprintf("%s %d", key.c_str(), count));
+  for (const auto& [key, count] : per_kind) kinds.push_back(fmt::format("{} {}", key, count));
 
   Description d;
-  d.summary = strprintf(
-      "%s, %lld images of %lldx%lldx%lld, %s in %s %s: %d layers (%s)", network.title.c_str(),
-      static_cast<long long>(options_.batch), static_cast<long long>(network.input.c),
-      static_cast<long long>(network.input.h), static_cast<long long>(network.input.w),
-      options_.backward ? "forward + backward" : "forward", options_.dtype.c_str(),
-      options_.layout.c_str(), layers, join(layer_counts, ", ").c_str());
+  d.summary = fmt::format("{}, {} images of {}x{}x{}, {} in {} {}: {} layers ({})", network.title,
+                          options_.batch, network.input.c, network.input.h, network.input.w,
+                          options_.backward ? "forward + backward" : "forward", options_.dtype,
+                          options_.layout, layers, join(layer_counts, ", "));
   d.facts = {
       {"source", network.source},
-      {"layer passes", strprintf("%zu (parts counted with multiplicity)", all.size())},
-      {"parts", strprintf("%zu (identical layer passes merged, count = repeats)", merged.size())},
-      {"distinct problems", strprintf("%zu", problems.size())},
+      {"layer passes", fmt::format("{} (parts counted with multiplicity)", all.size())},
+      {"parts", fmt::format("{} (identical layer passes merged, count = repeats)", merged.size())},
+      {"distinct problems", fmt::format("{}", problems.size())},
       {"parts by kind", join(kinds, ", ")},
       {"not modelled", network.notes},
       {"work",

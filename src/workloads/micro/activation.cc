@@ -13,6 +13,7 @@
 //   silu     5 (x sigmoid(x))                         9 (dy s (1 + x (1 - s)), s = sigmoid(x))
 // See docs/workloads/activation.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -80,7 +81,7 @@ class Activation : public Workload {
         function_(parse_function(name_)),
         elements_(problem.get_int("elements")),
         backward_(problem.get("pass") == "bwd"),
-        dtype_(problem.get("dtype")) {}
+        dtype_(dtype_named(problem.get("dtype"))) {}
 
   WorkCounts work() const override {
     WorkCounts work;
@@ -90,24 +91,23 @@ class Activation : public Workload {
     work.bytes = (backward_ ? 3 : 2) * elements * dtype_bytes(dtype_);
     work.samples = elements;
     work.sample_unit = "elements";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     return work;
   }
 
   Description describe() const override {
     Description d;
-    d.summary =
-        strprintf("%s %s over %lld %s elements", name_.c_str(), backward_ ? "backward" : "forward",
-                  static_cast<long long>(elements_), dtype_.c_str());
+    d.summary = fmt::format("{} {} over {} {} elements", name_, backward_ ? "backward" : "forward",
+                            elements_, dtype_name(dtype_));
     auto per_element = flops_per_element(function_);
     d.facts = {
-        {"FLOP formula", strprintf("%g x elements (nominal: exp/erf count as 1)",
-                                   backward_ ? per_element.second : per_element.first)},
+        {"FLOP formula", fmt::format("{:g} x elements (nominal: exp/erf count as 1)",
+                                     backward_ ? per_element.second : per_element.first)},
         {"bytes formula", backward_ ? "3 x elements x element size (grad_out, x or y, grad_in)"
                                     : "2 x elements x element size (x, y)"},
-        {"check", strprintf("every element against the explicit fp64 %s; tolerance %g",
-                            backward_ ? "derivative formula" : "formula", tolerance())},
+        {"check", fmt::format("every element against the explicit fp64 {}; tolerance {:g}",
+                              backward_ ? "derivative formula" : "formula", tolerance())},
     };
     return d;
   }
@@ -115,8 +115,8 @@ class Activation : public Workload {
   void setup(ExecContext& context) override {
     auto options =
         at::TensorOptions().dtype(scalar_type(dtype_)).device(context.device.torch_device());
-    require_support(strprintf("%s %s in %s on %s", name_.c_str(), problem_.get("pass").c_str(),
-                              dtype_.c_str(), context.device.name().c_str()),
+    require_support(fmt::format("{} {} in {} on {}", name_, problem_.get("pass"),
+                                dtype_name(dtype_), context.device.name()),
                     [&] {
                       at::Tensor x = at::randn({8}, options);
                       at::Tensor y = at::empty({8}, options);
@@ -247,7 +247,7 @@ class Activation : public Workload {
   Function function_;
   int64_t elements_;
   bool backward_;
-  std::string dtype_;
+  DType dtype_;
   at::Tensor input_, output_, grad_out_, grad_in_;
 };
 

@@ -18,6 +18,7 @@
 // written (the score matrix and the softmax statistics are not counted).
 // Samples = batch (sequences). See docs/workloads/attention.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -72,7 +73,7 @@ class Attention : public Workload {
         head_dim_(problem.get_int("head_dim")),
         causal_(problem.get_bool("causal")),
         backward_(problem.get("pass") == "bwd"),
-        dtype_(problem.get("dtype")),
+        dtype_(dtype_named(problem.get("dtype"))),
         fused_(problem.get("impl") == "auto" && kHaveSdpa) {}
 
   WorkCounts work() const override {
@@ -83,23 +84,20 @@ class Attention : public Workload {
     work.bytes = (backward_ ? 2 : 1) * bh * d * (2 * s + 2 * kv) * dtype_bytes(dtype_);
     work.samples = static_cast<double>(batch_);
     work.sample_unit = "sequences";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "flops";
     return work;
   }
 
   Description describe() const override {
     Description d;
-    d.summary =
-        strprintf("%s%s attention, %lld x %lld heads, %lld queries x %lld keys, d=%lld in %s",
-                  causal_ ? "causal " : "", backward_ ? "backward of" : "forward",
-                  static_cast<long long>(batch_), static_cast<long long>(heads_),
-                  static_cast<long long>(seq_), static_cast<long long>(kv_seq_),
-                  static_cast<long long>(head_dim_), dtype_.c_str());
+    d.summary = fmt::format("{}{} attention, {} x {} heads, {} queries x {} keys, d={} in {}",
+                            causal_ ? "causal " : "", backward_ ? "backward of" : "forward", batch_,
+                            heads_, seq_, kv_seq_, head_dim_, dtype_name(dtype_));
     d.facts = {
         {"implementation", implementation()},
-        {"unmasked pairs", strprintf("%.0f of %.0f per head", pairs(),
-                                     static_cast<double>(seq_) * static_cast<double>(kv_seq_))},
+        {"unmasked pairs", fmt::format("{:.0f} of {:.0f} per head", pairs(),
+                                       static_cast<double>(seq_) * static_cast<double>(kv_seq_))},
         {"FLOP formula",
          std::string(backward_ ? "10" : "4") +
              " batch heads head_dim P, P = seq kv_seq (causal: sum_i min(i+1, kv_seq)); the two "
@@ -109,9 +107,9 @@ class Attention : public Workload {
                                       "(Q, K, V, O, dO read; dQ, dK, dV written)"
                                     : "(2 seq + 2 kv_seq) batch heads head_dim x element size "
                                       "(Q, K, V read, O written)"},
-        {"check", strprintf("%s against an fp64 math path (matmul + softmax) on the same inputs; "
-                            "tolerance %g",
-                            backward_ ? "dQ, dK, dV (fp64 autograd)" : "O", tolerance())},
+        {"check", fmt::format("{} against an fp64 math path (matmul + softmax) on the same inputs; "
+                              "tolerance {:g}",
+                              backward_ ? "dQ, dK, dV (fp64 autograd)" : "O", tolerance())},
     };
     return d;
   }
@@ -120,8 +118,8 @@ class Attention : public Workload {
     device_ = context.device.torch_device();
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     require_support(std::string(backward_ ? "attention backward" : "attention") + " (" +
-                        (fused_ ? "scaled_dot_product_attention" : "math") + ") in " + dtype_ +
-                        " on " + context.device.name(),
+                        (fused_ ? "scaled_dot_product_attention" : "math") + ") in " +
+                        dtype_name(dtype_) + " on " + context.device.name(),
                     [&] {
                       at::AutoGradMode grad_mode(backward_);
                       at::Tensor q = at::ones({1, 1, 3, 4}, options).requires_grad_(backward_);
@@ -234,7 +232,7 @@ class Attention : public Workload {
     // the math path, P before P V in the fused kernels; S, P, dP and dS in the backward), so the
     // low-precision bound is doubled. Measured on the test VM without the factor (math path,
     // bf16): up to 0.83 of the bound at seq 1024 to 4096 (bwd), 0.75 (fwd).
-    double factor = dtype_ == "fp32" ? 1 : 2;
+    double factor = dtype_ == DType::kFp32 ? 1 : 2;
     return factor * default_tolerance(dtype_, reduction);
   }
 
@@ -257,7 +255,7 @@ class Attention : public Workload {
 
   int64_t batch_, heads_, seq_, kv_seq_, head_dim_;
   bool causal_, backward_;
-  std::string dtype_;
+  DType dtype_;
   bool fused_;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor q_, k_, v_, mask_, out_, grad_out_, scores_, probs_;

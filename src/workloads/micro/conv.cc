@@ -13,6 +13,7 @@
 //   samples = n ("images"; a 3-D sample, e.g. a CosmoFlow volume, counts as one image).
 // No bias. See docs/workloads/conv.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 
 #include <array>
 #include <cmath>
@@ -87,12 +88,12 @@ class Conv : public Workload {
         groups_(problem.get_int("groups")),
         nhwc_(problem.get("layout") == "nhwc"),
         pass_(problem.get("pass")),
-        dtype_(problem.get("dtype")) {
+        dtype_(dtype_named(problem.get("dtype"))) {
     const size_t dims = static_cast<size_t>(dims_);
     int64_t d = problem.get_int("d"), t = problem.get_int("t");
     if (dims_ == 2 && (d != 1 || t != 1)) {
-      throw Error(strprintf("micro/conv: d=%lld t=%lld need dims=3 (with dims=2 both must be 1)",
-                            static_cast<long long>(d), static_cast<long long>(t)));
+      throw Error(
+          fmt::format("micro/conv: d={} t={} need dims=3 (with dims=2 both must be 1)", d, t));
     }
     auto tuple = [&](const char* name) {
       try {
@@ -109,9 +110,8 @@ class Conv : public Workload {
     filter_ = dims_ == 3 ? std::vector<int64_t>{t, problem.get_int("r"), problem.get_int("s")}
                          : std::vector<int64_t>{problem.get_int("r"), problem.get_int("s")};
     if (c_ % groups_ != 0 || k_ % groups_ != 0) {
-      throw Error(strprintf("micro/conv: c=%lld and k=%lld must both be divisible by groups=%lld",
-                            static_cast<long long>(c_), static_cast<long long>(k_),
-                            static_cast<long long>(groups_)));
+      throw Error(fmt::format("micro/conv: c={} and k={} must both be divisible by groups={}", c_,
+                              k_, groups_));
     }
     static const char* kAxis[] = {"d", "h", "w"};
     for (size_t i = 0; i < dims; ++i) {
@@ -120,11 +120,10 @@ class Conv : public Workload {
       if (in_[i] + 2 * pad_[i] < span) o = 0;  // C++ division truncates towards zero
       if (o < 1) {
         const char* axis = kAxis[i + 3 - dims];
-        throw Error(strprintf(
-            "micro/conv: the dilated filter (%lld) is larger than the padded input (%lld) along "
-            "%s: output size %s would be < 1; enlarge the input or pad, or shrink the filter",
-            static_cast<long long>(span), static_cast<long long>(in_[i] + 2 * pad_[i]), axis,
-            axis));
+        throw Error(fmt::format(
+            "micro/conv: the dilated filter ({}) is larger than the padded input ({}) along "
+            "{}: output size {} would be < 1; enlarge the input or pad, or shrink the filter",
+            span, in_[i] + 2 * pad_[i], axis, axis));
       }
       out_.push_back(o);
     }
@@ -142,7 +141,7 @@ class Conv : public Workload {
     work.bytes = (input + filter + output) * dtype_bytes(dtype_);
     work.samples = n;
     work.sample_unit = "images";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "flops";
     return work;
   }
@@ -154,10 +153,9 @@ class Conv : public Workload {
     const char* what = pass_ == "fwd"        ? "forward"
                        : pass_ == "bwd_data" ? "backward-data (grad of the input)"
                                              : "backward-weight (grad of the filter)";
-    d.summary = strprintf("%lld-D convolution %s: [%s] * [%s] -> [%s], %s, %s",
-                          static_cast<long long>(dims_), what, join_dims(input_sizes()).c_str(),
-                          join_dims(weight_sizes()).c_str(), join_dims(output_sizes()).c_str(),
-                          layout.c_str(), dtype_.c_str());
+    d.summary = fmt::format("{}-D convolution {}: [{}] * [{}] -> [{}], {}, {}", dims_, what,
+                            join_dims(input_sizes()), join_dims(weight_sizes()),
+                            join_dims(output_sizes()), layout, dtype_name(dtype_));
     std::string bytes_formula = pass_ == "fwd" ? "(input + filter + output elements) x element size"
                                 : pass_ == "bwd_data"
                                     ? "(grad_output + filter + grad_input elements) x element size"
@@ -167,8 +165,8 @@ class Conv : public Workload {
         {"filter", join_dims(weight_sizes())},
         {"output", join_dims(output_sizes())},
         {"stride / pad / dilation / groups",
-         strprintf("%s / %s / %s / %lld", join_dims(stride_).c_str(), join_dims(pad_).c_str(),
-                   join_dims(dilation_).c_str(), static_cast<long long>(groups_))},
+         fmt::format("{} / {} / {} / {}", join_dims(stride_), join_dims(pad_), join_dims(dilation_),
+                     groups_)},
         {"FLOP formula",
          "2 n k (output spatial product) (c / groups) (filter spatial product), "
          "the same for every pass"},
@@ -177,9 +175,9 @@ class Conv : public Workload {
          std::string("backend chosen by LibTorch (at::convolution / at::convolution_backward); "
                      "oneDNN (mkldnn) compiled in: ") +
              (at::hasMKLDNN() ? "yes" : "no")},
-        {"check", strprintf("every element against an fp64 sum over filter taps (independent "
-                            "of at::convolution); tolerance %g",
-                            tolerance())}};
+        {"check", fmt::format("every element against an fp64 sum over filter taps (independent "
+                              "of at::convolution); tolerance {:g}",
+                              tolerance())}};
     return d;
   }
 
@@ -191,9 +189,8 @@ class Conv : public Workload {
     restore_tf32_ = true;
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     require_support(
-        strprintf("a %lld-D %s %s convolution (%s) on %s", static_cast<long long>(dims_),
-                  dtype_.c_str(), pass_.c_str(), nhwc_ ? "channels-last" : "contiguous",
-                  context.device.name().c_str()),
+        fmt::format("a {}-D {} {} convolution ({}) on {}", dims_, dtype_name(dtype_), pass_,
+                    nhwc_ ? "channels-last" : "contiguous", context.device.name()),
         [&] { probe(options); });
     at::MemoryFormat format = memory_format();
     input_ = at::randn(input_sizes(), options).contiguous(format);
@@ -402,7 +399,8 @@ class Conv : public Workload {
 
   int64_t dims_, n_, c_, k_, groups_;
   bool nhwc_;
-  std::string pass_, dtype_;
+  std::string pass_;
+  DType dtype_;
   std::vector<int64_t> in_, filter_, out_, stride_, pad_, dilation_;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor input_, weight_, grad_output_, result_;

@@ -7,6 +7,7 @@
 //   bytes = 3 n e (read a and b, write c once: the fused minimum; add_relu runs as add_out then
 //           relu_ in place, which moves 5 n e, as eager PyTorch's relu(a + b) does)
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -37,7 +38,7 @@ class Elementwise : public Workload {
       : Workload(problem),
         op_(problem.get("op")),
         n_(problem.get_int("elements")),
-        dtype_(problem.get("dtype")) {}
+        dtype_(dtype_named(problem.get("dtype"))) {}
 
   WorkCounts work() const override {
     WorkCounts work;
@@ -46,7 +47,7 @@ class Elementwise : public Workload {
     work.bytes = 3 * n * dtype_bytes(dtype_);
     work.samples = n;
     work.sample_unit = "elements";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     return work;
   }
@@ -56,14 +57,14 @@ class Elementwise : public Workload {
     const char* formula = op_ == "add"   ? "c = a + b"
                           : op_ == "mul" ? "c = a * b"
                                          : "c = relu(a + b)";
-    d.summary = strprintf("%s over %lld %s elements (%s per tensor)", formula,
-                          static_cast<long long>(n_), dtype_.c_str(),
-                          format_bytes(static_cast<double>(n_) * dtype_bytes(dtype_)).c_str());
+    d.summary =
+        fmt::format("{} over {} {} elements ({} per tensor)", formula, n_, dtype_name(dtype_),
+                    format_bytes(static_cast<double>(n_) * dtype_bytes(dtype_)));
     d.facts = {
         {"FLOP formula", op_ == "add_relu" ? "2 n (add, max with 0)" : "n"},
         {"bytes formula", "3 n x element size (read a and b, write c)"},
-        {"check", strprintf("every element against fp64 of the same inputs; tolerance %g",
-                            default_tolerance(dtype_))},
+        {"check", fmt::format("every element against fp64 of the same inputs; tolerance {:g}",
+                              default_tolerance(dtype_))},
     };
     if (op_ == "add_relu") {
       d.facts.push_back({"note",
@@ -76,7 +77,7 @@ class Elementwise : public Workload {
   void setup(ExecContext& context) override {
     auto options =
         at::TensorOptions().dtype(scalar_type(dtype_)).device(context.device.torch_device());
-    require_support(op_ + " in " + dtype_ + " on " + context.device.name(), [&] {
+    require_support(op_ + " in " + dtype_name(dtype_) + " on " + context.device.name(), [&] {
       at::Tensor x = at::ones({8}, options), y = at::empty_like(x);
       apply(y, x, x);
     });
@@ -110,7 +111,7 @@ class Elementwise : public Workload {
 
   std::string op_;
   int64_t n_;
-  std::string dtype_;
+  DType dtype_;
   at::Tensor a_, b_, c_;
 };
 

@@ -13,6 +13,7 @@
 // random permutation. They are drawn on the CPU and copied to the device, so a seed gives the same
 // indices on every device.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -30,7 +31,7 @@ namespace dlbench {
 /// The lookup indices of micro/embedding: `count` row ids in [0, rows) as a CPU int64 tensor,
 /// drawn from the global (seeded) generator. zipf: P(rank r) proportional to r^-alpha, ranks
 /// mapped to rows by a random permutation; otherwise uniform. Declared again in
-/// tests/embedding_softmax_elementwise_test.cc, which tests the skew.
+/// tests/embedding_test.cc, which tests the skew.
 at::Tensor embedding_lookup_indices(int64_t rows, int64_t count, bool zipf, double alpha) {
   auto long_cpu = at::TensorOptions().dtype(at::kLong).device(at::kCPU);
   if (!zipf) return at::randint(rows, {count}, long_cpu);
@@ -87,7 +88,7 @@ class Embedding : public Workload {
         zipf_(problem.get("distribution") == "zipf"),
         alpha_(problem.get_double("alpha")),
         backward_(problem.get("pass") == "bwd"),
-        dtype_(problem.get("dtype")) {
+        dtype_(dtype_named(problem.get("dtype"))) {
     if (static_cast<double>(bags_) * static_cast<double>(bag_size_) > 9e18) {
       throw Error("micro/embedding: bags x bag_size overflows a 64-bit index count");
     }
@@ -103,7 +104,7 @@ class Embedding : public Workload {
     if (backward_) work.bytes += rows * dim * e;
     work.samples = bags;
     work.sample_unit = "bags";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     // Repeated ids (Zipf's hot rows, or a table that fits in cache) are read from cache.
     work.cache_served_bytes = true;
@@ -112,27 +113,23 @@ class Embedding : public Workload {
 
   Description describe() const override {
     Description d;
-    long long lookups = static_cast<long long>(bags_ * bag_size_);
-    d.summary = strprintf(
-        "%s of embedding_bag: %lld bags x %lld %s lookups into a %lld x %lld %s table (%s), %s "
+    int64_t lookups = bags_ * bag_size_;
+    d.summary = fmt::format(
+        "{} of embedding_bag: {} bags x {} {} lookups into a {} x {} {} table ({}), {} "
         "pooling",
-        backward_ ? "dense table gradient" : "forward", static_cast<long long>(bags_),
-        static_cast<long long>(bag_size_),
-        zipf_ ? strprintf("Zipf(%g)", alpha_).c_str() : "uniform", static_cast<long long>(rows_),
-        static_cast<long long>(dim_), dtype_.c_str(),
-        format_bytes(static_cast<double>(rows_) * static_cast<double>(dim_) * dtype_bytes(dtype_))
-            .c_str(),
+        backward_ ? "dense table gradient" : "forward", bags_, bag_size_,
+        zipf_ ? fmt::format("Zipf({:g})", alpha_) : "uniform", rows_, dim_, dtype_name(dtype_),
+        format_bytes(static_cast<double>(rows_) * static_cast<double>(dim_) * dtype_bytes(dtype_)),
         mean_ ? "mean" : "sum");
     int64_t top = std::max<int64_t>(1, (rows_ + 99) / 100);
     double share = zipf_ ? zipf_top_share(rows_, alpha_, top)
                          : static_cast<double>(top) / static_cast<double>(rows_);
     d.facts = {
-        {"lookups per step",
-         strprintf("%lld (lookups/s = bags/s x %lld)", lookups, static_cast<long long>(bag_size_))},
+        {"lookups per step", fmt::format("{} (lookups/s = bags/s x {})", lookups, bag_size_)},
         {"top 1% rows' share",
-         strprintf("%.1f%% of lookups hit the %lld most frequent rows (%s)", 100 * share,
-                   static_cast<long long>(top),
-                   zipf_ ? "analytic, from the Zipf CDF" : "uniform: equals their share of rows")},
+         fmt::format(
+             "{:.1f}% of lookups hit the {} most frequent rows ({})", 100 * share, top,
+             zipf_ ? "analytic, from the Zipf CDF" : "uniform: equals their share of rows")},
         {"FLOP formula", std::string("bags bag_size dim adds") +
                              (mean_ ? " + bags dim divides (mean)" : "") +
                              (backward_ ? " (bwd: scatter-adds of the output gradient)" : "")},
@@ -146,9 +143,9 @@ class Embedding : public Workload {
                       ? std::string("touched gradient rows (and up to 64 untouched) against an "
                                     "fp64 index_add_; tolerance default(dtype, hottest row's "
                                     "count) (+ u sqrt(count) for fp16/bf16 on the CPU)")
-                      : strprintf("every bag against an fp64 index_select + sum; tolerance "
-                                  "%g",
-                                  default_tolerance(dtype_, static_cast<double>(bag_size_)))},
+                      : fmt::format("every bag against an fp64 index_select + sum; tolerance "
+                                    "{:g}",
+                                    default_tolerance(dtype_, static_cast<double>(bag_size_)))},
     };
     if (backward_) {
       d.facts.push_back({"note",
@@ -163,7 +160,7 @@ class Embedding : public Workload {
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     auto long_options = at::TensorOptions().dtype(at::kLong).device(device_);
     std::string what = "embedding_bag " + std::string(backward_ ? "backward" : "forward") + " in " +
-                       dtype_ + " on " + context.device.name();
+                       dtype_name(dtype_) + " on " + context.device.name();
     require_support(what, [&] {
       at::Tensor w = at::ones({4, 3}, options).requires_grad_(backward_);
       at::Tensor i = at::zeros({4}, long_options);
@@ -238,9 +235,8 @@ class Embedding : public Workload {
                                .index_add_(0, position.index_select(0, indices_), rows_grad);
     // The gradient of the hottest row is a sum of max_count output-gradient rows.
     return check_close(grad_.index_select(0, selected), reference, backward_tolerance(max_count),
-                       strprintf("table gradient (%lld touched + %lld untouched rows)",
-                                 static_cast<long long>(touched.size(0)),
-                                 static_cast<long long>(untouched.size(0))));
+                       fmt::format("table gradient ({} touched + {} untouched rows)",
+                                   touched.size(0), untouched.size(0)));
   }
 
   void teardown() override {
@@ -255,9 +251,8 @@ class Embedding : public Workload {
     // gradient rows in the table's own type, so fp16/bf16 sums of max_count terms pick up one
     // storage rounding per addition: a random walk of about u_storage sqrt(max_count). CUDA
     // accumulates in fp32 and keeps the default bound.
-    if (device_.is_cpu() && (dtype_ == "fp16" || dtype_ == "bf16")) {
-      double u = std::ldexp(1.0, dtype_ == "fp16" ? -11 : -8);
-      bound += u * std::sqrt(max_count);
+    if (device_.is_cpu() && is_half_precision(dtype_)) {
+      bound += unit_roundoff(dtype_) * std::sqrt(max_count);
     }
     return bound;
   }
@@ -266,7 +261,7 @@ class Embedding : public Workload {
   bool mean_, zipf_;
   double alpha_;
   bool backward_;
-  std::string dtype_;
+  DType dtype_;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor weight_, indices_, offsets_, output_, grad_output_, grad_;
 };

@@ -1,6 +1,7 @@
 // micro/gemm: C = op(A) op(B), the dense matrix multiply every DL workload rests on.
 // FLOPs = 2 m n k; minimum bytes = (m k + k n + m n) x element size. See docs/workloads/gemm.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 
 #include <torch/version.h>
 
@@ -44,7 +45,7 @@ class Gemm : public Workload {
         k_(problem.get_int("k")),
         transa_(problem.get("transa") == "t"),
         transb_(problem.get("transb") == "t"),
-        dtype_(problem.get("dtype")),
+        dtype_(dtype_named(problem.get("dtype"))),
         batch_(problem.get_int("batch")) {}
 
   WorkCounts work() const override {
@@ -53,11 +54,11 @@ class Gemm : public Workload {
     double batch = static_cast<double>(batch_);
     work.flops = 2.0 * batch * m * n * k;
     // int8 GEMMs write an int32 result.
-    double c_bytes = dtype_ == "int8" ? 4 : dtype_bytes(dtype_);
+    double c_bytes = dtype_ == DType::kInt8 ? 4 : dtype_bytes(dtype_);
     work.bytes = batch * ((m * k + k * n) * dtype_bytes(dtype_) + m * n * c_bytes);
     work.samples = batch;
     work.sample_unit = "GEMMs";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "flops";
     return work;
   }
@@ -65,35 +66,29 @@ class Gemm : public Workload {
   Description describe() const override {
     Description d;
     d.summary =
-        strprintf("%sC[%lld x %lld] = %s x %s in %s",
-                  batch_ > 1 ? strprintf("%lld x ", static_cast<long long>(batch_)).c_str() : "",
-                  static_cast<long long>(m_), static_cast<long long>(n_), transa_ ? "A^T" : "A",
-                  transb_ ? "B^T" : "B", dtype_.c_str());
-    d.facts = {
-        {"A stored", transa_ ? strprintf("%lld x %lld (transposed view)",
-                                         static_cast<long long>(k_), static_cast<long long>(m_))
-                             : strprintf("%lld x %lld", static_cast<long long>(m_),
-                                         static_cast<long long>(k_))},
-        {"B stored", transb_ ? strprintf("%lld x %lld (transposed view)",
-                                         static_cast<long long>(n_), static_cast<long long>(k_))
-                             : strprintf("%lld x %lld", static_cast<long long>(k_),
-                                         static_cast<long long>(n_))},
-        {"FLOP formula", "2 batch m n k"},
-        {"bytes formula",
-         "batch x ((m k + k n) x element size + m n x result size) (each operand once; the "
-         "result is int32 for int8)"},
-        {"check", strprintf("sampled rows against an fp64 product; tolerance %g", tolerance())}};
+        fmt::format("{}C[{} x {}] = {} x {} in {}", batch_ > 1 ? fmt::format("{} x ", batch_) : "",
+                    m_, n_, transa_ ? "A^T" : "A", transb_ ? "B^T" : "B", dtype_name(dtype_));
+    d.facts = {{"A stored", transa_ ? fmt::format("{} x {} (transposed view)", k_, m_)
+                                    : fmt::format("{} x {}", m_, k_)},
+               {"B stored", transb_ ? fmt::format("{} x {} (transposed view)", n_, k_)
+                                    : fmt::format("{} x {}", k_, n_)},
+               {"FLOP formula", "2 batch m n k"},
+               {"bytes formula",
+                "batch x ((m k + k n) x element size + m n x result size) (each operand once; the "
+                "result is int32 for int8)"},
+               {"check",
+                fmt::format("sampled rows against an fp64 product; tolerance {:g}", tolerance())}};
     return d;
   }
 
   void setup(ExecContext& context) override {
     device_ = context.device.torch_device();
-    if (dtype_ == "tf32" && !context.device.is_accelerator()) {
+    if (dtype_ == DType::kTf32 && !context.device.is_accelerator()) {
       throw Unsupported("dtype=tf32 needs CUDA tensor cores; on CPU use fp32");
     }
-    at::globalContext().setAllowTF32CuBLAS(dtype_ == "tf32");
+    at::globalContext().setAllowTF32CuBLAS(dtype_ == DType::kTf32);
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
-    if (dtype_ == "int8") {
+    if (dtype_ == DType::kInt8) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
       if (batch_ > 1) throw Unsupported("int8 GEMM is not batched (at::_int_mm): use batch=1");
       require_support("an int8 GEMM on " + context.device.name(), [&] {
@@ -105,7 +100,7 @@ class Gemm : public Workload {
                         std::string(TORCH_VERSION));
 #endif
     } else {
-      require_support("a " + dtype_ + " GEMM on " + context.device.name(), [&] {
+      require_support("a " + dtype_name(dtype_) + " GEMM on " + context.device.name(), [&] {
         at::Tensor x = at::ones({4, 4}, options);
         at::mm(x, x);
       });
@@ -114,13 +109,13 @@ class Gemm : public Workload {
     b_ = make_operand(transb_, k_, n_, options);
     std::vector<int64_t> c_shape = {m_, n_};
     if (batch_ > 1) c_shape.insert(c_shape.begin(), batch_);
-    c_ = at::empty(c_shape, dtype_ == "int8" ? options.dtype(at::kInt) : options);
+    c_ = at::empty(c_shape, dtype_ == DType::kInt8 ? options.dtype(at::kInt) : options);
   }
 
   void step() override {
     if (batch_ > 1) {
       at::bmm_out(c_, a_, b_);
-    } else if (dtype_ == "int8") {
+    } else if (dtype_ == DType::kInt8) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
       at::_int_mm_out(c_, a_, b_);
 #endif
@@ -143,8 +138,8 @@ class Gemm : public Workload {
         at::randperm(m_, at::TensorOptions().dtype(at::kLong).device(device_)).slice(0, 0, rows);
     at::Tensor reference = at::mm(a.index_select(0, index).to(at::kDouble), b.to(at::kDouble));
     return check_close(c.index_select(0, index), reference, tolerance(),
-                       strprintf("C (%lld sampled rows%s)", static_cast<long long>(rows),
-                                 batch_ > 1 ? " of the last GEMM of the batch" : ""));
+                       fmt::format("C ({} sampled rows{})", rows,
+                                   batch_ > 1 ? " of the last GEMM of the batch" : ""));
   }
 
   void teardown() override {
@@ -161,7 +156,7 @@ class Gemm : public Workload {
         transposed ? std::vector<int64_t>{cols, rows} : std::vector<int64_t>{rows, cols};
     if (batch_ > 1) shape.insert(shape.begin(), batch_);
     at::Tensor t =
-        dtype_ == "int8" ? at::randint(-64, 64, shape, options) : at::randn(shape, options);
+        dtype_ == DType::kInt8 ? at::randint(-64, 64, shape, options) : at::randn(shape, options);
     return transposed ? t.transpose(-1, -2) : t;
   }
 
@@ -169,7 +164,7 @@ class Gemm : public Workload {
 
   int64_t m_, n_, k_;
   bool transa_, transb_;
-  std::string dtype_;
+  DType dtype_;
   int64_t batch_ = 1;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor a_, b_, c_;

@@ -21,6 +21,7 @@
 //     lrn         fwd 2N e                bwd 3N e
 // The backward FLOP counts are derived in docs/workloads/norm.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -95,10 +96,10 @@ class Norm : public Workload {
         size_(problem.get_int("size")),
         train_(problem.get_bool("train")),
         backward_(problem.get("pass") == "bwd"),
-        dtype_(problem.get("dtype")) {
+        dtype_(dtype_named(problem.get("dtype"))) {
     if (type_ == "group" && c_ % groups_ != 0) {
-      throw Error(strprintf("micro/norm: groups=%lld must divide c=%lld for group norm",
-                            static_cast<long long>(groups_), static_cast<long long>(c_)));
+      throw Error(
+          fmt::format("micro/norm: groups={} must divide c={} for group norm", groups_, c_));
     }
     if (type_ == "batch" && train_ && n_ * h_ * w_ < 2) {
       throw Error(
@@ -133,7 +134,7 @@ class Norm : public Workload {
     }
     work.samples = n;
     work.sample_unit = type_ == "layer" ? "rows" : "images";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     return work;
   }
@@ -145,15 +146,13 @@ class Norm : public Workload {
             ? std::string("batch norm (") +
                   (train_ ? "training, batch statistics" : "inference, running statistics") + ")"
         : type_ == "layer" ? std::string("layer norm over (c, h, w)")
-        : type_ == "group" ? strprintf("group norm, %lld groups", static_cast<long long>(groups_))
-                           : strprintf(
-                                 "local response norm, window %lld (k=2, "
+        : type_ == "group" ? fmt::format("group norm, {} groups", groups_)
+                           : fmt::format(
+                                 "local response norm, window {} (k=2, "
                                  "alpha=1e-4, beta=0.75)",
-                                 static_cast<long long>(size_));
-    d.summary = strprintf("%s %s on [%lld, %lld, %lld, %lld] %s", what.c_str(),
-                          backward_ ? "backward" : "forward", static_cast<long long>(n_),
-                          static_cast<long long>(c_), static_cast<long long>(h_),
-                          static_cast<long long>(w_), dtype_.c_str());
+                                 size_);
+    d.summary = fmt::format("{} {} on [{}, {}, {}, {}] {}", what,
+                            backward_ ? "backward" : "forward", n_, c_, h_, w_, dtype_name(dtype_));
     std::string flops, bytes;
     if (type_ == "batch") {
       flops =
@@ -176,15 +175,16 @@ class Norm : public Workload {
     d.facts = {
         {"FLOP formula", flops + " (nominal: per-element arithmetic, pow counted as 1)"},
         {"bytes formula", bytes + " (minimum traffic: each tensor once)"},
-        {"reduction length", strprintf("%.0f", reduction_length())},
-        {"check", strprintf("%s against an explicit fp64 formula%s; tolerance %g",
-                            backward_ ? "gradients (input, weight, bias)" : "every output element",
-                            backward_ ? " differentiated by fp64 autograd" : "", tolerance())},
+        {"reduction length", fmt::format("{:.0f}", reduction_length())},
+        {"check",
+         fmt::format("{} against an explicit fp64 formula{}; tolerance {:g}",
+                     backward_ ? "gradients (input, weight, bias)" : "every output element",
+                     backward_ ? " differentiated by fp64 autograd" : "", tolerance())},
     };
     if (backward_ && parameter_tolerance() != tolerance()) {
       d.facts.push_back({"weight/bias gradient tolerance",
-                         strprintf("%g (partial sums in the storage dtype; see the doc page)",
-                                   parameter_tolerance())});
+                         fmt::format("{:g} (partial sums in the storage dtype; see the doc page)",
+                                     parameter_tolerance())});
     }
     return d;
   }
@@ -193,8 +193,8 @@ class Norm : public Workload {
     device_ = context.device.torch_device();
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     require_support(
-        strprintf("%s %s in %s on %s", problem_.get("type").c_str(), problem_.get("pass").c_str(),
-                  dtype_.c_str(), context.device.name().c_str()),
+        fmt::format("{} {} in {} on {}", problem_.get("type"), problem_.get("pass"),
+                    dtype_name(dtype_), context.device.name()),
         [&] {
           int64_t c = type_ == "group" ? groups_ : 2;
           at::Tensor x = at::randn({2, c, 2, 2}, options).requires_grad_(backward_);
@@ -324,10 +324,8 @@ class Norm : public Workload {
   /// group norm grad_weight 0.017 to 0.023 at any n, against a default bound of 0.0078. So the
   /// bound gets 4 x the default (rounded partials) plus u sqrt(n) (accumulation over the rows).
   double parameter_tolerance() const {
-    bool low_precision = dtype_ == "bf16" || dtype_ == "fp16";
-    if (!low_precision || (type_ != "layer" && type_ != "group")) return tolerance();
-    double u = std::ldexp(1.0, dtype_ == "bf16" ? -8 : -11);
-    return 4 * tolerance() + u * std::sqrt(static_cast<double>(n_));
+    if (!is_half_precision(dtype_) || (type_ != "layer" && type_ != "group")) return tolerance();
+    return 4 * tolerance() + unit_roundoff(dtype_) * std::sqrt(static_cast<double>(n_));
   }
 
   /// The operation under test, through LibTorch's own normalisation ops.
@@ -393,7 +391,7 @@ class Norm : public Workload {
   std::string type_;
   int64_t n_, c_, h_, w_, groups_, size_;
   bool train_, backward_;
-  std::string dtype_;
+  DType dtype_;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor input_, weight_, bias_, running_mean_, running_var_, output_, grad_out_;
   std::vector<at::Tensor> grad_inputs_, grads_;

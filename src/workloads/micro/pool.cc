@@ -13,6 +13,7 @@
 //             bytes = (P_out + P_in) e
 // See docs/workloads/pool.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -95,23 +96,22 @@ class Pool : public Workload {
         max_(problem.get("type") == "max"),
         backward_(problem.get("pass") == "bwd"),
         nhwc_(problem.get("layout") == "nhwc"),
-        dtype_(problem.get("dtype")) {
+        dtype_(dtype_named(problem.get("dtype"))) {
     const int64_t size[2] = {h_, w_};
     const char* axis[2] = {"height", "width"};
     for (int i = 0; i < 2; ++i) {
       if (2 * pad_[i] > kernel_[i]) {
-        throw Error(strprintf(
-            "micro/pool: pad %lld exceeds half the kernel %lld along the %s "
-            "(PyTorch requires pad <= kernel / 2)",
-            static_cast<long long>(pad_[i]), static_cast<long long>(kernel_[i]), axis[i]));
+        throw Error(
+            fmt::format("micro/pool: pad {} exceeds half the kernel {} along the {} "
+                        "(PyTorch requires pad <= kernel / 2)",
+                        pad_[i], kernel_[i], axis[i]));
       }
       int64_t span = size[i] + 2 * pad_[i] - kernel_[i];
       if (span < 0) {
         throw Error(
-            strprintf("micro/pool: kernel %lld is larger than the padded %s %lld: the "
-                      "output would be empty",
-                      static_cast<long long>(kernel_[i]), axis[i],
-                      static_cast<long long>(size[i] + 2 * pad_[i])));
+            fmt::format("micro/pool: kernel {} is larger than the padded {} {}: the "
+                        "output would be empty",
+                        kernel_[i], axis[i], size[i] + 2 * pad_[i]));
       }
       out_[i] = span / stride_[i] + 1;
     }
@@ -133,19 +133,19 @@ class Pool : public Workload {
     }
     work.samples = static_cast<double>(n_);
     work.sample_unit = "images";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     return work;
   }
 
   Description describe() const override {
     Description d;
-    d.summary = strprintf(
-        "%s pooling %s, %s: [%lld, %lld, %lld, %lld] -> [%lld, %lld, %lld, %lld], kernel %lldx%lld "
-        "stride %lldx%lld pad %lldx%lld, %s",
-        max_ ? "max" : "average", backward_ ? "backward" : "forward", nhwc_ ? "NHWC" : "NCHW",
-        ll(n_), ll(c_), ll(h_), ll(w_), ll(n_), ll(c_), ll(out_[0]), ll(out_[1]), ll(kernel_[0]),
-        ll(kernel_[1]), ll(stride_[0]), ll(stride_[1]), ll(pad_[0]), ll(pad_[1]), dtype_.c_str());
+    d.summary = fmt::format(
+        "{} pooling {}, {}: [{}, {}, {}, {}] -> [{}, {}, {}, {}], kernel {}x{} "
+        "stride {}x{} pad {}x{}, {}",
+        max_ ? "max" : "average", backward_ ? "backward" : "forward", nhwc_ ? "NHWC" : "NCHW", n_,
+        c_, h_, w_, n_, c_, out_[0], out_[1], kernel_[0], kernel_[1], stride_[0], stride_[1],
+        pad_[0], pad_[1], dtype_name(dtype_));
     std::string flops = !backward_ ? "kh kw x n c oh ow (K per output element)"
                         : max_     ? "n c oh ow (one add per output element, at its argmax)"
                                    : "(kh kw + 1) x n c oh ow (one divide, K adds per output)";
@@ -158,10 +158,10 @@ class Pool : public Workload {
         {"FLOP formula", flops},
         {"bytes formula", bytes},
         {"check",
-         strprintf("%s against an independent fp64 pooling (padded input, strided "
-                   "windows%s); tolerance %g",
-                   backward_ ? "grad_in (fp64 autograd)" : "every output element",
-                   max_ ? ", -inf padding" : ", zero padding, sum / (kh kw)", tolerance())},
+         fmt::format("{} against an independent fp64 pooling (padded input, strided "
+                     "windows{}); tolerance {:g}",
+                     backward_ ? "grad_in (fp64 autograd)" : "every output element",
+                     max_ ? ", -inf padding" : ", zero padding, sum / (kh kw)", tolerance())},
     };
     if (max_) {
       d.facts.push_back({"inputs",
@@ -176,8 +176,8 @@ class Pool : public Workload {
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     auto format = nhwc_ ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
     require_support(
-        strprintf("%s pooling (%s) in %s on %s", max_ ? "max" : "average",
-                  problem_.get("pass").c_str(), dtype_.c_str(), context.device.name().c_str()),
+        fmt::format("{} pooling ({}) in {} on {}", max_ ? "max" : "average", problem_.get("pass"),
+                    dtype_name(dtype_), context.device.name()),
         [&] {
           // The smallest input the window fits (pad <= kernel / 2: one output).
           at::Tensor x = at::ones({1, 2, kernel_[0], kernel_[1]}, options).contiguous(format);
@@ -227,7 +227,6 @@ class Pool : public Workload {
   void teardown() override { input_ = output_ = grad_out_ = grad_in_ = at::Tensor(); }
 
  private:
-  static long long ll(int64_t v) { return static_cast<long long>(v); }
   double input_elements() const { return static_cast<double>(n_ * c_ * h_ * w_); }
   double output_elements() const { return static_cast<double>(n_ * c_ * out_[0] * out_[1]); }
   double window() const { return static_cast<double>(kernel_[0] * kernel_[1]); }
@@ -265,9 +264,9 @@ class Pool : public Workload {
     int64_t levels = plane <= capacity ? plane : window_size;
     if (levels > capacity) {
       throw Unsupported(
-          strprintf("micro/pool: %s holds too few distinct values for a %lld-element "
-                    "window without argmax ties",
-                    dtype_.c_str(), ll(window_size)));
+          fmt::format("micro/pool: {} holds too few distinct values for a {}-element "
+                      "window without argmax ties",
+                      dtype_name(dtype_), window_size));
     }
     int64_t spread = 2 * bits.per_binade;  // bit patterns in [0.5, 2)
     int64_t spacing = levels <= spread ? spread / levels : 1;
@@ -293,7 +292,7 @@ class Pool : public Workload {
   std::vector<int64_t> kernel_, stride_, pad_;
   int64_t out_[2] = {0, 0};
   bool max_, backward_, nhwc_;
-  std::string dtype_;
+  DType dtype_;
   c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor input_, output_, grad_out_, grad_in_;
 };

@@ -19,6 +19,7 @@
 //        and its gradient; write dW, dx, dh0 (dc0). That is exactly 2 x the forward bytes.
 // Samples = batch (sequences). See docs/workloads/rnn.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -70,7 +71,7 @@ class Rnn : public Workload {
         layers_(problem.get_int("layers")),
         bidirectional_(problem.get_bool("bidirectional")),
         backward_(problem.get("pass") == "bwd"),
-        dtype_(problem.get("dtype")) {}
+        dtype_(dtype_named(problem.get("dtype"))) {}
 
   WorkCounts work() const override {
     WorkCounts work;
@@ -86,24 +87,22 @@ class Rnn : public Workload {
     work.bytes = (backward_ ? 2 : 1) * fwd_elements * dtype_bytes(dtype_);
     work.samples = b;
     work.sample_unit = "sequences";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "flops";
     return work;
   }
 
   Description describe() const override {
     Description d;
-    d.summary = strprintf(
-        "%s%s %s, %lld layer(s), input %lld, hidden %lld, batch %lld x %lld timesteps in %s",
-        bidirectional_ ? "bidirectional " : "", cell_.c_str(), backward_ ? "backward" : "forward",
-        static_cast<long long>(layers_), static_cast<long long>(input_),
-        static_cast<long long>(hidden_), static_cast<long long>(batch_),
-        static_cast<long long>(timesteps_), dtype_.c_str());
+    d.summary = fmt::format(
+        "{}{} {}, {} layer(s), input {}, hidden {}, batch {} x {} timesteps in {}",
+        bidirectional_ ? "bidirectional " : "", cell_, backward_ ? "backward" : "forward", layers_,
+        input_, hidden_, batch_, timesteps_, dtype_name(dtype_));
     d.facts = {
         {"operator", op_name()},
-        {"gates", strprintf("%d", gates())},
+        {"gates", fmt::format("{}", gates())},
         {"parameters",
-         strprintf("%.0f (weights and biases, all layers and directions)", parameter_count())},
+         fmt::format("{:.0f} (weights and biases, all layers and directions)", parameter_count())},
         {"FLOP formula",
          std::string(backward_ ? "2 x " : "") +
              "batch x timesteps x dirs x sum_l 2 gates hidden (in_l + hidden), in_0 = input, "
@@ -113,12 +112,12 @@ class Rnn : public Workload {
              "(weights + T B input + T B dirs hidden + 2 states layers dirs B hidden) x element "
              "size (weights, input, h0/c0 read once; output, h_n/c_n written once" +
              (backward_ ? "; bwd reads W, x, h0/c0, y, dy and writes dW, dx, dh0/dc0)" : ")")},
-        {"check", strprintf("%s against an explicit fp64 cell loop (at::matmul + gates) on the "
-                            "same weights; tolerance %g",
-                            backward_ ? "gradients of input, h0/c0 and every weight (fp64 "
-                                        "autograd of the loop)"
-                                      : "output sequence",
-                            tolerance())},
+        {"check", fmt::format("{} against an explicit fp64 cell loop (at::matmul + gates) on the "
+                              "same weights; tolerance {:g}",
+                              backward_ ? "gradients of input, h0/c0 and every weight (fp64 "
+                                          "autograd of the loop)"
+                                        : "output sequence",
+                              tolerance())},
     };
     return d;
   }
@@ -128,8 +127,8 @@ class Rnn : public Workload {
     auto options = at::TensorOptions().dtype(scalar_type(dtype_)).device(device_);
     // A tiny instance of the same fused op (and its backward) so a dtype the library lacks on
     // this device becomes SKIPPED.
-    require_support(cell_ + " " + (backward_ ? "backward" : "forward") + " in " + dtype_ + " on " +
-                        context.device.name(),
+    require_support(cell_ + " " + (backward_ ? "backward" : "forward") + " in " +
+                        dtype_name(dtype_) + " on " + context.device.name(),
                     [&] {
                       at::AutoGradMode grad_mode(backward_);
                       std::vector<at::Tensor> w = {
@@ -210,8 +209,7 @@ class Rnn : public Workload {
     for (int64_t l = 0; l < layers_; ++l) {
       for (int d = 0; d < directions(); ++d) {
         for (const char* w : kWeightNames) {
-          names.push_back(
-              strprintf("d %s_l%lld%s", w, static_cast<long long>(l), d ? "_reverse" : ""));
+          names.push_back(fmt::format("d {}_l{}{}", w, l, d ? "_reverse" : ""));
         }
       }
     }
@@ -228,7 +226,7 @@ class Rnn : public Workload {
       }
     }
     worst.detail +=
-        strprintf("%sworst of %zu gradients", worst.detail.empty() ? "" : "; ", grads_.size());
+        fmt::format("{}worst of {} gradients", worst.detail.empty() ? "" : "; ", grads_.size());
     return worst;
   }
 
@@ -265,7 +263,7 @@ class Rnn : public Workload {
     double reduction = per_step * static_cast<double>(timesteps_);
     if (backward_) reduction = std::max(reduction, static_cast<double>(batch_ * timesteps_));
     double tolerance = default_tolerance(dtype_, reduction);
-    if (backward_ && dtype_ != "fp32") {
+    if (backward_ && dtype_ != DType::kFp32) {
       // A low-precision backward keeps each timestep's gradients (dh_t, the gate gradients) in
       // the storage type, and the weight gradients are sums of one such contribution per
       // timestep added in the storage type (the autograd engine accumulates them as bf16/fp16
@@ -364,7 +362,7 @@ class Rnn : public Workload {
   std::string cell_;
   int64_t input_, hidden_, batch_, timesteps_, layers_;
   bool bidirectional_, backward_;
-  std::string dtype_;
+  DType dtype_;
   c10::Device device_ = c10::Device(c10::kCPU);
   std::vector<at::Tensor> weights_, leaves_, grads_;
   at::Tensor x_, h0_, c0_, output_, grad_output_;

@@ -9,6 +9,7 @@
 //   bwd log_softmax FLOPs = 4 n (sum g, exp y, exp(y) s, g - exp(y) s)
 //   bytes: fwd 2 n e (read x, write y); bwd 3 n e (read g and y, write grad_x)
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -43,7 +44,7 @@ class Softmax : public Workload {
         cols_(problem.get_int("cols")),
         log_(problem.get_bool("log")),
         backward_(problem.get("pass") == "bwd"),
-        dtype_(problem.get("dtype")) {}
+        dtype_(dtype_named(problem.get("dtype"))) {}
 
   WorkCounts work() const override {
     WorkCounts work;
@@ -52,17 +53,15 @@ class Softmax : public Workload {
     work.bytes = (backward_ ? 3 : 2) * n * dtype_bytes(dtype_);
     work.samples = rows;
     work.sample_unit = "rows";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     return work;
   }
 
   Description describe() const override {
     Description d;
-    d.summary =
-        strprintf("%s%s over %lld rows of %lld %s elements", log_ ? "log_softmax" : "softmax",
-                  backward_ ? " backward" : "", static_cast<long long>(rows_),
-                  static_cast<long long>(cols_), dtype_.c_str());
+    d.summary = fmt::format("{}{} over {} rows of {} {} elements", log_ ? "log_softmax" : "softmax",
+                            backward_ ? " backward" : "", rows_, cols_, dtype_name(dtype_));
     std::string flops;
     if (backward_) {
       flops = log_ ? "4 rows cols (sum g, exp y, exp(y) sum, g - exp(y) sum)"
@@ -76,9 +75,9 @@ class Softmax : public Workload {
         {"bytes formula", backward_ ? "3 rows cols x element size (read grad_y and y, write grad_x)"
                                     : "2 rows cols x element size (read x, write y)"},
         {"check",
-         strprintf("every element against an fp64 %s; tolerance %g",
-                   backward_ ? "formula from the same y and grad_y" : "softmax of the same x",
-                   tolerance())},
+         fmt::format("every element against an fp64 {}; tolerance {:g}",
+                     backward_ ? "formula from the same y and grad_y" : "softmax of the same x",
+                     tolerance())},
     };
     return d;
   }
@@ -87,7 +86,7 @@ class Softmax : public Workload {
     auto options =
         at::TensorOptions().dtype(scalar_type(dtype_)).device(context.device.torch_device());
     require_support(std::string(log_ ? "log_softmax" : "softmax") + (backward_ ? " backward" : "") +
-                        " in " + dtype_ + " on " + context.device.name(),
+                        " in " + dtype_name(dtype_) + " on " + context.device.name(),
                     [&] {
                       at::Tensor x = at::ones({2, 3}, options), y = at::empty_like(x);
                       forward_out(y, x);
@@ -153,7 +152,7 @@ class Softmax : public Workload {
 
   int64_t rows_, cols_;
   bool log_, backward_;
-  std::string dtype_;
+  DType dtype_;
   at::Tensor x_, y_, grad_y_, grad_x_;
 };
 

@@ -2,6 +2,7 @@
 // Bytes are counted as STREAM counts them: each array element read or written once per step.
 // See docs/workloads/stream.md.
 #include <ATen/ATen.h>
+#include <fmt/core.h>
 
 #include <cmath>
 
@@ -44,7 +45,7 @@ class Stream : public Workload {
         n_(problem.get_int("n")),
         kernel_(problem.get("kernel")),
         pinned_(problem.get_bool("pinned")),
-        dtype_(problem.get("dtype")) {}
+        dtype_(dtype_named(problem.get("dtype"))) {}
 
   WorkCounts work() const override {
     WorkCounts work;
@@ -53,7 +54,7 @@ class Stream : public Workload {
     work.flops = kernel_ == "triad" ? 2 * n : (kernel_ == "scale" || kernel_ == "add") ? n : 0;
     work.samples = n;
     work.sample_unit = "elements";
-    work.dtype = dtype_;
+    work.dtype = dtype_name(dtype_);
     work.primary = "bandwidth";
     // Host-device copies are bounded by the link, not a cache; the memory kernels follow
     // STREAM's array-size rule.
@@ -74,17 +75,17 @@ class Stream : public Workload {
     for (auto& f : kFormulas) {
       if (kernel_ == f[0]) formula = f[1];
     }
-    d.summary = strprintf("STREAM %s: %s over %lld %s elements (%s per array)", kernel_.c_str(),
-                          formula.c_str(), static_cast<long long>(n_), dtype_.c_str(),
-                          format_bytes(static_cast<double>(n_) * dtype_bytes(dtype_)).c_str());
+    d.summary = fmt::format("STREAM {}: {} over {} {} elements ({} per array)", kernel_, formula,
+                            n_, dtype_name(dtype_),
+                            format_bytes(static_cast<double>(n_) * dtype_bytes(dtype_)));
     if (is_transfer() && kernel_ != "d2d") {
       d.summary += pinned_ ? " from/to pinned host memory" : " from/to pageable host memory";
     }
     d.facts = {{"bytes formula",
                 is_transfer() ? std::string("n x element size (bytes transferred over the link)")
-                              : strprintf("%d x n x element size (STREAM counting: no "
-                                          "write-allocate traffic)",
-                                          arrays_touched())},
+                              : fmt::format("{} x n x element size (STREAM counting: no "
+                                            "write-allocate traffic)",
+                                            arrays_touched())},
                {"FLOP formula", kernel_ == "copy"    ? "0"
                                 : kernel_ == "triad" ? "2 n"
                                                      : "n"},
@@ -99,7 +100,7 @@ class Stream : public Workload {
       setup_transfer(context, options);
       return;
     }
-    require_support("STREAM in " + dtype_ + " on " + context.device.name(), [&] {
+    require_support("STREAM in " + dtype_name(dtype_) + " on " + context.device.name(), [&] {
       at::Tensor x = at::ones({8}, options);
       at::add(x, x, kScalar);
     });
@@ -176,7 +177,7 @@ class Stream : public Workload {
   int64_t n_;
   std::string kernel_;
   bool pinned_ = true;
-  std::string dtype_;
+  DType dtype_;
   at::Tensor a_, b_, c_, scalar_;
 };
 

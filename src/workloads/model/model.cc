@@ -3,6 +3,7 @@
 #include "workloads/model/model.h"
 
 #include <ATen/autocast_mode.h>
+#include <fmt/core.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -393,17 +394,18 @@ int64_t count_parameters(const torch::nn::Module& module) {
 // ModelWorkload.
 
 bool ModelWorkload::runs_on_task_data(const Problem& problem) {
-  return problem.get("mode") == "quality" ||
+  return is_quality_run(problem) ||
          (problem.params.count("input") != 0 && problem.params.at("input") == "loader");
 }
 
 ModelWorkload::ModelWorkload(const Problem& problem)
     : Workload(problem),
-      training_(problem.get("mode") != "infer"),
-      quality_(problem.get("mode") == "quality"),
+      mode_(run_mode_of(problem).value_or(RunMode::kTrain)),
+      training_(mode_ != RunMode::kInfer),
+      quality_(mode_ == RunMode::kQuality),
       task_data_(runs_on_task_data(problem)),
       size_(parse_size(problem)),
-      dtype_(problem.get("dtype")),
+      dtype_(dtype_named(problem.get("dtype"))),
       channels_last_(problem.get_bool("channels_last")),
       seed_(static_cast<uint64_t>(problem.get_int("seed"))) {}
 
@@ -419,8 +421,8 @@ int64_t ModelWorkload::param_or(const std::string& key, int64_t preset) const {
 }
 
 torch::ScalarType ModelWorkload::compute_dtype() const {
-  if (dtype_ == "bf16") return torch::kBFloat16;
-  if (dtype_ == "fp16") return torch::kHalf;
+  if (dtype_ == DType::kBf16) return torch::kBFloat16;
+  if (dtype_ == DType::kFp16) return torch::kHalf;
   return torch::kFloat;
 }
 
@@ -442,7 +444,7 @@ WorkCounts ModelWorkload::work() const {
   work.flops = samples * (training_ ? flops.train : flops.forward);
   work.samples = samples;
   work.sample_unit = model_facts().sample_unit;
-  work.dtype = dtype_;
+  work.dtype = dtype_name(dtype_);
   work.primary = "throughput";
   work.partial_accounting = true;
   work.bytes_at_run_time = true;
@@ -480,31 +482,31 @@ Description ModelWorkload::describe() const {
     d.facts.push_back({"quality task", spec->task + " on " + spec->dataset});
     d.facts.push_back(
         {"quality target",
-         strprintf("%s %s %g%s at size %s (%s); evaluated every %g epochs, budget %g epochs",
-                   spec->metric.c_str(), spec->higher_is_better ? ">=" : "<=", spec->target,
-                   spec->unit.c_str(), size_name(size_).c_str(), spec->target_source.c_str(),
-                   spec->eval_every_epochs, spec->max_epochs)});
+         fmt::format(
+             "{} {} {:g}{} at size {} ({}); evaluated every {:g} epochs, budget {:g} epochs",
+             spec->metric, spec->higher_is_better ? ">=" : "<=", spec->target, spec->unit,
+             size_name(size_), spec->target_source, spec->eval_every_epochs, spec->max_epochs)});
   }
   d.facts.push_back({"preset", size_name(size_) + ", batch " + std::to_string(batch())});
   for (auto& fact : facts()) d.facts.push_back(fact);
-  d.facts.push_back({"parameters", strprintf("%lld (%.2f M)", static_cast<long long>(params),
-                                             static_cast<double>(params) / 1e6)});
+  d.facts.push_back(
+      {"parameters", fmt::format("{} ({:.2f} M)", params, static_cast<double>(params) / 1e6)});
   if (const auto& published = about.published_parameters) {
     d.facts.push_back(
         {"published parameters (full)",
-         strprintf("%.2f M, %s", published->parameters / 1e6, published->source.c_str())});
+         fmt::format("{:.2f} M, {}", published->parameters / 1e6, published->source)});
   }
-  d.facts.push_back({"forward FLOPs / sample", strprintf("%.4g GFLOP", flops.forward / 1e9)});
-  d.facts.push_back({"training FLOPs / sample", strprintf("%.4g GFLOP", flops.train / 1e9)});
+  d.facts.push_back({"forward FLOPs / sample", fmt::format("{:.4g} GFLOP", flops.forward / 1e9)});
+  d.facts.push_back({"training FLOPs / sample", fmt::format("{:.4g} GFLOP", flops.train / 1e9)});
   d.facts.push_back({"FLOP convention",
                      "2 per multiply-accumulate of conv, linear, matmul and recurrent GEMMs; "
                      "normalisation, activations, pooling, losses and post-processing not "
                      "counted (docs/workloads/models.md)"});
   d.facts.push_back({"optimizer", about.optimizer});
-  d.facts.push_back({"precision", dtype_ == "fp32"
+  d.facts.push_back({"precision", dtype_ == DType::kFp32
                                       ? "fp32"
-                                      : dtype_ + " autocast, fp32 weights" +
-                                            (dtype_ == "fp16" ? ", loss scaling" : "")});
+                                      : dtype_name(dtype_) + " autocast, fp32 weights" +
+                                            (dtype_ == DType::kFp16 ? ", loss scaling" : "")});
   return d;
 }
 
@@ -552,7 +554,7 @@ class ModelWorkload::QualityAdapter : public QualityTask {
 
 void ModelWorkload::setup(ExecContext& context) {
   device_ = context.device.torch_device();
-  if (dtype_ == "fp16" && !device_.is_cuda()) {
+  if (dtype_ == DType::kFp16 && !device_.is_cuda()) {
     throw Unsupported("dtype=fp16 runs under CUDA autocast only; use dtype=bf16 on the CPU");
   }
   ensure_built();
@@ -598,9 +600,9 @@ void ModelWorkload::setup(ExecContext& context) {
     train_loader_ = std::make_unique<data::Loader>(quality_data().first, options);
     if (train_loader_->batches_per_epoch() < 1) {
       throw Error(
-          strprintf("input=loader: the training data holds fewer samples than one batch "
-                    "of %lld",
-                    static_cast<long long>(batch())));
+          fmt::format("input=loader: the training data holds fewer samples than one batch "
+                      "of {}",
+                      batch()));
     }
     use_batch(next_loaded_batch());  // a first batch, so that any later call finds one
   } else {
@@ -625,7 +627,7 @@ void ModelWorkload::backward(const torch::Tensor& loss) {
 }
 
 bool ModelWorkload::scaled_backward(const torch::Tensor& loss) {
-  if (dtype_ != "fp16") {
+  if (dtype_ != DType::kFp16) {
     backward(loss);
     return true;
   }
@@ -720,11 +722,10 @@ CheckOutcome ModelWorkload::check() {
   std::string what = training_ ? "the training loss" : "the inference outputs";
   CheckOutcome outcome = CheckOutcome::compare(
       bad, effective_tolerance(0.5), "non-finite values in " + what + " of one extra step",
-      strprintf(
-          "%lld values scanned%s", static_cast<long long>(values.numel()),
-          training_
-              ? strprintf(", loss %.6g", values.numel() ? values[0].item<double>() : 0.0).c_str()
-              : ""));
+      fmt::format(
+          "{} values scanned{}", values.numel(),
+          training_ ? fmt::format(", loss {:.6g}", values.numel() ? values[0].item<double>() : 0.0)
+                    : ""));
   if (test_switch_active()) outcome.detail += " (made with a DLBENCH_TEST_ switch)";
   return outcome;
 }

@@ -13,7 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/registry.h"
+#include "core/run_mode.h"
 #include "core/workload.h"
 #include "data/loader.h"
 
@@ -306,13 +308,14 @@ class ModelWorkload : public Workload {
   /// The autocast dtype (kFloat for fp32).
   torch::ScalarType compute_dtype() const;
 
-  bool training_ = true;
-  bool quality_ = false;
+  RunMode mode_ = RunMode::kTrain;
+  bool training_ = true;  ///< mode train or quality
+  bool quality_ = false;  ///< mode quality
   /// mode=quality or input=loader: the model runs on its quality task's data, so it takes the
   /// geometry that data needs (canvas size, classes) instead of the throughput preset's.
   bool task_data_ = false;
   Size size_ = Size::kSmall;
-  std::string dtype_ = "fp32";
+  DType dtype_ = DType::kFp32;
   bool channels_last_ = false;
   uint64_t seed_ = 0;
 

@@ -8,6 +8,7 @@
 #include "workloads/model/graph/gcn.h"
 
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <cmath>
@@ -159,12 +160,10 @@ class GcnModel : public ModelWorkload {
   ModelFacts model_facts() const override {
     const GcnConfig& c = config_;
     ModelFacts f;
-    f.summary = strprintf(
-        "2-layer GCN %lld-%lld-%lld on a %lld-node, %lld-edge generated graph "
-        "(sparse Â, %lld non-zeros)",
-        static_cast<long long>(c.features), static_cast<long long>(c.hidden),
-        static_cast<long long>(c.classes), static_cast<long long>(c.nodes),
-        static_cast<long long>(c.edges), static_cast<long long>(c.nnz()));
+    f.summary = fmt::format(
+        "2-layer GCN {}-{}-{} on a {}-node, {}-edge generated graph "
+        "(sparse Â, {} non-zeros)",
+        c.features, c.hidden, c.classes, c.nodes, c.edges, c.nnz());
     f.sample_unit = "nodes";
     f.preset_batch = {1, 1, 1};  // a step processes the one graph
     f.optimizer = "Adam, lr 0.01, weight decay 5e-4 (L2 on all parameters, as tkipf/pygcn)";
@@ -187,27 +186,22 @@ class GcnModel : public ModelWorkload {
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const GcnConfig& c = config_;
-    return {
-        {"input",
-         strprintf("one graph: %lld nodes x %lld sparse binary features (row-normalised, held "
-                   "dense), %lld undirected edges, %lld classes",
-                   static_cast<long long>(c.nodes), static_cast<long long>(c.features),
-                   static_cast<long long>(c.edges), static_cast<long long>(c.classes))},
-        {"graph",
-         "stochastic block model: communities = classes, 80% of edges inside a community; "
-         "features drawn mostly from a per-class topic set"},
-        {"adjacency", strprintf("Â = D^-1/2 (A + I) D^-1/2, sparse COO coalesced, %lld non-zeros",
-                                static_cast<long long>(c.nnz()))},
-        {"layers",
-         strprintf("Â X W1 + b1 (%lld -> %lld), ReLU, dropout %.1f, Â H W2 + b2 (%lld "
-                   "-> %lld), log-softmax",
-                   static_cast<long long>(c.features), static_cast<long long>(c.hidden), c.dropout,
-                   static_cast<long long>(c.hidden), static_cast<long long>(c.classes))},
-        {"loss", strprintf("negative log-likelihood over %lld labelled nodes (%lld per class)",
-                           static_cast<long long>(c.labelled()),
-                           static_cast<long long>(c.labelled_per_class))},
-        {"throughput", "nodes/s: every node is processed in each step (full-batch)"},
-        {"sparse FLOPs", "2 x nnz x columns per sparse product, its data gradient once more"}};
+    return {{"input",
+             fmt::format("one graph: {} nodes x {} sparse binary features (row-normalised, held "
+                         "dense), {} undirected edges, {} classes",
+                         c.nodes, c.features, c.edges, c.classes)},
+            {"graph",
+             "stochastic block model: communities = classes, 80% of edges inside a community; "
+             "features drawn mostly from a per-class topic set"},
+            {"adjacency",
+             fmt::format("Â = D^-1/2 (A + I) D^-1/2, sparse COO coalesced, {} non-zeros", c.nnz())},
+            {"layers", fmt::format("Â X W1 + b1 ({} -> {}), ReLU, dropout {:.1f}, Â H W2 + b2 ({} "
+                                   "-> {}), log-softmax",
+                                   c.features, c.hidden, c.dropout, c.hidden, c.classes)},
+            {"loss", fmt::format("negative log-likelihood over {} labelled nodes ({} per class)",
+                                 c.labelled(), c.labelled_per_class)},
+            {"throughput", "nodes/s: every node is processed in each step (full-batch)"},
+            {"sparse FLOPs", "2 x nnz x columns per sparse product, its data gradient once more"}};
   }
 
   void build() override { gcn_ = net().register_module("gcn", GcnNet(config_)); }

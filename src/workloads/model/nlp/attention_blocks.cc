@@ -2,6 +2,7 @@
 // smoothing, decoding and BERT masking. See attention.h and docs/workloads/transformer.md.
 #include "workloads/model/nlp/attention_blocks.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -311,11 +312,10 @@ double TranslationWorkload::tokens_per_step() const {
 
 std::pair<std::string, std::string> TranslationWorkload::input_fact() const {
   return {"input",
-          strprintf("source and target padded to %lld tokens; content lengths %lld..%lld + EOS; "
-                    "Zipf-distributed tokens; target = a fixed token permutation of the source",
-                    static_cast<long long>(seq_),
-                    static_cast<long long>(*std::min_element(lengths_.begin(), lengths_.end())),
-                    static_cast<long long>(*std::max_element(lengths_.begin(), lengths_.end())))};
+          fmt::format("source and target padded to {} tokens; content lengths {}..{} + EOS; "
+                      "Zipf-distributed tokens; target = a fixed token permutation of the source",
+                      seq_, *std::min_element(lengths_.begin(), lengths_.end()),
+                      *std::max_element(lengths_.begin(), lengths_.end()))};
 }
 
 std::vector<int64_t> sentence_lengths(int64_t batch, int64_t seq, uint64_t seed) {

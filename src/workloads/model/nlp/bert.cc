@@ -6,6 +6,7 @@
 // transform and the tied word-embedding decoder with a bias) plus next-sentence prediction
 // (pooler + 2-way classifier), AdamW with weight decay 0.01. Inference is the encoder and pooler.
 // FLOPs: BertModel::analytic_flops, documented in docs/workloads/bert.md.
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -181,17 +182,15 @@ class BertModel : public ModelWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary =
-        strprintf("BERT-%s: %lld layers, hidden %lld, %lld heads, FFN %lld, vocab %lld, seq %lld",
-                  size_ == Size::kFull ? (large_ ? "large" : "base") : size_name(size_).c_str(),
-                  static_cast<long long>(shape_.layers), static_cast<long long>(shape_.hidden),
-                  static_cast<long long>(shape_.heads), static_cast<long long>(shape_.ffn),
-                  static_cast<long long>(shape_.vocab), static_cast<long long>(shape_.seq));
+    f.summary = fmt::format("BERT-{}: {} layers, hidden {}, {} heads, FFN {}, vocab {}, seq {}",
+                            size_ == Size::kFull ? (large_ ? "large" : "base") : size_name(size_),
+                            shape_.layers, shape_.hidden, shape_.heads, shape_.ffn, shape_.vocab,
+                            shape_.seq);
     f.sample_unit = "tokens";
     f.preset_batch = {4, 8, 32};
-    f.optimizer = strprintf(
+    f.optimizer = fmt::format(
         "AdamW (Adam with decoupled weight decay 0.01, not on biases and LayerNorm), betas (0.9, "
-        "0.999), eps 1e-6, lr %.3g%s",
+        "0.999), eps 1e-6, lr {:.3g}{}",
         learning_rate(),
         size_ == Size::kTiny ? " (tiny: 10x the paper's 1e-4, to learn within 40 steps)"
                              : " (the paper's peak; no warm-up or decay)");
@@ -216,16 +215,17 @@ class BertModel : public ModelWorkload {
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {
-        {"input", strprintf("[CLS] A [SEP] B [SEP], padded to %lld tokens (10%% shorter, as "
-                            "short_seq_prob 0.1); token types 0/1; Zipf-distributed WordPiece ids",
-                            static_cast<long long>(shape_.seq))},
+        {"input",
+         fmt::format("[CLS] A [SEP] B [SEP], padded to {} tokens (10% shorter, as "
+                     "short_seq_prob 0.1); token types 0/1; Zipf-distributed WordPiece ids",
+                     shape_.seq)},
         {"layers",
          "post-LN encoder layers, GELU FFN, LayerNorm eps 1e-12, dropout 0.1 (hidden "
          "and attention), learned positions (512) and 2 token types"},
-        {"masked LM", strprintf("15%% of the non-special tokens (80%% [MASK], 10%% random, 10%% "
-                                "kept), at most %lld per sequence; dense + GELU + LayerNorm, tied "
-                                "word-embedding decoder with bias",
-                                static_cast<long long>(shape_.max_predictions()))},
+        {"masked LM", fmt::format("15% of the non-special tokens (80% [MASK], 10% random, 10% "
+                                  "kept), at most {} per sequence; dense + GELU + LayerNorm, tied "
+                                  "word-embedding decoder with bias",
+                                  shape_.max_predictions())},
         {"next sentence", "pooler (dense + tanh on [CLS]) + 2-way classifier; 50% IsNext"},
         {"loss", "masked-LM cross entropy (mean over real predictions) + NSP cross entropy"},
         {"inference", "encoder + pooler (sequence output and pooled [CLS])"},

@@ -7,6 +7,7 @@
 // vocabulary (32000 BPE merges) with the embedding shared by encoder and decoder, label
 // smoothing 0.1, Adam. Inference: greedy or beam-search decoding for a fixed number of steps.
 // FLOPs: GnmtModel::analytic_flops, documented in docs/workloads/gnmt.md.
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -244,17 +245,14 @@ class GnmtModel : public nlp::TranslationWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary =
-        strprintf("GNMT v2: %lld+%lld LSTM layers, hidden %lld, vocab %lld (shared), seq %lld",
-                  static_cast<long long>(shape_.layers), static_cast<long long>(shape_.layers),
-                  static_cast<long long>(shape_.hidden), static_cast<long long>(shape_.vocab),
-                  static_cast<long long>(shape_.seq));
+    f.summary = fmt::format("GNMT v2: {}+{} LSTM layers, hidden {}, vocab {} (shared), seq {}",
+                            shape_.layers, shape_.layers, shape_.hidden, shape_.vocab, shape_.seq);
     f.sample_unit = token_unit();
     f.preset_batch = {4, 8, 128};
-    f.optimizer = strprintf("Adam, betas (0.9, 0.999), eps 1e-8, lr %.3g%s", learning_rate(),
-                            size_ == Size::kTiny
-                                ? " (tiny: 4x the reference's 5e-4, to learn within 40 steps)"
-                                : " (the reference's 5e-4; no warm-up or decay)");
+    f.optimizer = fmt::format("Adam, betas (0.9, 0.999), eps 1e-8, lr {:.3g}{}", learning_rate(),
+                              size_ == Size::kTiny
+                                  ? " (tiny: 4x the reference's 5e-4, to learn within 40 steps)"
+                                  : " (the reference's 5e-4; no warm-up or decay)");
     f.published_parameters = PublishedCount{
         160671297, 0.0,
         "MLPerf GNMT (rnn_translator, vocab 32320, hidden 1024): 160,671,297, the figure and "
@@ -276,18 +274,17 @@ class GnmtModel : public nlp::TranslationWorkload {
          "from the third); linear classifier"},
         {"loss", "cross entropy with label smoothing 0.1, padding ignored, mean over tokens"},
         {"inference",
-         strprintf(
-             "encoder once (W_k of the attention once), then %lld steps (seq + %lld, "
-             "no early stop at EOS) carrying the LSTM states; %s",
-             static_cast<long long>(shape_.decode_steps()), static_cast<long long>(shape_.extra),
-             beam_search_ ? strprintf("beam search, beam %lld, length penalty ((5+len)/6)^0.6, no "
-                                      "coverage penalty",
-                                      static_cast<long long>(beam_))
-                                .c_str()
-                          : "greedy")},
-        {"samples", strprintf("tokens: %s; FLOPs / sample below are per sentence",
-                              training_ ? "target tokens incl. EOS, padding excluded"
-                                        : "generated positions (batch x decode steps)")}};
+         fmt::format("encoder once (W_k of the attention once), then {} steps (seq + {}, "
+                     "no early stop at EOS) carrying the LSTM states; {}",
+                     shape_.decode_steps(), shape_.extra,
+                     beam_search_
+                         ? fmt::format("beam search, beam {}, length penalty ((5+len)/6)^0.6, no "
+                                       "coverage penalty",
+                                       beam_)
+                         : "greedy")},
+        {"samples", fmt::format("tokens: {}; FLOPs / sample below are per sentence",
+                                training_ ? "target tokens incl. EOS, padding excluded"
+                                          : "generated positions (batch x decode steps)")}};
   }
 
   void build() override { model_ = net().register_module("gnmt", Gnmt(shape_)); }

@@ -9,6 +9,7 @@
 // and one decode step (TPOT). FLOPs: GptModel::analytic_flops; see docs/workloads/gpt.md.
 #include "workloads/model/nlp/gpt.h"
 
+#include <fmt/core.h>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -170,9 +172,8 @@ torch::Tensor GptNetImpl::hidden(const torch::Tensor& tokens, int64_t start,
                                  std::vector<KvCache>* caches) {
   const int64_t length = tokens.size(1);
   if (start + length > config_.max_len) {
-    throw Error(strprintf("model/gpt: position %lld beyond the %lld the rotary tables hold",
-                          static_cast<long long>(start + length),
-                          static_cast<long long>(config_.max_len)));
+    throw Error(fmt::format("model/gpt: position {} beyond the {} the rotary tables hold",
+                            start + length, config_.max_len));
   }
   torch::Tensor mask = length > 1 ? causal_mask(length, start, tokens.device()) : torch::Tensor();
   torch::Tensor x = embedding(tokens);
@@ -321,24 +322,19 @@ class GptModel : public ModelWorkload {
   ModelFacts model_facts() const override {
     const GptConfig& c = config_;
     ModelFacts f;
-    f.summary = strprintf(
-        "Llama-form decoder (RMSNorm, RoPE, SwiGLU, GQA): %lld layers, d_model %lld, %lld heads / "
-        "%lld KV heads (head dim %lld), FFN %lld, vocab %lld, %s head; %s",
-        static_cast<long long>(c.layers), static_cast<long long>(c.d_model),
-        static_cast<long long>(c.heads), static_cast<long long>(c.kv_heads),
-        static_cast<long long>(c.head_dim()), static_cast<long long>(c.ffn),
-        static_cast<long long>(c.vocab), c.tied ? "tied" : "untied",
-        training_
-            ? strprintf("training on %lld-token sequences", static_cast<long long>(seq_)).c_str()
-            : strprintf("serving %lld-token prompts + %lld generated tokens",
-                        static_cast<long long>(seq_), static_cast<long long>(gen_))
-                  .c_str());
+    f.summary = fmt::format(
+        "Llama-form decoder (RMSNorm, RoPE, SwiGLU, GQA): {} layers, d_model {}, {} heads / "
+        "{} KV heads (head dim {}), FFN {}, vocab {}, {} head; {}",
+        c.layers, c.d_model, c.heads, c.kv_heads, c.head_dim(), c.ffn, c.vocab,
+        c.tied ? "tied" : "untied",
+        training_ ? fmt::format("training on {}-token sequences", seq_)
+                  : fmt::format("serving {}-token prompts + {} generated tokens", seq_, gen_));
     f.sample_unit = "tokens";
     f.preset_batch = task_data_  ? PresetBatch{8, 16, 32}
                      : training_ ? PresetBatch{4, 4, 8}
                                  : PresetBatch{2, 4, 16};
-    f.optimizer = strprintf(
-        "AdamW, betas (0.9, 0.95), weight decay 0.1, constant lr %g (Llama; no "
+    f.optimizer = fmt::format(
+        "AdamW, betas (0.9, 0.95), weight decay 0.1, constant lr {:g} (Llama; no "
         "warm-up, cosine decay or gradient clipping)",
         learning_rate());
     const bool tiny_llama = c.layers == 22 && c.d_model == 2048 && c.heads == 32 &&
@@ -390,41 +386,35 @@ class GptModel : public ModelWorkload {
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const GptConfig& c = config_;
-    const double cache_element = dtype_ == "fp32" ? 4 : 2;
+    const double cache_element = dtype_ == DType::kFp32 ? 4 : 2;
     const double cache_per_token =
         2.0 * static_cast<double>(c.layers * c.kv_heads * c.head_dim()) * cache_element;
     std::vector<std::pair<std::string, std::string>> facts = {
         {"architecture",
-         strprintf("token embedding %lld x %lld; %lld x [RMSNorm, GQA attention (Q %lld x %lld, "
-                   "K/V %lld x %lld, O), RMSNorm, SwiGLU %lld]; RMSNorm; output head",
-                   static_cast<long long>(c.vocab), static_cast<long long>(c.d_model),
-                   static_cast<long long>(c.layers), static_cast<long long>(c.heads),
-                   static_cast<long long>(c.head_dim()), static_cast<long long>(c.kv_heads),
-                   static_cast<long long>(c.head_dim()), static_cast<long long>(c.ffn))},
+         fmt::format("token embedding {} x {}; {} x [RMSNorm, GQA attention (Q {} x {}, "
+                     "K/V {} x {}, O), RMSNorm, SwiGLU {}]; RMSNorm; output head",
+                     c.vocab, c.d_model, c.layers, c.heads, c.head_dim(), c.kv_heads, c.head_dim(),
+                     c.ffn)},
         {"position encoding",
-         strprintf("rotary (RoPE), theta %.0f, interleaved pairs", c.rope_theta)},
+         fmt::format("rotary (RoPE), theta {:.0f}, interleaved pairs", c.rope_theta)},
         {"KV cache per token",
-         strprintf("%.0f bytes (2 x %lld layers x %lld KV heads x %lld x %s)", cache_per_token,
-                   static_cast<long long>(c.layers), static_cast<long long>(c.kv_heads),
-                   static_cast<long long>(c.head_dim()), dtype_ == "fp32" ? "4 B" : "2 B")}};
+         fmt::format("{:.0f} bytes (2 x {} layers x {} KV heads x {} x {})", cache_per_token,
+                     c.layers, c.kv_heads, c.head_dim(), dtype_ == DType::kFp32 ? "4 B" : "2 B")}};
     if (training_) {
-      facts.push_back(
-          {"input", strprintf("%lld sequences x %lld tokens (+1 shifted target), "
-                              "generated from a fixed random successor map",
-                              static_cast<long long>(batch()), static_cast<long long>(seq_))});
+      facts.push_back({"input", fmt::format("{} sequences x {} tokens (+1 shifted target), "
+                                            "generated from a fixed random successor map",
+                                            batch(), seq_)});
       facts.push_back({"loss", "next-token cross-entropy over every position"});
       facts.push_back({"throughput", "tokens/s = batch x seq per step"});
     } else {
       const double cache_bytes = cache_per_token * static_cast<double>(batch() * config_.max_len);
       facts.push_back(
           {"serving step",
-           strprintf("%lld prompts x %lld tokens prefilled into a preallocated KV cache "
-                     "[batch, %lld, %lld, %lld] per layer (%.1f MiB), then greedy decoding to %lld "
-                     "generated tokens per prompt (the first from prefill, %lld decode steps)",
-                     static_cast<long long>(batch()), static_cast<long long>(seq_),
-                     static_cast<long long>(c.kv_heads), static_cast<long long>(c.max_len),
-                     static_cast<long long>(c.head_dim()), cache_bytes / (1024.0 * 1024.0),
-                     static_cast<long long>(gen_), static_cast<long long>(gen_ - 1))});
+           fmt::format("{} prompts x {} tokens prefilled into a preallocated KV cache "
+                       "[batch, {}, {}, {}] per layer ({:.1f} MiB), then greedy decoding to {} "
+                       "generated tokens per prompt (the first from prefill, {} decode steps)",
+                       batch(), seq_, c.kv_heads, c.max_len, c.head_dim(),
+                       cache_bytes / (1024.0 * 1024.0), gen_, gen_ - 1)});
       facts.push_back({"throughput", "generated tokens/s = batch x gen per step"});
       facts.push_back({"probes",
                        "prefill_time = time to first token (TTFT), prefill_throughput = prompt "
@@ -479,12 +469,9 @@ class GptModel : public ModelWorkload {
   std::optional<QualitySpec> quality_spec() const override {
     QualitySpec spec;
     spec.task = "byte-level language modelling";
-    spec.dataset = strprintf(
-        "Debian fortunes (every 10th quote held out; %lld-byte windows%s)",
-        static_cast<long long>(seq_ + 1),
-        eval_windows_ > 0
-            ? strprintf(", %lld held-out windows", static_cast<long long>(eval_windows_)).c_str()
-            : "");
+    spec.dataset =
+        fmt::format("Debian fortunes (every 10th quote held out; {}-byte windows{})", seq_ + 1,
+                    eval_windows_ > 0 ? fmt::format(", {} held-out windows", eval_windows_) : "");
     spec.metric = "perplexity";
     spec.unit = "";
     spec.higher_is_better = false;

@@ -6,6 +6,7 @@
 // on generated padded pairs; inference encodes once and decodes autoregressively (greedy or beam
 // search with length penalty 0.6) for a fixed number of steps.
 // FLOPs: TransformerModel::analytic_flops, documented in docs/workloads/transformer.md.
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -175,19 +176,15 @@ class TransformerModel : public nlp::TranslationWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf(
-        "Transformer %lld+%lld layers, d_model %lld, %lld heads, FFN %lld, vocab %lld (tied), "
-        "seq %lld, %s",
-        static_cast<long long>(shape_.layers), static_cast<long long>(shape_.layers),
-        static_cast<long long>(shape_.d_model), static_cast<long long>(shape_.heads),
-        static_cast<long long>(shape_.ffn), static_cast<long long>(shape_.vocab),
-        static_cast<long long>(shape_.seq),
-        beam_search_ ? strprintf("beam %lld", static_cast<long long>(shape_.beam)).c_str()
-                     : "greedy");
+    f.summary = fmt::format(
+        "Transformer {}+{} layers, d_model {}, {} heads, FFN {}, vocab {} (tied), "
+        "seq {}, {}",
+        shape_.layers, shape_.layers, shape_.d_model, shape_.heads, shape_.ffn, shape_.vocab,
+        shape_.seq, beam_search_ ? fmt::format("beam {}", shape_.beam) : "greedy");
     f.sample_unit = token_unit();
     f.preset_batch = {4, 8, 64};
-    f.optimizer = strprintf(
-        "Adam, betas (0.9, 0.98), eps 1e-9, lr %.3g = d_model^-0.5 x 4000^-0.5 (the peak of the "
+    f.optimizer = fmt::format(
+        "Adam, betas (0.9, 0.98), eps 1e-9, lr {:.3g} = d_model^-0.5 x 4000^-0.5 (the peak of the "
         "paper's warm-up schedule; constant)",
         learning_rate());
     f.published_parameters = PublishedCount{
@@ -200,28 +197,26 @@ class TransformerModel : public nlp::TranslationWorkload {
 
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
-    return {
-        input_fact(),
-        {"layers",
-         "post-LN: x = LN(x + dropout(sublayer(x))); ReLU FFN; sinusoidal positions; "
-         "embeddings x sqrt(d_model); dropout 0.1 on sub-layer outputs and embeddings"},
-        {"vocabulary", strprintf("%lld shared by source and target; the embedding is also the "
-                                 "pre-softmax projection (no bias)",
-                                 static_cast<long long>(shape_.vocab))},
-        {"loss", "cross entropy with label smoothing 0.1, padding ignored, mean over tokens"},
-        {"inference",
-         strprintf(
-             "encoder once, then %lld decode steps (seq + %lld, no early stop at EOS), the "
-             "decoder re-run over the whole prefix each step (no KV cache); %s",
-             static_cast<long long>(shape_.decode_steps()), static_cast<long long>(shape_.extra),
-             beam_search_ ? strprintf("beam search, beam %lld, length penalty ((5+len)/6)^0.6",
-                                      static_cast<long long>(shape_.beam))
-                                .c_str()
-                          : "greedy")},
-        {"samples", strprintf("tokens: %s; FLOPs / sample below are per sentence",
-                              training_ ? "target tokens incl. EOS, padding excluded"
-                                        : "generated positions (batch x decode steps)")},
-        {"tokens per step", strprintf("%.0f", tokens_per_step())}};
+    return {input_fact(),
+            {"layers",
+             "post-LN: x = LN(x + dropout(sublayer(x))); ReLU FFN; sinusoidal positions; "
+             "embeddings x sqrt(d_model); dropout 0.1 on sub-layer outputs and embeddings"},
+            {"vocabulary", fmt::format("{} shared by source and target; the embedding is also the "
+                                       "pre-softmax projection (no bias)",
+                                       shape_.vocab)},
+            {"loss", "cross entropy with label smoothing 0.1, padding ignored, mean over tokens"},
+            {"inference",
+             fmt::format("encoder once, then {} decode steps (seq + {}, no early stop at EOS), the "
+                         "decoder re-run over the whole prefix each step (no KV cache); {}",
+                         shape_.decode_steps(), shape_.extra,
+                         beam_search_
+                             ? fmt::format("beam search, beam {}, length penalty ((5+len)/6)^0.6",
+                                           shape_.beam)
+                             : "greedy")},
+            {"samples", fmt::format("tokens: {}; FLOPs / sample below are per sentence",
+                                    training_ ? "target tokens incl. EOS, padding excluded"
+                                              : "generated positions (batch x decode steps)")},
+            {"tokens per step", fmt::format("{:.0f}", tokens_per_step())}};
   }
 
   void build() override { model_ = net().register_module("transformer", Transformer(shape_)); }

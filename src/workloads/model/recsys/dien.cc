@@ -6,6 +6,8 @@
 // the interest towards the candidate; a 200-80-2 Dice MLP predicts the click. 18-dim user, item
 // and category embeddings and 36-unit GRUs as in the authors' code. FLOPs:
 // DienModel::analytic_flops; docs/workloads/dien.md.
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -119,13 +121,10 @@ class DienModel : public RecsysWorkload {
   ModelFacts model_facts() const override {
     const DienConfig& c = config_;
     ModelFacts f;
-    f.summary = strprintf(
-        "DIEN, %lld users, %lld items x %lld categories, %lld-dim embeddings, %lld "
-        "behaviours, GRU + AUGRU %lld units, MLP %lld-200-80-2 (Dice)",
-        static_cast<long long>(c.users), static_cast<long long>(c.items),
-        static_cast<long long>(c.categories), static_cast<long long>(c.dim),
-        static_cast<long long>(c.sequence), static_cast<long long>(c.behaviour()),
-        static_cast<long long>(c.head().front()));
+    f.summary = fmt::format(
+        "DIEN, {} users, {} items x {} categories, {}-dim embeddings, {} "
+        "behaviours, GRU + AUGRU {} units, MLP {}-200-80-2 (Dice)",
+        c.users, c.items, c.categories, c.dim, c.sequence, c.behaviour(), c.head().front());
     f.sample_unit = "samples";
     f.preset_batch = {16, 128, 128};
     f.optimizer = "Adam lr 0.001 (the authors' code)";
@@ -135,11 +134,10 @@ class DienModel : public RecsysWorkload {
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {{"inputs",
-             strprintf("a user, a candidate (item, category), up to %lld behaviours (lengths "
-                       "uniform in [2, %lld], padded and masked) and as many sampled negative "
-                       "behaviours (training)",
-                       static_cast<long long>(config_.sequence),
-                       static_cast<long long>(config_.sequence))},
+             fmt::format("a user, a candidate (item, category), up to {} behaviours (lengths "
+                         "uniform in [2, {}], padded and masked) and as many sampled negative "
+                         "behaviours (training)",
+                         config_.sequence, config_.sequence)},
             {"loss",
              "two-way softmax cross-entropy on the click + the auxiliary loss (the "
              "interest at t tells the behaviour at t + 1 from a sampled one)"}};

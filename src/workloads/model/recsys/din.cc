@@ -5,6 +5,8 @@
 // behaviours without softmax normalisation (Section 4.3), and a 200-80-2 Dice MLP predicts the
 // click. Item and category embeddings of 64 dimensions each as in the authors' code for Amazon
 // Electronics. FLOPs: DinModel::analytic_flops; docs/workloads/din.md.
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -72,17 +74,14 @@ class DinModel : public RecsysWorkload {
   ModelFacts model_facts() const override {
     const DinConfig& c = config_;
     ModelFacts f;
-    f.summary = strprintf(
-        "DIN, %lld items x %lld categories, %lld+%lld-dim embeddings, %lld "
-        "behaviours, activation unit %lld-80-40-1, MLP %lld-200-80-2 (Dice)",
-        static_cast<long long>(c.items), static_cast<long long>(c.categories),
-        static_cast<long long>(c.dim), static_cast<long long>(c.dim),
-        static_cast<long long>(c.sequence), static_cast<long long>(c.attention().front()),
-        static_cast<long long>(c.head().front()));
+    f.summary = fmt::format(
+        "DIN, {} items x {} categories, {}+{}-dim embeddings, {} "
+        "behaviours, activation unit {}-80-40-1, MLP {}-200-80-2 (Dice)",
+        c.items, c.categories, c.dim, c.dim, c.sequence, c.attention().front(), c.head().front());
     f.sample_unit = "samples";
     f.preset_batch = {32, 256, 1024};
-    f.optimizer = strprintf(
-        "SGD lr %g (the authors' code: 1.0 at full size, its decay not modelled; "
+    f.optimizer = fmt::format(
+        "SGD lr {:g} (the authors' code: 1.0 at full size, its decay not modelled; "
         "0.1 for the small presets, whose few dozen steps on a fixed batch diverge "
         "at 1.0)",
         learning_rate());
@@ -92,11 +91,10 @@ class DinModel : public RecsysWorkload {
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     return {{"inputs",
-             strprintf("a candidate (item, category) and up to %lld behaviours (items and their "
-                       "categories, Zipf(%.2f) items), lengths uniform in [1, %lld], padded and "
-                       "masked",
-                       static_cast<long long>(config_.sequence), config_.alpha,
-                       static_cast<long long>(config_.sequence))},
+             fmt::format("a candidate (item, category) and up to {} behaviours (items and their "
+                         "categories, Zipf({:.2f}) items), lengths uniform in [1, {}], padded and "
+                         "masked",
+                         config_.sequence, config_.alpha, config_.sequence)},
             {"attention",
              "activation weights are not softmax-normalised (the paper's choice); "
              "padded behaviours get weight 0"},

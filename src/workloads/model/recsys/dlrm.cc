@@ -6,6 +6,7 @@
 // tables of 128-dimensional rows (3 to 39,979,771 rows), pairwise dot interaction of the 27
 // vectors, top MLP 1024-1024-512-256-1, binary cross-entropy, plain SGD with sparse embedding
 // gradients. FLOPs: DlrmModel::analytic_flops; docs/workloads/dlrm.md.
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,8 +46,8 @@ std::vector<int64_t> parse_widths(const std::string& text, const std::vector<int
       value = 0;
     }
     if (value <= 0) {
-      throw Error(strprintf("model/dlrm: %s '%s' must be positive widths joined by '-'", what,
-                            text.c_str()));
+      throw Error(
+          fmt::format("model/dlrm: {} '{}' must be positive widths joined by '-'", what, text));
     }
     widths.push_back(value);
   }
@@ -124,8 +125,7 @@ class DlrmModel : public RecsysWorkload {
         by_size<std::vector<int64_t>>(size_, {32, 1}, {256, 128, 1}, {1024, 1024, 512, 256, 1}),
         "top_mlp");
     if (bottom_hidden.back() != c.dim) {
-      throw Error(strprintf("model/dlrm: the bottom MLP must end at dim=%lld to interact",
-                            static_cast<long long>(c.dim)));
+      throw Error(fmt::format("model/dlrm: the bottom MLP must end at dim={} to interact", c.dim));
     }
     if (top_hidden.back() != 1) throw Error("model/dlrm: the top MLP must end with width 1");
     c.bottom = {c.dense};
@@ -157,12 +157,11 @@ class DlrmModel : public RecsysWorkload {
   ModelFacts model_facts() const override {
     const DlrmConfig& c = config_;
     ModelFacts f;
-    f.summary = strprintf(
-        "DLRM, %zu tables x %lld-dim (%.3g M rows), bottom MLP %s, dot interaction "
-        "of %lld vectors, top MLP %s",
-        c.table_rows.size(), static_cast<long long>(c.dim),
-        static_cast<double>(c.embedding_rows()) / 1e6, widths_text(c.bottom).c_str(),
-        static_cast<long long>(c.vectors()), widths_text(c.top).c_str());
+    f.summary = fmt::format(
+        "DLRM, {} tables x {}-dim ({:.3g} M rows), bottom MLP {}, dot interaction "
+        "of {} vectors, top MLP {}",
+        c.table_rows.size(), c.dim, static_cast<double>(c.embedding_rows()) / 1e6,
+        widths_text(c.bottom), c.vectors(), widths_text(c.top));
     f.sample_unit = "samples";
     f.preset_batch = {32, 256, 2048};
     f.optimizer =
@@ -176,18 +175,15 @@ class DlrmModel : public RecsysWorkload {
     const DlrmConfig& c = config_;
     std::vector<std::string> rows;
     for (int64_t r : c.table_rows) rows.push_back(std::to_string(r));
-    return {{"inputs", strprintf("%lld dense features (log(1 + count)), %zu categorical features x "
-                                 "%lld ids, Zipf(%.2f) ids scattered by a hash",
-                                 static_cast<long long>(c.dense), c.table_rows.size(),
-                                 static_cast<long long>(c.lookups), c.alpha)},
+    return {{"inputs", fmt::format("{} dense features (log(1 + count)), {} categorical features x "
+                                   "{} ids, Zipf({:.2f}) ids scattered by a hash",
+                                   c.dense, c.table_rows.size(), c.lookups, c.alpha)},
             {"tables", join(rows, "-") + " rows"},
             {"embedding bytes (fp32)",
              format_bytes(static_cast<double>(c.embedding_rows() * c.dim) * 4)},
-            {"interaction",
-             strprintf("dot products of %lld vectors: %lld pairs, concatenated with "
-                       "the bottom output (%lld wide)",
-                       static_cast<long long>(c.vectors()), static_cast<long long>(c.pairs()),
-                       static_cast<long long>(c.top.front()))},
+            {"interaction", fmt::format("dot products of {} vectors: {} pairs, concatenated with "
+                                        "the bottom output ({} wide)",
+                                        c.vectors(), c.pairs(), c.top.front())},
             {"loss", "binary cross-entropy on the click logit"}};
   }
 
@@ -235,11 +231,11 @@ class DlrmModel : public RecsysWorkload {
   std::optional<QualitySpec> quality_spec() const override {
     QualitySpec spec;
     spec.task = "click-through prediction";
-    spec.dataset = strprintf(
-        "generated click log in Criteo's TSV layout (%lld train / %lld test rows), labels drawn "
-        "from a known latent model%s",
-        static_cast<long long>(log_rows(true)), static_cast<long long>(log_rows(false)),
-        std::isnan(oracle_auc_) ? "" : strprintf("; oracle AUC %.4f", oracle_auc_).c_str());
+    spec.dataset = fmt::format(
+        "generated click log in Criteo's TSV layout ({} train / {} test rows), labels drawn "
+        "from a known latent model{}",
+        log_rows(true), log_rows(false),
+        std::isnan(oracle_auc_) ? "" : fmt::format("; oracle AUC {:.4f}", oracle_auc_));
     spec.metric = "auc";
     spec.unit = "";
     spec.higher_is_better = true;
@@ -329,12 +325,12 @@ class DlrmModel : public RecsysWorkload {
     std::string rows;
     for (int64_t r : c.table_rows) rows += std::to_string(r) + ",";
     uint64_t hash = 1469598103934665603ull;
-    for (char ch : rows + strprintf("%.4f/%lld", c.alpha, static_cast<long long>(log_rows(true)))) {
+    for (char ch : rows + fmt::format("{:.4f}/{}", c.alpha, log_rows(true))) {
       hash = (hash ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
     }
     std::string dir = data::data_directory() + "/generated";
-    std::string path = strprintf("%s/dlrm-clicks-%016llx-%s.tsv", dir.c_str(),
-                                 static_cast<unsigned long long>(hash), train ? "train" : "test");
+    std::string path = fmt::format("{}/dlrm-clicks-{:016x}-{}.tsv", dir,
+                                   static_cast<unsigned long long>(hash), train ? "train" : "test");
     // The oracle AUC of the test split is kept beside it, written first: the log is the
     // commit point. Two runs generating it at once take turns; the second finds it written.
     const std::string oracle_path = path + ".oracle";
@@ -357,7 +353,7 @@ class DlrmModel : public RecsysWorkload {
     if (cached()) return path;
     data::ClickLog log = generate_click_log(log_rows(train), train ? 1 : 2);
     if (!train) {
-      write_file(oracle_path, strprintf("%.6f\n", oracle_auc_),
+      write_file(oracle_path, fmt::format("{:.6f}\n", oracle_auc_),
                  WriteOptions{0644, true, "the generated click log's oracle AUC"});
     }
     data::write_click_log(path, log, '\t');  // atomically: no reader sees half a log
@@ -407,7 +403,7 @@ class DlrmModel : public RecsysWorkload {
     torch::Tensor ids = torch::remainder(log.sparse, rows.unsqueeze(0));
     return std::make_shared<data::TensorSource>(
         std::vector<torch::Tensor>{log.dense, ids, log.labels},
-        strprintf("%s (%lld rows)", path.c_str(), static_cast<long long>(log.size())));
+        fmt::format("{} ({} rows)", path, log.size()));
   }
 
   /// A loaded batch as DLRM's requests on the device.

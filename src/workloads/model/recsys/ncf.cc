@@ -4,6 +4,8 @@
 // branch (128-dim user and item embeddings, concatenated, layers 256-128-64 with ReLU), fused by
 // one linear layer to a click logit. Binary cross-entropy over positives and sampled negatives,
 // Adam. FLOPs: NcfModel::analytic_flops; docs/workloads/ncf.md.
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -62,17 +64,14 @@ class NcfModel : public RecsysWorkload {
   ModelFacts model_facts() const override {
     const NcfConfig& c = config_;
     ModelFacts f;
-    f.summary = strprintf(
-        "NeuMF, %lld users x %lld items, GMF %lld-dim, MLP %lld-%lld-%lld-%lld on "
-        "%lld-dim embeddings",
-        static_cast<long long>(c.users), static_cast<long long>(c.items),
-        static_cast<long long>(c.mf_dim), static_cast<long long>(c.mlp[0]),
-        static_cast<long long>(c.mlp[1]), static_cast<long long>(c.mlp[2]),
-        static_cast<long long>(c.mlp[3]), static_cast<long long>(c.mlp_dim()));
+    f.summary = fmt::format(
+        "NeuMF, {} users x {} items, GMF {}-dim, MLP {}-{}-{}-{} on "
+        "{}-dim embeddings",
+        c.users, c.items, c.mf_dim, c.mlp[0], c.mlp[1], c.mlp[2], c.mlp[3], c.mlp_dim());
     f.sample_unit = "samples";
     f.preset_batch = {64, 4096, 65536};
-    f.optimizer = strprintf(
-        "Adam lr %g (the paper's optimizer; its rate 0.001 at full size, 0.01 for the "
+    f.optimizer = fmt::format(
+        "Adam lr {:g} (the paper's optimizer; its rate 0.001 at full size, 0.01 for the "
         "small presets so that a few dozen steps on a fixed batch learn)",
         learning_rate());
     return f;
@@ -80,8 +79,8 @@ class NcfModel : public RecsysWorkload {
 
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
-    return {{"inputs", strprintf("a user id and an item id per sample, Zipf(%.2f) popularity",
-                                 config_.alpha)},
+    return {{"inputs", fmt::format("a user id and an item id per sample, Zipf({:.2f}) popularity",
+                                   config_.alpha)},
             {"labels",
              "clicks from a hidden model of user and item (balanced), standing in for "
              "MLPerf's positives with 4 sampled negatives each"},

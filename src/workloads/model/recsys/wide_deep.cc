@@ -4,6 +4,8 @@
 // of every categorical field concatenated with the continuous features (about 1200 inputs, as in
 // the paper's app-recommendation model); the two logits are summed. FLOPs:
 // WideDeepModel::analytic_flops; docs/workloads/wide_deep.md.
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -76,11 +78,8 @@ class WideDeepModel : public RecsysWorkload {
     std::vector<std::string> widths;
     for (int64_t w : c.deep()) widths.push_back(std::to_string(w));
     ModelFacts f;
-    f.summary =
-        strprintf("Wide & Deep, %lld fields x %lld ids, %lld crosses x %lld buckets, deep %s",
-                  static_cast<long long>(c.fields), static_cast<long long>(c.vocabulary),
-                  static_cast<long long>(c.crosses), static_cast<long long>(c.cross_buckets),
-                  join(widths, "-").c_str());
+    f.summary = fmt::format("Wide & Deep, {} fields x {} ids, {} crosses x {} buckets, deep {}",
+                            c.fields, c.vocabulary, c.crosses, c.cross_buckets, join(widths, "-"));
     f.sample_unit = "samples";
     f.preset_batch = {32, 512, 1024};
     f.optimizer =
@@ -93,15 +92,12 @@ class WideDeepModel : public RecsysWorkload {
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const WideDeepConfig& c = config_;
     return {
-        {"inputs", strprintf("%lld categorical ids (Zipf %.2f) and %lld continuous features "
-                             "per sample; %lld crossed ids hashed from field pairs",
-                             static_cast<long long>(c.fields), c.alpha,
-                             static_cast<long long>(c.dense), static_cast<long long>(c.crosses))},
-        {"wide", strprintf("%lld weights: one per id and per cross bucket, summed",
-                           static_cast<long long>(c.wide_rows()))},
-        {"deep", strprintf("%lld x %lld-dim embeddings + %lld continuous -> ReLU MLP",
-                           static_cast<long long>(c.fields), static_cast<long long>(c.dim),
-                           static_cast<long long>(c.dense))},
+        {"inputs", fmt::format("{} categorical ids (Zipf {:.2f}) and {} continuous features "
+                               "per sample; {} crossed ids hashed from field pairs",
+                               c.fields, c.alpha, c.dense, c.crosses)},
+        {"wide", fmt::format("{} weights: one per id and per cross bucket, summed", c.wide_rows())},
+        {"deep", fmt::format("{} x {}-dim embeddings + {} continuous -> ReLU MLP", c.fields, c.dim,
+                             c.dense)},
         {"loss", "binary cross-entropy on wide logit + deep logit"}};
   }
 

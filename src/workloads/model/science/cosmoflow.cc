@@ -5,6 +5,8 @@
 // 5 x [3x3x3 'same' conv, leaky ReLU 0.3, 2x2x2 max pool] with 32..512 filters, dense 128 and 64
 // with leaky ReLU and dropout 0.5, dense 4 with 1.2 x tanh. MSE loss, SGD momentum 0.9.
 // FLOPs: CosmoFlowModel::analytic_flops; see docs/workloads/cosmoflow.md.
+#include <fmt/core.h>
+
 #include "core/error.h"
 #include "core/registry.h"
 #include "core/strings.h"
@@ -35,11 +37,10 @@ class GaussianFieldSource : public data::BatchSource {
   }
   int64_t size() const override { return samples_; }
   std::string describe() const override {
-    return strprintf(
-        "%lld Gaussian random fields of %lld^3 x %lld channels with known "
+    return fmt::format(
+        "{} Gaussian random fields of {}^3 x {} channels with known "
         "parameters",
-        static_cast<long long>(samples_), static_cast<long long>(volume_),
-        static_cast<long long>(channels_));
+        samples_, volume_, channels_);
   }
   data::Batch load(const std::vector<int64_t>& indices, uint64_t) const override {
     const int64_t n = static_cast<int64_t>(indices.size()), v = volume_;
@@ -203,13 +204,11 @@ class CosmoFlowModel : public ModelWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf(
-        "CosmoFlow (MLPerf HPC reference), %lld^3 x %lld-channel volume, 5 conv3d "
-        "blocks %lld..%lld filters, dense %lld-%lld-%lld",
-        static_cast<long long>(config_.volume), static_cast<long long>(config_.channels),
-        static_cast<long long>(config_.filters), static_cast<long long>(config_.final_channels()),
-        static_cast<long long>(config_.fc1), static_cast<long long>(config_.fc2),
-        static_cast<long long>(config_.targets));
+    f.summary = fmt::format(
+        "CosmoFlow (MLPerf HPC reference), {}^3 x {}-channel volume, 5 conv3d "
+        "blocks {}..{} filters, dense {}-{}-{}",
+        config_.volume, config_.channels, config_.filters, config_.final_channels(), config_.fc1,
+        config_.fc2, config_.targets);
     f.sample_unit = "volumes";
     f.preset_batch = task_data_ ? PresetBatch{8, 16, 4} : PresetBatch{1, 2, 4};
     f.optimizer = task_data_ ? "Adam, lr 0.001 (quality runs; not the reference's SGD schedule)"
@@ -227,23 +226,18 @@ class CosmoFlowModel : public ModelWorkload {
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const long long v = config_.volume;
-    return {{"input", strprintf("%lld x %lld x %lld x %lld (C x D x H x W), log1p of particle "
-                                "counts",
-                                static_cast<long long>(config_.channels), v, v, v)},
-            {"conv blocks", strprintf("%lld x [conv3d %lldx%lldx%lld same, leaky ReLU %.1f, "
-                                      "max pool 2], filters %lld..%lld",
-                                      static_cast<long long>(config_.conv_layers),
-                                      static_cast<long long>(config_.kernel),
-                                      static_cast<long long>(config_.kernel),
-                                      static_cast<long long>(config_.kernel), config_.leaky_slope,
-                                      static_cast<long long>(config_.filters),
-                                      static_cast<long long>(config_.final_channels()))},
-            {"head", strprintf("flatten %lld, dense %lld + dropout %.1f, dense %lld + dropout "
-                               "%.1f, dense %lld, 1.2 x tanh",
-                               static_cast<long long>(config_.flat_features()),
-                               static_cast<long long>(config_.fc1), config_.dropout,
-                               static_cast<long long>(config_.fc2), config_.dropout,
-                               static_cast<long long>(config_.targets))},
+    return {{"input", fmt::format("{} x {} x {} x {} (C x D x H x W), log1p of particle "
+                                  "counts",
+                                  config_.channels, v, v, v)},
+            {"conv blocks",
+             fmt::format("{} x [conv3d {}x{}x{} same, leaky ReLU {:.1f}, "
+                         "max pool 2], filters {}..{}",
+                         config_.conv_layers, config_.kernel, config_.kernel, config_.kernel,
+                         config_.leaky_slope, config_.filters, config_.final_channels())},
+            {"head", fmt::format("flatten {}, dense {} + dropout {:.1f}, dense {} + dropout "
+                                 "{:.1f}, dense {}, 1.2 x tanh",
+                                 config_.flat_features(), config_.fc1, config_.dropout, config_.fc2,
+                                 config_.dropout, config_.targets)},
             {"loss", "mean squared error over the 4 targets"}};
   }
 
@@ -281,10 +275,10 @@ class CosmoFlowModel : public ModelWorkload {
   std::optional<QualitySpec> quality_spec() const override {
     QualitySpec spec;
     spec.task = "cosmological parameter regression";
-    spec.dataset = strprintf(
-        "Gaussian random fields with 4 known parameters (%lld train / %lld "
+    spec.dataset = fmt::format(
+        "Gaussian random fields with 4 known parameters ({} train / {} "
         "held-out volumes, generated by the loader)",
-        static_cast<long long>(field_samples(true)), static_cast<long long>(field_samples(false)));
+        field_samples(true), field_samples(false));
     spec.metric = "mae";
     spec.unit = "";
     spec.higher_is_better = false;

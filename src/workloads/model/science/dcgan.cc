@@ -4,6 +4,7 @@
 // (Radford et al. 2016, arXiv:1511.06434) on 256 x 256 single-channel convergence maps. One
 // training step = one discriminator update then one generator update, each with its own Adam.
 // FLOPs: dcgan_flops below, documented in docs/workloads/dcgan.md.
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <string>
@@ -181,13 +182,11 @@ class DcganModel : public ModelWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf(
-        "CosmoGAN DCGAN, %lldx%lld single-channel maps, latent %lld, G %lld..%lld "
-        "channels, D %lld..%lld channels",
-        static_cast<long long>(shape_.image), static_cast<long long>(shape_.image),
-        static_cast<long long>(shape_.latent), static_cast<long long>(8 * shape_.gf),
-        static_cast<long long>(shape_.gf), static_cast<long long>(shape_.df),
-        static_cast<long long>(8 * shape_.df));
+    f.summary = fmt::format(
+        "CosmoGAN DCGAN, {}x{} single-channel maps, latent {}, G {}..{} "
+        "channels, D {}..{} channels",
+        shape_.image, shape_.image, shape_.latent, 8 * shape_.gf, shape_.gf, shape_.df,
+        8 * shape_.df);
     f.sample_unit = "maps";
     f.preset_batch = {4, 8, 64};
     f.optimizer = "Adam, lr 2e-4, beta1 0.5, beta2 0.999, one for G and one for D (CosmoGAN)";
@@ -206,19 +205,16 @@ class DcganModel : public ModelWorkload {
     GanFlops f = dcgan_flops(shape_);
     const long long s = shape_.seed_map(), gf = shape_.gf, df = shape_.df;
     return {
-        {"maps",
-         strprintf("1 x %lld x %lld, values in [-1, 1]", static_cast<long long>(shape_.image),
-                   static_cast<long long>(shape_.image))},
-        {"generator", strprintf("linear %lld -> %lldx%lldx%lld, BN, ReLU; 5x5 stride-2 "
-                                "transposed convs %lld -> %lld -> %lld -> %lld -> 1 (BN + ReLU, "
-                                "tanh out)",
-                                static_cast<long long>(shape_.latent), 8 * gf, s, s, 8 * gf, 4 * gf,
-                                2 * gf, gf)},
-        {"discriminator", strprintf("5x5 stride-2 convs 1 -> %lld -> %lld -> %lld -> %lld "
-                                    "(BN after all but the first, leaky ReLU 0.2), linear to 1",
-                                    df, 2 * df, 4 * df, 8 * df)},
-        {"generator forward FLOPs / map", strprintf("%.4g GFLOP", f.generator / 1e9)},
-        {"discriminator forward FLOPs / map", strprintf("%.4g GFLOP", f.discriminator / 1e9)},
+        {"maps", fmt::format("1 x {} x {}, values in [-1, 1]", shape_.image, shape_.image)},
+        {"generator", fmt::format("linear {} -> {}x{}x{}, BN, ReLU; 5x5 stride-2 "
+                                  "transposed convs {} -> {} -> {} -> {} -> 1 (BN + ReLU, "
+                                  "tanh out)",
+                                  shape_.latent, 8 * gf, s, s, 8 * gf, 4 * gf, 2 * gf, gf)},
+        {"discriminator", fmt::format("5x5 stride-2 convs 1 -> {} -> {} -> {} -> {} "
+                                      "(BN after all but the first, leaky ReLU 0.2), linear to 1",
+                                      df, 2 * df, 4 * df, 8 * df)},
+        {"generator forward FLOPs / map", fmt::format("{:.4g} GFLOP", f.generator / 1e9)},
+        {"discriminator forward FLOPs / map", fmt::format("{:.4g} GFLOP", f.discriminator / 1e9)},
         {"step", training_ ? "D update (real + generated batch, G under no-grad), then G update "
                              "through D (D weights frozen)"
                            : "generate a batch of maps from fixed latents (eval mode)"},

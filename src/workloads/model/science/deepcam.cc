@@ -6,6 +6,7 @@
 // 6/12/18, image pooling) and a transposed-convolution decoder that fuses the stride-4 features.
 // Loss: cross-entropy weighted by inverse class frequency^(1/8); optimizer LAMB (lamb.h).
 // FLOPs: deepcam_flops below; see docs/workloads/deepcam.md.
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -374,8 +375,7 @@ struct NoaaWindEvents {
     torch::Tensor mean = train.mean({0, 2, 3}, true);
     torch::Tensor std = train.std({0, 2, 3}, /*unbiased=*/true, /*keepdim=*/true);
     events->fields = ((fields - mean) / std.clamp_min(1e-6)).contiguous();
-    events->source = strprintf("NOAA FNOC monthly winds (%s, %lld months)", path.c_str(),
-                               static_cast<long long>(months));
+    events->source = fmt::format("NOAA FNOC monthly winds ({}, {} months)", path, months);
     return events;
   }
 
@@ -424,9 +424,8 @@ class WindEventSource : public data::BatchSource {
       : events_(std::move(events)), first_(first), count_(count), roll_(roll) {}
   int64_t size() const override { return count_; }
   std::string describe() const override {
-    return strprintf("%s, months %lld-%lld%s", events_->source.c_str(),
-                     static_cast<long long>(first_), static_cast<long long>(first_ + count_ - 1),
-                     roll_ ? ", random longitude roll" : "");
+    return fmt::format("{}, months {}-{}{}", events_->source, first_, first_ + count_ - 1,
+                       roll_ ? ", random longitude roll" : "");
   }
   data::Batch load(const std::vector<int64_t>& indices, uint64_t seed) const override {
     std::mt19937_64 rng(seed);
@@ -502,13 +501,12 @@ class DeepCamModel : public ModelWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf(
-        "DeepCAM DeepLabv3+ (MLPerf HPC reference), Xception encoder (stem %lld, "
-        "%lld middle blocks, output stride 16), %lld x %lld x %lld fields, "
-        "%lld classes",
-        static_cast<long long>(config_.stem), static_cast<long long>(config_.middle_blocks),
-        static_cast<long long>(config_.in_channels), static_cast<long long>(config_.height),
-        static_cast<long long>(config_.width), static_cast<long long>(config_.classes));
+    f.summary = fmt::format(
+        "DeepCAM DeepLabv3+ (MLPerf HPC reference), Xception encoder (stem {}, "
+        "{} middle blocks, output stride 16), {} x {} x {} fields, "
+        "{} classes",
+        config_.stem, config_.middle_blocks, config_.in_channels, config_.height, config_.width,
+        config_.classes);
     f.sample_unit = "fields";
     f.preset_batch = task_data_ ? PresetBatch{4, 8, 8} : PresetBatch{2, 1, 2};
     f.optimizer =
@@ -528,24 +526,20 @@ class DeepCamModel : public ModelWorkload {
 
  protected:
   std::vector<std::pair<std::string, std::string>> facts() const override {
-    return {
-        {"input",
-         strprintf("%lld x %lld x %lld (climate variables x lat x lon)",
-                   static_cast<long long>(config_.in_channels),
-                   static_cast<long long>(config_.height), static_cast<long long>(config_.width))},
-        {"encoder",
-         strprintf("modified aligned Xception, separable convs, widths %lld..%lld, stride-4 "
-                   "features (%lld ch) to the decoder, exit convs at dilation 2",
-                   static_cast<long long>(config_.ch(32)), static_cast<long long>(config_.ch(2048)),
-                   static_cast<long long>(config_.ch(128)))},
-        {"ASPP", strprintf("1x1 + 3x3 at rates 6/12/18 + image pooling, %lld channels each",
-                           static_cast<long long>(config_.ch(256)))},
-        {"decoder",
-         "2 x transposed conv (x4), concat 1x1-reduced low-level features, 3x3, 3x3, "
-         "1x1, transposed conv x2, transposed conv x2 to class logits"},
-        {"loss", strprintf("per-pixel cross-entropy, class weights %.4f / %.4f / %.4f "
-                           "(frequency^-1/8), mean over pixels",
-                           class_weight(0), class_weight(1), class_weight(2))}};
+    return {{"input", fmt::format("{} x {} x {} (climate variables x lat x lon)",
+                                  config_.in_channels, config_.height, config_.width)},
+            {"encoder",
+             fmt::format("modified aligned Xception, separable convs, widths {}..{}, stride-4 "
+                         "features ({} ch) to the decoder, exit convs at dilation 2",
+                         config_.ch(32), config_.ch(2048), config_.ch(128))},
+            {"ASPP", fmt::format("1x1 + 3x3 at rates 6/12/18 + image pooling, {} channels each",
+                                 config_.ch(256))},
+            {"decoder",
+             "2 x transposed conv (x4), concat 1x1-reduced low-level features, 3x3, 3x3, "
+             "1x1, transposed conv x2, transposed conv x2 to class logits"},
+            {"loss", fmt::format("per-pixel cross-entropy, class weights {:.4f} / {:.4f} / {:.4f} "
+                                 "(frequency^-1/8), mean over pixels",
+                                 class_weight(0), class_weight(1), class_weight(2))}};
   }
 
   void build() override { deepcam_ = net().register_module("deepcam", DeepCamNet(config_)); }
@@ -629,8 +623,8 @@ class DeepCamModel : public ModelWorkload {
         "events = connected regions above the 95th speed percentile";
     if (events_) {
       spec.dataset +=
-          strprintf(" (%.2f m/s; class shares %.3f / %.3f / %.3f)", events_->threshold,
-                    events_->frequency[0], events_->frequency[1], events_->frequency[2]);
+          fmt::format(" ({:.2f} m/s; class shares {:.3f} / {:.3f} / {:.3f})", events_->threshold,
+                      events_->frequency[0], events_->frequency[1], events_->frequency[2]);
     }
     spec.metric = "miou";
     spec.unit = "%";

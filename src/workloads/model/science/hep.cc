@@ -3,6 +3,7 @@
 // as signal or background. FLOPs: resnet_flops (resnet.h). Its quality task classifies jets of a
 // documented toy shower (ToyJetSource: boosted W -> qq' two-prong jets against one-prong QCD
 // jets with pile-up). See docs/workloads/hep.md.
+#include <fmt/core.h>
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -39,11 +40,10 @@ class ToyJetSource : public data::BatchSource {
       : image_(image), samples_(samples), seed_(seed) {}
   int64_t size() const override { return samples_; }
   std::string describe() const override {
-    return strprintf(
-        "%lld toy-shower jets (boosted W two-prong signal vs one-prong QCD with pile-up), "
-        "3 x %lld x %lld calorimeter images, exact labels",
-        static_cast<long long>(samples_), static_cast<long long>(image_),
-        static_cast<long long>(image_));
+    return fmt::format(
+        "{} toy-shower jets (boosted W two-prong signal vs one-prong QCD with pile-up), "
+        "3 x {} x {} calorimeter images, exact labels",
+        samples_, image_, image_);
   }
 
   data::Batch load(const std::vector<int64_t>& indices, uint64_t) const override {
@@ -190,10 +190,8 @@ class Hep : public ResNetClassifier {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary =
-        strprintf("ResNet-%lld v1.5 on %lldx%lld 3-channel jet images, signal vs background",
-                  static_cast<long long>(config_.depth), static_cast<long long>(image_),
-                  static_cast<long long>(image_));
+    f.summary = fmt::format("ResNet-{} v1.5 on {}x{} 3-channel jet images, signal vs background",
+                            config_.depth, image_, image_);
     f.sample_unit = "jets";
     f.preset_batch = task_data_ ? PresetBatch{16, 64, 128} : PresetBatch{2, 16, 128};
     f.optimizer = task_data_ ? "Adam, lr 1e-3 (toy-shower jets; HPC AI500 states no schedule)"
@@ -218,10 +216,10 @@ class Hep : public ResNetClassifier {
                    "background with hard splittings and pile-up (docs/workloads/hep.md)"});
       return f;
     }
-    f.push_back({"data", strprintf("generated sparse jet images: %.1f%% of pixels carry "
-                                   "exponential energy deposits clustered around 1-3 jet axes, "
-                                   "log1p-scaled",
-                                   100 * occupancy_)});
+    f.push_back({"data", fmt::format("generated sparse jet images: {:.1f}% of pixels carry "
+                                     "exponential energy deposits clustered around 1-3 jet axes, "
+                                     "log1p-scaled",
+                                     100 * occupancy_)});
     return f;
   }
 
@@ -257,10 +255,8 @@ class Hep : public ResNetClassifier {
   std::optional<QualitySpec> quality_spec() const override {
     QualitySpec spec;
     spec.task = "jet classification (boosted W vs QCD)";
-    spec.dataset =
-        strprintf("toy-shower jet images, 3 x %lld x %lld: %lld train, %lld held out",
-                  static_cast<long long>(image_), static_cast<long long>(image_),
-                  static_cast<long long>(jets(true)), static_cast<long long>(jets(false)));
+    spec.dataset = fmt::format("toy-shower jet images, 3 x {} x {}: {} train, {} held out", image_,
+                               image_, jets(true), jets(false));
     spec.metric = "auc";
     spec.unit = "";
     spec.higher_is_better = true;
@@ -268,7 +264,7 @@ class Hep : public ResNetClassifier {
     spec.target_source =
         "dlbench's bar for the toy shower (docs/workloads/hep.md), above the "
         "jet-mass cut's AUC";
-    if (mass_auc_ > 0) spec.dataset += strprintf("; a jet-mass cut gives AUC %.4f", mass_auc_);
+    if (mass_auc_ > 0) spec.dataset += fmt::format("; a jet-mass cut gives AUC {:.4f}", mass_auc_);
     spec.eval_every_epochs = 0.5;
     spec.max_epochs = by_size(size_, 4.0, 10.0, 20.0);
     spec.eval_batch_size = 500;

@@ -4,6 +4,7 @@
 // 32 x W grayscale images, map-to-sequence, two bidirectional LSTMs of 256 units, CTC loss,
 // ADADELTA (rho 0.9) training and best-path (greedy) CTC decoding at inference.
 // FLOPs: crnn_flops below, documented in docs/workloads/crnn.md.
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -197,9 +198,9 @@ class CrnnModel : public ModelWorkload {
     // feasible.
     if (2 * max_label_ - 1 > shape_.frames()) {
       throw Error(
-          strprintf("model/crnn: max_label %lld does not fit %lld output frames for CTC "
-                    "(need 2 max_label - 1 <= frames)",
-                    static_cast<long long>(max_label_), static_cast<long long>(shape_.frames())));
+          fmt::format("model/crnn: max_label {} does not fit {} output frames for CTC "
+                      "(need 2 max_label - 1 <= frames)",
+                      max_label_, shape_.frames()));
     }
   }
 
@@ -210,12 +211,10 @@ class CrnnModel : public ModelWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf(
-        "CRNN, 32x%lld grayscale input, conv width %lld, BiLSTM %lld x 2, %lld "
-        "classes, %lld frames",
-        static_cast<long long>(shape_.image_width), static_cast<long long>(shape_.width),
-        static_cast<long long>(shape_.hidden), static_cast<long long>(shape_.classes),
-        static_cast<long long>(shape_.frames()));
+    f.summary = fmt::format(
+        "CRNN, 32x{} grayscale input, conv width {}, BiLSTM {} x 2, {} "
+        "classes, {} frames",
+        shape_.image_width, shape_.width, shape_.hidden, shape_.classes, shape_.frames());
     f.sample_unit = "text images";
     f.preset_batch = task_data_ ? PresetBatch{8, 32, 64} : PresetBatch{4, 8, 64};
     f.optimizer = "ADADELTA, rho 0.9, eps 1e-6, lr 1 (Shi et al. 2017; Zeiler 2012)";
@@ -229,23 +228,19 @@ class CrnnModel : public ModelWorkload {
   std::vector<std::pair<std::string, std::string>> facts() const override {
     const long long w = shape_.width;
     return {
-        {"input", strprintf("1 x 32 x %lld", static_cast<long long>(shape_.image_width))},
-        {"convolutions", strprintf("3x3: %lld, %lld, %lld, %lld, %lld (BN), %lld (BN); 2x2: "
-                                   "%lld; max pools 2x2, 2x2, 2x2/(2,1), 2x2/(2,1)",
-                                   w, 2 * w, 4 * w, 4 * w, 8 * w, 8 * w, 8 * w)},
-        {"sequence",
-         strprintf("%lld frames x %lld features", static_cast<long long>(shape_.frames()), 8 * w)},
-        {"recurrent",
-         strprintf("2 bidirectional LSTMs, %lld units, each followed by a linear "
-                   "map of both directions (to %lld, then %lld classes)",
-                   static_cast<long long>(shape_.hidden), static_cast<long long>(shape_.hidden),
-                   static_cast<long long>(shape_.classes))},
-        {"labels", task_data_ ? strprintf("digit strings of length 1..%lld, classes 1..10 = digits "
-                                          "0..9 (0 = blank)",
-                                          static_cast<long long>(max_label_))
-                              : strprintf("random, length 1..%lld, classes 1..%lld (0 = blank)",
-                                          static_cast<long long>(max_label_),
-                                          static_cast<long long>(shape_.classes - 1))},
+        {"input", fmt::format("1 x 32 x {}", shape_.image_width)},
+        {"convolutions", fmt::format("3x3: {}, {}, {}, {}, {} (BN), {} (BN); 2x2: "
+                                     "{}; max pools 2x2, 2x2, 2x2/(2,1), 2x2/(2,1)",
+                                     w, 2 * w, 4 * w, 4 * w, 8 * w, 8 * w, 8 * w)},
+        {"sequence", fmt::format("{} frames x {} features", shape_.frames(), 8 * w)},
+        {"recurrent", fmt::format("2 bidirectional LSTMs, {} units, each followed by a linear "
+                                  "map of both directions (to {}, then {} classes)",
+                                  shape_.hidden, shape_.hidden, shape_.classes)},
+        {"labels", task_data_ ? fmt::format("digit strings of length 1..{}, classes 1..10 = digits "
+                                            "0..9 (0 = blank)",
+                                            max_label_)
+                              : fmt::format("random, length 1..{}, classes 1..{} (0 = blank)",
+                                            max_label_, shape_.classes - 1)},
         {"loss", "CTC (mean over the batch of per-label-length-normalised losses)"},
         {"inference",
          "best-path (greedy) CTC decoding: argmax per frame, repeats collapsed, "
@@ -288,12 +283,11 @@ class CrnnModel : public ModelWorkload {
   std::optional<QualitySpec> quality_spec() const override {
     QualitySpec spec;
     spec.task = "text recognition (digit strings)";
-    spec.dataset = strprintf(
-        "32 x %lld text lines of 1-%lld %s digits (exact transcripts): %lld train from the "
-        "train digits, %lld held out from the test digits",
-        static_cast<long long>(shape_.image_width), static_cast<long long>(max_label_),
-        dataset_ == "mnist" ? "MNIST" : "generated-pattern", static_cast<long long>(lines(true)),
-        static_cast<long long>(lines(false)));
+    spec.dataset = fmt::format(
+        "32 x {} text lines of 1-{} {} digits (exact transcripts): {} train from the "
+        "train digits, {} held out from the test digits",
+        shape_.image_width, max_label_, dataset_ == "mnist" ? "MNIST" : "generated-pattern",
+        lines(true), lines(false));
     spec.metric = "sequence_accuracy";
     spec.unit = "%";
     spec.higher_is_better = true;

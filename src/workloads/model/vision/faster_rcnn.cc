@@ -5,6 +5,7 @@
 // (ewa.cc). FLOPs: faster_rcnn_flops below; see docs/workloads/faster_rcnn.md.
 #include "workloads/model/vision/faster_rcnn.h"
 
+#include <fmt/core.h>
 #include <algorithm>
 
 #include "core/error.h"
@@ -27,9 +28,7 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t pad) {
 
 std::vector<ParamSpec> faster_rcnn_params(const FasterRcnnSpec& spec) {
   auto preset = [&](auto member) {
-    return strprintf("%lld / %lld / %lld", static_cast<long long>(spec.tiny.*member),
-                     static_cast<long long>(spec.small.*member),
-                     static_cast<long long>(spec.full.*member));
+    return fmt::format("{} / {} / {}", spec.tiny.*member, spec.small.*member, spec.full.*member);
   };
   return {
       ParamSpec::integer("image_height", 0,
@@ -112,9 +111,8 @@ FasterRcnnModel::FasterRcnnModel(const Problem& problem, FasterRcnnSpec spec)
   preset_.post_nms_train = std::min(preset_.post_nms_train, preset_.pre_nms_train);
   preset_.post_nms_test = std::min(preset_.post_nms_test, preset_.pre_nms_test);
   if (preset_.roi_batch > preset_.post_nms_train + preset_.max_boxes) {
-    throw Error(strprintf("%s: rois=%lld exceeds the %lld training proposals plus ground truth",
-                          spec_.name.c_str(), static_cast<long long>(preset_.roi_batch),
-                          static_cast<long long>(preset_.post_nms_train)));
+    throw Error(fmt::format("{}: rois={} exceeds the {} training proposals plus ground truth",
+                            spec_.name, preset_.roi_batch, preset_.post_nms_train));
   }
   if (preset_.classes < 1) throw Error(spec_.name + ": classes must be at least 1");
 }
@@ -133,10 +131,8 @@ ModelWorkload::Flops FasterRcnnModel::analytic_flops() const {
 ModelFacts FasterRcnnModel::model_facts() const {
   ModelFacts f;
   f.summary =
-      strprintf("%s, %lld x %lld x %lld %s, %lld classes + background", spec_.title.c_str(),
-                static_cast<long long>(spec_.in_channels), static_cast<long long>(preset_.height),
-                static_cast<long long>(preset_.width), spec_.input_kind.c_str(),
-                static_cast<long long>(preset_.classes));
+      fmt::format("{}, {} x {} x {} {}, {} classes + background", spec_.title, spec_.in_channels,
+                  preset_.height, preset_.width, spec_.input_kind, preset_.classes);
   f.sample_unit = spec_.sample_unit;
   f.preset_batch = {spec_.tiny.batch, spec_.small.batch, spec_.full.batch};
   f.optimizer = "SGD, lr 0.01, momentum 0.9, weight decay 1e-4 (Detectron R-50-C4)";
@@ -145,43 +141,33 @@ ModelFacts FasterRcnnModel::model_facts() const {
 
 std::vector<std::pair<std::string, std::string>> FasterRcnnModel::facts() const {
   std::string sizes;
-  for (double s : preset_.anchor_sizes) sizes += strprintf("%s%g", sizes.empty() ? "" : ", ", s);
+  for (double s : preset_.anchor_sizes)
+    sizes += fmt::format("{}{:g}", sizes.empty() ? "" : ", ", s);
   const int64_t c4 = backbone_.width * 16;
   return {
-      {"input",
-       strprintf("%lld x %lld x %lld", static_cast<long long>(spec_.in_channels),
-                 static_cast<long long>(preset_.height), static_cast<long long>(preset_.width))},
+      {"input", fmt::format("{} x {} x {}", spec_.in_channels, preset_.height, preset_.width)},
       {"classes", spec_.classes_note},
-      {"backbone",
-       strprintf("ResNet-50 conv1..conv4_x (C4), width %lld: %lld x %lld x %lld "
-                 "features, stride 16",
-                 static_cast<long long>(backbone_.width), static_cast<long long>(c4),
-                 static_cast<long long>(feature_h_), static_cast<long long>(feature_w_))},
-      {"RPN", strprintf("3x3 conv %lld, objectness and box deltas for %zu anchors per location "
-                        "(sizes %s x ratios 0.5, 1, 2)",
-                        static_cast<long long>(c4), preset_.anchor_sizes.size() * ratios_.size(),
-                        sizes.c_str())},
-      {"proposals",
-       strprintf("train: top %lld -> NMS 0.7 -> %lld; infer: top %lld -> NMS 0.7 -> %lld",
-                 static_cast<long long>(preset_.pre_nms_train),
-                 static_cast<long long>(preset_.post_nms_train),
-                 static_cast<long long>(preset_.pre_nms_test),
-                 static_cast<long long>(preset_.post_nms_test))},
-      {"RoIs per image", strprintf("train: %lld sampled (<= 25%% foreground); infer: %lld "
-                                   "proposals",
-                                   static_cast<long long>(preset_.roi_batch),
-                                   static_cast<long long>(preset_.post_nms_test))},
+      {"backbone", fmt::format("ResNet-50 conv1..conv4_x (C4), width {}: {} x {} x {} "
+                               "features, stride 16",
+                               backbone_.width, c4, feature_h_, feature_w_)},
+      {"RPN", fmt::format("3x3 conv {}, objectness and box deltas for {} anchors per location "
+                          "(sizes {} x ratios 0.5, 1, 2)",
+                          c4, preset_.anchor_sizes.size() * ratios_.size(), sizes)},
+      {"proposals", fmt::format("train: top {} -> NMS 0.7 -> {}; infer: top {} -> NMS 0.7 -> {}",
+                                preset_.pre_nms_train, preset_.post_nms_train, preset_.pre_nms_test,
+                                preset_.post_nms_test)},
+      {"RoIs per image", fmt::format("train: {} sampled (<= 25% foreground); infer: {} "
+                                     "proposals",
+                                     preset_.roi_batch, preset_.post_nms_test)},
       {"RoI head",
        "RoIAlign 14x14 (sampling ratio 2, aligned) -> conv5_x (stride 2) -> "
        "average pool -> classes + 1 scores, per-class boxes"},
       {"loss",
        "RPN: sigmoid cross-entropy over 256 sampled anchors + smooth L1; head: "
        "softmax cross-entropy + smooth L1 on foreground RoIs"},
-      {"inference", strprintf("score > 0.05, per-class NMS 0.5 (best %lld per class), best %lld",
-                              static_cast<long long>(kCandidatesPerClass),
-                              static_cast<long long>(preset_.detections))},
-      {"ground truth",
-       strprintf("1-%lld random boxes per image", static_cast<long long>(preset_.max_boxes))},
+      {"inference", fmt::format("score > 0.05, per-class NMS 0.5 (best {} per class), best {}",
+                                kCandidatesPerClass, preset_.detections)},
+      {"ground truth", fmt::format("1-{} random boxes per image", preset_.max_boxes)},
       {"full preset", spec_.preset_source},
   };
 }

@@ -1,4 +1,6 @@
 // ResNet v1.5 modules and FLOP formula. See resnet.h.
+#include <fmt/core.h>
+
 #include "workloads/model/vision/resnet.h"
 
 #include "core/error.h"
@@ -176,13 +178,11 @@ ModelWorkload::Flops ResNetClassifier::analytic_flops() const {
 }
 
 std::vector<std::pair<std::string, std::string>> ResNetClassifier::facts() const {
-  return {{"input", strprintf("%lld x %lld x %lld", static_cast<long long>(config_.in_channels),
-                              static_cast<long long>(image_), static_cast<long long>(image_))},
-          {"stages", strprintf("%s blocks (%s), widths %lld..%lld",
-                               resnet_bottleneck(config_.depth) ? "bottleneck" : "basic",
-                               join_ints(resnet_blocks(config_.depth)).c_str(),
-                               static_cast<long long>(config_.width),
-                               static_cast<long long>(config_.width * 8))},
+  return {{"input", fmt::format("{} x {} x {}", config_.in_channels, image_, image_)},
+          {"stages",
+           fmt::format("{} blocks ({}), widths {}..{}",
+                       resnet_bottleneck(config_.depth) ? "bottleneck" : "basic",
+                       join_ints(resnet_blocks(config_.depth)), config_.width, config_.width * 8)},
           {"loss", "softmax cross-entropy"}};
 }
 

@@ -2,6 +2,7 @@
 // HPC AI500's image classification), also depth 18/34/101/152, trained with SGD + momentum on
 // cross-entropy as He et al. (2015) do. FLOPs: resnet_flops (resnet.h); a training step is 3x
 // forward less the stem's data gradient. See docs/workloads/resnet50.md.
+#include <fmt/core.h>
 #include <map>
 
 #include "core/registry.h"
@@ -38,9 +39,8 @@ class ResNetModel : public ResNetClassifier {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf("ResNet-%lld v1.5, %lldx%lld RGB input, %lld classes",
-                          static_cast<long long>(config_.depth), static_cast<long long>(image_),
-                          static_cast<long long>(image_), static_cast<long long>(config_.classes));
+    f.summary = fmt::format("ResNet-{} v1.5, {}x{} RGB input, {} classes", config_.depth, image_,
+                            image_, config_.classes);
     f.preset_batch = {2, 8, 256};
     f.optimizer = sgd_optimizer_name();
     // torchvision's model table (IMAGENET1K_V1 weights): 1000 classes, width 64.

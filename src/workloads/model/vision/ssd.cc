@@ -5,6 +5,7 @@
 // boxes per location (8732), multibox loss with 3:1 hard negative mining; inference decodes,
 // applies softmax, a score threshold, per-class NMS and keeps the best 200.
 // FLOPs: ResNet's formula plus the extra blocks and heads; see docs/workloads/ssd.md.
+#include <fmt/core.h>
 #include <cmath>
 
 #include "core/error.h"
@@ -117,11 +118,10 @@ class SsdModel : public ModelWorkload {
 
   ModelFacts model_facts() const override {
     ModelFacts f;
-    f.summary = strprintf(
-        "SSD (MLPerf SSD-ResNet34), %lldx%lld RGB input, %lld classes, %lld default "
+    f.summary = fmt::format(
+        "SSD (MLPerf SSD-ResNet34), {}x{} RGB input, {} classes, {} default "
         "boxes",
-        static_cast<long long>(image_), static_cast<long long>(image_),
-        static_cast<long long>(classes_), static_cast<long long>(boxes_));
+        image_, image_, classes_, boxes_);
     f.preset_batch = task_data_ ? PresetBatch{8, 32, 32} : PresetBatch{2, 4, 32};
     f.optimizer = task_data_
                       ? "Adam, lr 1e-3 (digit canvases; not the reference's SGD schedule)"
@@ -135,16 +135,13 @@ class SsdModel : public ModelWorkload {
   std::vector<std::pair<std::string, std::string>> facts() const override {
     std::string maps;
     for (size_t k = 0; k < sizes_.size(); ++k) {
-      maps += strprintf("%s%lldx%lldx%lld", k ? ", " : "", static_cast<long long>(channels_[k]),
-                        static_cast<long long>(sizes_[k]), static_cast<long long>(sizes_[k]));
+      maps += fmt::format("{}{}x{}x{}", k ? ", " : "", channels_[k], sizes_[k], sizes_[k]);
     }
-    return {{"input", strprintf("3 x %lld x %lld", static_cast<long long>(image_),
-                                static_cast<long long>(image_))},
-            {"backbone", strprintf("ResNet-34 conv1..conv4_x (conv4_x stride 1), width %lld",
-                                   static_cast<long long>(backbone_.width))},
+    return {{"input", fmt::format("3 x {} x {}", image_, image_)},
+            {"backbone",
+             fmt::format("ResNet-34 conv1..conv4_x (conv4_x stride 1), width {}", backbone_.width)},
             {"feature maps", maps},
-            {"default boxes",
-             strprintf("%lld (4/6/6/6/4/4 per location)", static_cast<long long>(boxes_))},
+            {"default boxes", fmt::format("{} (4/6/6/6/4/4 per location)", boxes_)},
             {"ground truth",
              task_data_ ? "digit canvases: the exact ink boxes of 1-3 digits"
                         : "1-4 random boxes per image, labels 1.." + std::to_string(classes_ - 1)},
@@ -244,12 +241,11 @@ class SsdModel : public ModelWorkload {
   std::optional<QualitySpec> quality_spec() const override {
     QualitySpec spec;
     spec.task = "digit detection";
-    spec.dataset = strprintf(
-        "%lld x %lld canvases of 1-3 %s digits (exact ink boxes): %lld "
-        "train from the train digits, %lld held out from the test digits",
-        static_cast<long long>(image_), static_cast<long long>(image_),
-        dataset_ == "mnist" ? "MNIST" : "generated-pattern", static_cast<long long>(canvases(true)),
-        static_cast<long long>(canvases(false)));
+    spec.dataset = fmt::format(
+        "{} x {} canvases of 1-3 {} digits (exact ink boxes): {} "
+        "train from the train digits, {} held out from the test digits",
+        image_, image_, dataset_ == "mnist" ? "MNIST" : "generated-pattern", canvases(true),
+        canvases(false));
     spec.metric = "map";
     spec.unit = "%";
     spec.higher_is_better = true;

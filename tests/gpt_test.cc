@@ -1,8 +1,6 @@
-// model/gpt and model/gcn: rotary embedding and RMSNorm against hand-computed values, grouped-
-// query attention against standard multi-head attention, greedy generation with the KV cache
-// against recomputation of the whole sequence (the serving path's correctness), the serving
-// metrics; the GCN's renormalised adjacency on a hand-made graph and its sparse product against the
-// dense one.
+// model/gpt: rotary embeddings, RMSNorm and grouped-query attention against hand-computed and
+// reference values, the causal mask over cached positions, the KV cache against recomputation,
+// serving and training counts, and the parameter formula against the built network.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +10,6 @@
 
 #include "core/registry.h"
 #include "test_util.h"
-#include "workloads/model/graph/gcn.h"
 #include "workloads/model/model.h"
 #include "workloads/model/nlp/gpt.h"
 
@@ -31,6 +28,48 @@ GptConfig tiny_config() {
   c.vocab = 256;
   c.max_len = 48;
   return c;
+}
+
+/// Standard causal multi-head attention with rotary embedding, written out head by head, with
+/// the module's weights. Key/value head of query head h: h / (heads / kv_heads).
+torch::Tensor reference_attention(model::GqaAttention& m, const GptConfig& c,
+                                  const model::RotaryTables& rope, const torch::Tensor& x) {
+  const int64_t batch = x.size(0), length = x.size(1), dh = c.head_dim();
+  torch::Tensor q = torch::matmul(x, m->wq->weight.t()).view({batch, length, c.heads, dh});
+  torch::Tensor k = torch::matmul(x, m->wk->weight.t()).view({batch, length, c.kv_heads, dh});
+  torch::Tensor v = torch::matmul(x, m->wv->weight.t()).view({batch, length, c.kv_heads, dh});
+  torch::Tensor allowed = torch::ones({length, length}).tril().to(torch::kBool);
+  std::vector<torch::Tensor> outputs;
+  for (int64_t h = 0; h < c.heads; ++h) {
+    int64_t g = h / c.group();
+    torch::Tensor qh = model::apply_rotary(q.select(2, h), rope, 0);  // [B, T, dh]
+    torch::Tensor kh = model::apply_rotary(k.select(2, g), rope, 0);
+    torch::Tensor scores = torch::matmul(qh, kh.transpose(1, 2)) / std::sqrt(double(dh));
+    scores = scores.masked_fill(~allowed, -1e30);
+    outputs.push_back(torch::matmul(torch::softmax(scores, -1), v.select(2, g)));
+  }
+  return torch::matmul(torch::cat(outputs, -1), m->wo->weight.t());
+}
+
+void expect_cache_equals_recompute(bool tied) {
+  torch::manual_seed(11);
+  GptConfig c = tiny_config();
+  c.tied = tied;
+  model::GptNet gpt(c);
+  gpt->eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor prompt = torch::randint(c.vocab, {3, 12}, torch::kLong);
+  const int64_t n = 20;
+  std::vector<model::KvCache> caches = gpt->make_caches(3, torch::kFloat, torch::kCPU);
+  model::Generation cached = gpt->generate_cached(prompt, n, caches);
+  model::Generation recomputed = gpt->generate_recompute(prompt, n);
+  ASSERT_EQ(cached.tokens.sizes(), (std::vector<int64_t>{3, n}));
+  EXPECT_TRUE(torch::equal(cached.tokens, recomputed.tokens)) << "cached:\n"
+                                                              << cached.tokens << "\nrecomputed:\n"
+                                                              << recomputed.tokens;
+  EXPECT_TRUE(torch::allclose(cached.last_logits, recomputed.last_logits, 1e-4, 1e-5));
+  // Not a degenerate sequence: greedy generation does not emit one token throughout.
+  EXPECT_GT(std::get<0>(at::_unique(cached.tokens)).numel(), 1);
 }
 
 TEST(GptRotary, RotatesPairsByPositionTimesFrequency) {
@@ -74,27 +113,6 @@ TEST(GptRmsNorm, MatchesAHandComputedValue) {
   const double r = 1 / std::sqrt(7.5 + 1e-5);
   std::vector<double> expected = {1 * r, 4 * r, 3 * r, 2 * r};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[0][i].item<double>(), expected[i], 1e-6) << i;
-}
-
-/// Standard causal multi-head attention with rotary embedding, written out head by head, with
-/// the module's weights. Key/value head of query head h: h / (heads / kv_heads).
-torch::Tensor reference_attention(model::GqaAttention& m, const GptConfig& c,
-                                  const model::RotaryTables& rope, const torch::Tensor& x) {
-  const int64_t batch = x.size(0), length = x.size(1), dh = c.head_dim();
-  torch::Tensor q = torch::matmul(x, m->wq->weight.t()).view({batch, length, c.heads, dh});
-  torch::Tensor k = torch::matmul(x, m->wk->weight.t()).view({batch, length, c.kv_heads, dh});
-  torch::Tensor v = torch::matmul(x, m->wv->weight.t()).view({batch, length, c.kv_heads, dh});
-  torch::Tensor allowed = torch::ones({length, length}).tril().to(torch::kBool);
-  std::vector<torch::Tensor> outputs;
-  for (int64_t h = 0; h < c.heads; ++h) {
-    int64_t g = h / c.group();
-    torch::Tensor qh = model::apply_rotary(q.select(2, h), rope, 0);  // [B, T, dh]
-    torch::Tensor kh = model::apply_rotary(k.select(2, g), rope, 0);
-    torch::Tensor scores = torch::matmul(qh, kh.transpose(1, 2)) / std::sqrt(double(dh));
-    scores = scores.masked_fill(~allowed, -1e30);
-    outputs.push_back(torch::matmul(torch::softmax(scores, -1), v.select(2, g)));
-  }
-  return torch::matmul(torch::cat(outputs, -1), m->wo->weight.t());
 }
 
 TEST(GptAttention, WithAsManyKvHeadsAsHeadsEqualsStandardMultiHeadAttention) {
@@ -146,27 +164,6 @@ TEST(GptCausalMask, HidesLaterPositionsOfAChunkAfterCachedOnes) {
     EXPECT_EQ(std::isinf(mask[0][j].item<float>()), j == 4) << j;
     EXPECT_EQ(mask[1][j].item<float>(), 0.0f) << j;
   }
-}
-
-void expect_cache_equals_recompute(bool tied) {
-  torch::manual_seed(11);
-  GptConfig c = tiny_config();
-  c.tied = tied;
-  model::GptNet gpt(c);
-  gpt->eval();
-  torch::NoGradGuard no_grad;
-  torch::Tensor prompt = torch::randint(c.vocab, {3, 12}, torch::kLong);
-  const int64_t n = 20;
-  std::vector<model::KvCache> caches = gpt->make_caches(3, torch::kFloat, torch::kCPU);
-  model::Generation cached = gpt->generate_cached(prompt, n, caches);
-  model::Generation recomputed = gpt->generate_recompute(prompt, n);
-  ASSERT_EQ(cached.tokens.sizes(), (std::vector<int64_t>{3, n}));
-  EXPECT_TRUE(torch::equal(cached.tokens, recomputed.tokens)) << "cached:\n"
-                                                              << cached.tokens << "\nrecomputed:\n"
-                                                              << recomputed.tokens;
-  EXPECT_TRUE(torch::allclose(cached.last_logits, recomputed.last_logits, 1e-4, 1e-5));
-  // Not a degenerate sequence: greedy generation does not emit one token throughout.
-  EXPECT_GT(std::get<0>(at::_unique(cached.tokens)).numel(), 1);
 }
 
 TEST(GptKvCache, GreedyGenerationEqualsRecomputingTheWholeSequence) {
@@ -228,59 +225,6 @@ TEST(GptParameters, TheCountedFormulaEqualsTheBuiltNetwork) {
     ASSERT_NE(m, nullptr);
     EXPECT_EQ(m->parameter_count(), m->ModelWorkload::parameter_count()) << text;
   }
-}
-
-TEST(GcnAdjacency, RenormalisesAHandMadeThreeNodeGraph) {
-  // Path 0 - 1 - 2 with self loops: degrees 2, 3, 2. Â_ij = 1 / sqrt(d_i d_j) on edges.
-  torch::Tensor edges = torch::tensor({0, 2, 1, 1}, torch::kLong).view({2, 2});  // (0,1), (2,1)
-  torch::Tensor a = model::normalized_adjacency(edges, 3);
-  EXPECT_TRUE(a.is_sparse());
-  EXPECT_TRUE(a.is_coalesced());
-  EXPECT_EQ(a._nnz(), 2 * 2 + 3);
-  const double s6 = 1 / std::sqrt(6.0);
-  torch::Tensor expected =
-      torch::tensor({0.5, s6, 0.0, s6, 1.0 / 3, s6, 0.0, s6, 0.5}, torch::kDouble).view({3, 3});
-  EXPECT_TRUE(torch::allclose(a.to_dense().to(torch::kDouble), expected, 1e-6, 1e-7))
-      << a.to_dense();
-}
-
-TEST(GcnAdjacency, SparseProductEqualsTheDenseProductWithGradients) {
-  torch::manual_seed(9);
-  const int64_t n = 40;
-  torch::Tensor pairs = torch::randint(n, {2, 80}, torch::kLong);
-  pairs = pairs.index_select(1, torch::nonzero(pairs[0] != pairs[1]).view(-1));
-  torch::Tensor keys = std::get<0>(
-      at::_unique(torch::minimum(pairs[0], pairs[1]) * n + torch::maximum(pairs[0], pairs[1])));
-  torch::Tensor edges = torch::stack({keys.div(n, "floor"), keys.remainder(n)});
-  torch::Tensor a = model::normalized_adjacency(edges, n);
-  torch::Tensor dense_a = a.to_dense();
-  EXPECT_TRUE(torch::allclose(dense_a, dense_a.t()));
-  torch::Tensor x = torch::randn({n, 5}, torch::requires_grad());
-  torch::Tensor y = model::sparse_product(a, x);
-  torch::Tensor x2 = x.detach().clone().requires_grad_(true);
-  torch::Tensor y2 = torch::mm(dense_a, x2);
-  EXPECT_TRUE(torch::allclose(y, y2, 1e-5, 1e-6));
-  torch::Tensor g = torch::randn({n, 5});
-  (y * g).sum().backward();
-  (y2 * g).sum().backward();
-  EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), 1e-5, 1e-6));
-}
-
-TEST(GcnAdjacency, SparseProductRecordsTwoFlopsPerNonZeroAndColumn) {
-  torch::Tensor edges = torch::tensor({0, 2, 1, 1}, torch::kLong).view({2, 2});
-  torch::Tensor a = model::normalized_adjacency(edges, 3);
-  torch::Tensor x = torch::randn({3, 4}, torch::requires_grad());
-  model::FlopCounter counter;
-  model::sparse_product(a, x);
-  EXPECT_EQ(counter.tally().forward, 2.0 * 7 * 4);
-  EXPECT_EQ(counter.tally().backward, 2.0 * 7 * 4);  // data gradient only
-}
-
-TEST(GcnModel, CountsEveryNodeAsASample) {
-  Result r = testing::run_problem("model/gcn size=tiny mode=infer");
-  ASSERT_EQ(r.status, Status::kPassed) << r.reason;
-  EXPECT_EQ(r.work.sample_unit, "nodes");
-  EXPECT_EQ(r.work.samples, 300);
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
-// The algorithmic parts of the science models (model/cosmoflow, model/deepcam) the generic model
-// tests do not pin down: the LAMB optimizer of DeepCAM against values computed by hand (the
-// update rule written out in docs/workloads/deepcam.md, evaluated in double precision).
+// nn/lamb: one step against the trust ratio computed by hand, zero parameters taking the unscaled
+// step, the global gradient norm clipped to one, and parameters without gradients left alone.
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
@@ -28,7 +27,7 @@ std::vector<double> run_lamb(std::vector<double> start,
   return {p[0].item<double>(), p[1].item<double>()};
 }
 
-TEST(ScienceModelsLamb, OneStepAppliesTheTrustRatio) {
+TEST(Lamb, OneStepAppliesTheTrustRatio) {
   // p = (1, 2), g = (0.3, 0.4) (norm 0.5: no clipping). Bias-corrected moments give
   // u = g / (|g| + eps) + wd p = (1.0099967, 1.0199975); ||p|| / ||u|| = 2.2360680 / 1.4354401
   // = 1.5577555; p - 0.1 x 1.5577555 x u.
@@ -37,14 +36,14 @@ TEST(ScienceModelsLamb, OneStepAppliesTheTrustRatio) {
   EXPECT_NEAR(p[1], 1.841109091910512, 1e-12);
 }
 
-TEST(ScienceModelsLamb, ZeroParametersTakeTheUnscaledStep) {
+TEST(Lamb, ZeroParametersTakeTheUnscaledStep) {
   // ||p|| = 0: the trust ratio falls back to 1, so p = -lr x g / (|g| + eps).
   std::vector<double> p = run_lamb({0.0, 0.0}, {{0.3, 0.4}}, LambOptions(0.1).weight_decay(0.01));
   EXPECT_NEAR(p[0], -0.09999966666777779, 1e-12);
   EXPECT_NEAR(p[1], -0.09999975000062501, 1e-12);
 }
 
-TEST(ScienceModelsLamb, GlobalGradientNormIsClippedToOne) {
+TEST(Lamb, GlobalGradientNormIsClippedToOne) {
   // Without weight decay there is no trust ratio: the step is Adam's. The first gradient
   // (3, 4) has norm 5 and is divided by 5; the second (0.3, -0.4) is left alone. Clipping
   // changes the second step: (0.8067824, 1.8733665) with it, (0.8259190, 1.8407352) without.
@@ -58,7 +57,7 @@ TEST(ScienceModelsLamb, GlobalGradientNormIsClippedToOne) {
   EXPECT_NEAR(unclipped[1], 1.840735194428998, 1e-12);
 }
 
-TEST(ScienceModelsLamb, ParametersWithoutGradientsAreLeftAlone) {
+TEST(Lamb, ParametersWithoutGradientsAreLeftAlone) {
   torch::Tensor a = torch::ones({3}, torch::kDouble).requires_grad_(true);
   torch::Tensor b = torch::ones({3}, torch::kDouble).requires_grad_(true);
   Lamb lamb({a, b}, LambOptions(0.1));
